@@ -47,16 +47,20 @@ nbtest: install
 pytest: install
 	WANDB_MODE=disabled $(PY) -m pytest -q tests
 
-# Headless run of the numbered notebooks at $(PROFILE) parameters (configs/papermill/$(PROFILE)/<nb>.yaml);
-# executed copies go to build/executed/$(PROFILE), never into nbs/.
+# Headless run of the numbered notebooks at $(PROFILE) parameters: each configs/papermill/$(PROFILE)/<nb>.yaml and
+# <nb>@<variant>.yaml is one run (none: the notebook's defaults). Executed copies go to build/executed/$(PROFILE).
 papermill: install
 	@mkdir -p build/executed/$(PROFILE)
-	@for nb in $(NOTEBOOKS); do name=$$(basename $$nb .ipynb); params=configs/papermill/$(PROFILE)/$$name.yaml; \
-	  args=""; [ -f $$params ] && args="-f $$params"; \
-	  echo "papermill $$nb ($(PROFILE))"; \
-	  TALKWALK_HEADLESS=1 WANDB_MODE=$${WANDB_MODE:-disabled} $(BIN)/papermill $$nb build/executed/$(PROFILE)/$$name.ipynb -k python3 --cwd nbs $$args --log-output --no-progress-bar > build/executed/$(PROFILE)/$$name.log 2>&1 \
-	    || { tail -40 build/executed/$(PROFILE)/$$name.log; echo "papermill failed: $$nb (full log: build/executed/$(PROFILE)/$$name.log)"; exit 1; }; \
-	done; echo "papermill: $(words $(NOTEBOOKS)) notebooks ran at $(PROFILE) parameters"
+	@set -e; n=0; for nb in $(NOTEBOOKS); do name=$$(basename $$nb .ipynb); \
+	  params=$$(ls configs/papermill/$(PROFILE)/$$name.yaml configs/papermill/$(PROFILE)/$$name@*.yaml 2>/dev/null || true); \
+	  for p in $${params:-none}; do tag=$$name; args=""; \
+	    if [ "$$p" != none ]; then tag=$$(basename $$p .yaml); args="-f $$p"; fi; \
+	    log=build/executed/$(PROFILE)/$$tag.log; start=$$(date +%s); \
+	    echo "papermill $$nb [$$tag] ($(PROFILE))"; \
+	    TALKWALK_HEADLESS=1 WANDB_MODE=$${WANDB_MODE:-disabled} $(BIN)/papermill $$nb build/executed/$(PROFILE)/$$tag.ipynb -k python3 --cwd nbs $$args --log-output --no-progress-bar > $$log 2>&1 \
+	      || { tail -40 $$log; echo "papermill failed: $$nb [$$tag] (full log: $$log)"; exit 1; }; \
+	    echo "  done in $$(( $$(date +%s) - start )) s"; n=$$((n+1)); \
+	  done; done; echo "papermill: $$n notebook runs at $(PROFILE) parameters"
 
 test: check-sync nbtest pytest papermill
 
