@@ -1,0 +1,97 @@
+"""The alignment stage: vocabulary extension, stage A freezing, example leakage, constrained decoding, errors."""
+import pytest
+import torch
+
+from talkwalk.alignment import (PromptStyle, TokenTrie, add_sid_tokens, constrained_beam_search, encode_example,
+                                load_llm, make_examples, param_checksums, rec_messages, rec_prompt_ids, train_stage_a)
+from talkwalk.rqvae import sid_string
+from talkwalk.data import DataConfig, leave_one_out, load_dataset
+
+
+@pytest.fixture(scope="module")
+def ml():
+    ds = load_dataset(DataConfig(dataset="ml-100k"))
+    split = leave_one_out(ds.interactions, 20)
+    # any collision-free 3-level SIDs + collision code will do for these checks
+    sids = {i: (n // 256 % 8, n // 16 % 16, n % 16, 0) for n, i in enumerate(ds.items.index)}
+    return ds, split, sids
+
+
+@pytest.fixture(scope="module")
+def llm(ml):
+    _, _, sids = ml
+    model, tok = load_llm()
+    tokens = sorted({f"<|L{l + 1}_{c}|>" for s in sids.values() for l, c in enumerate(s)})
+    n_old = model.get_input_embeddings().weight.shape[0]
+    new_ids = add_sid_tokens(model, tok, tokens)
+    return model, tok, new_ids, n_old, tokens
+
+
+def test_token_addition_is_idempotent_and_round_trips(llm, tmp_path):
+    model, tok, new_ids, n_old, tokens = llm
+    n = len(tok)
+    assert add_sid_tokens(model, tok, tokens) == new_ids and len(tok) == n
+    assert all(i >= n_old for i in new_ids) and model.get_input_embeddings().weight.shape[0] == n
+    ids = tok("Recently watched:\n" + sid_string((1, 2, 3, 0)), add_special_tokens=False).input_ids
+    assert tok.convert_ids_to_tokens(ids[-6:]) == ["<|sid_start|>", "<|L1_1|>", "<|L2_2|>", "<|L3_3|>", "<|L4_0|>", "<|sid_end|>"]
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    m2, t2 = load_llm(str(tmp_path))
+    assert t2.convert_tokens_to_ids(tokens) == tok.convert_tokens_to_ids(tokens)
+    assert torch.equal(m2.get_input_embeddings().weight, model.get_input_embeddings().weight)
+
+
+def test_stage_a_changes_only_new_rows(ml, llm):
+    ds, split, sids = ml
+    model, tok, new_ids, n_old, _ = llm
+    sid_str = {i: sid_string(s) for i, s in sids.items()}
+    ex = make_examples(ds, split, sids, sid_str, PromptStyle(max_history=3), {"next": 4, "sid2text": 2}, seed=0)
+    enc = [encode_example(tok, e) for e in ex]
+    before = param_checksums(model, skip_rows_from=n_old)
+    rows = model.get_input_embeddings().weight[n_old:].clone()
+    train_stage_a(model, tok, enc, n_old, steps=2, lr=1e-2, batch_size=2)
+    assert param_checksums(model, skip_rows_from=n_old) == before
+    assert not torch.equal(model.get_input_embeddings().weight[n_old:], rows)
+    assert all(p.requires_grad is False for n, p in model.named_parameters() if "embed" not in n and "lm_head" not in n)
+
+
+def test_examples_never_contain_validation_or_test_targets(ml):
+    ds, split, sids = ml
+    sid_str = {i: sid_string(s) for i, s in sids.items()}
+    n = {"text2sid": 300, "sid2text": 300, "next": 3000, "steer": 1000, "session": 500}
+    ex = make_examples(ds, split, sids, sid_str, PromptStyle(), n, seed=1)
+    held = {(r.user_id, r.target) for df in (split.valid, split.test) for r in df.itertuples()}
+    train = split.train_sequences()
+    train_items = set(split.train.item_id)
+    for e in ex:
+        for u in e.users:
+            assert not any((u, i) in held for i in e.items), f"{e.kind} example leaks a held-out target of user {u}"
+            assert set(e.items) <= set(train[u]), f"{e.kind} example of {u} uses items outside their training sequence"
+        assert set(e.items) <= train_items
+    assert {e.kind for e in ex} == set(n)
+    again = make_examples(ds, split, sids, sid_str, PromptStyle(), n, seed=1)
+    assert [e.messages for e in ex[:50]] == [e.messages for e in again[:50]]  # deterministic under a seed
+
+
+def test_constrained_search_returns_distinct_real_items(ml, llm):
+    ds, split, sids = ml
+    model, tok, *_ = llm
+    trie = TokenTrie(sids, tok)
+    sid_str = {i: sid_string(s) for i, s in sids.items()}
+    ids = rec_prompt_ids(tok, rec_messages(list(split.valid.history.iloc[0]), "something scary", sid_str, PromptStyle()))
+    res = constrained_beam_search(model, ids, trie, k=10)
+    items = [i for i, _ in res]
+    assert len(set(items)) == 10 and set(items) <= set(sids)
+    assert [s for _, s in res] == sorted([s for _, s in res], reverse=True)
+    shown = set(items[:5])
+    assert not shown & {i for i, _ in constrained_beam_search(model, ids, trie, k=10, exclude=shown)}
+    with pytest.raises(ValueError, match="share SID"):
+        TokenTrie({"a": (1, 1, 1, 0), "b": (1, 1, 1, 0)}, tok)
+
+
+def test_clear_errors(llm):
+    model, tok, *_ = llm
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_llm("/no/such/model-folder")
+    with pytest.raises(ValueError, match="max_vocab"):
+        add_sid_tokens(model, tok, ["<|L9_1|>", "<|L9_2|>"], max_vocab=len(tok) + 1)
