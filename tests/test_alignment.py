@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from talkwalk.alignment import (PromptStyle, TokenTrie, add_sid_tokens, constrained_beam_search, encode_example,
-                                load_llm, make_examples, param_checksums, rec_messages, rec_prompt_ids, train_stage_a)
+                                load_llm, make_examples, param_checksums, rec_messages, rec_prompt_ids, save_stage_b, train_stage_a,
+                                train_stage_b)
 from talkwalk.rqvae import sid_string
 from talkwalk.data import DataConfig, leave_one_out, load_dataset
 
@@ -95,3 +96,24 @@ def test_clear_errors(llm):
         load_llm("/no/such/model-folder")
     with pytest.raises(ValueError, match="max_vocab"):
         add_sid_tokens(model, tok, ["<|L9_1|>", "<|L9_2|>"], max_vocab=len(tok) + 1)
+
+
+def test_stage_b_adapter_is_small_and_reloads(ml, llm, tmp_path):
+    from peft import PeftModel
+    ds, split, sids = ml
+    model, tok, new_ids, n_old, _ = llm
+    sid_str = {i: sid_string(s) for i, s in sids.items()}
+    ex = make_examples(ds, split, sids, sid_str, PromptStyle(max_history=3), {"next": 4}, seed=2)
+    model.save_pretrained(tmp_path / "a")
+    tok.save_pretrained(tmp_path / "a")
+    pm, stats = train_stage_b(model, tok, [encode_example(tok, e) for e in ex], new_ids, steps=1, lr=1e-3, batch_size=2)
+    save_stage_b(pm, tmp_path / "b")
+    size_mb = sum(f.stat().st_size for f in (tmp_path / "b").rglob("*") if f.is_file()) / 1e6
+    assert size_mb < 20, f"adapter is {size_mb:.0f} MB: the full embedding matrices were saved"
+    ids = tok("Request: <|rec|><|sid_start|>", return_tensors="pt").input_ids
+    with torch.no_grad():
+        ref = pm(ids).logits[0, -1]
+        base, _ = load_llm(str(tmp_path / "a"))
+        again = PeftModel.from_pretrained(base, str(tmp_path / "b"))(ids).logits[0, -1]
+    assert torch.allclose(ref, again, atol=1e-5)
+    pm.unload()  # leave the shared module-scoped model as it was
