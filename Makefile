@@ -14,7 +14,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 NOTEBOOKS := $(sort $(wildcard nbs/0[0-9]_*.ipynb))
 PROFILE ?= ci
 
-.PHONY: install demo test export check-sync nbtest pytest papermill docs reproduce clean
+.PHONY: install demo test export check-sync nbtest pytest papermill docs reproduce clean browser
 
 install: $(STAMP)
 
@@ -30,7 +30,7 @@ $(STAMP): setup.py settings.ini constraints.txt Makefile
 	@echo "talkwalk installed into $(VENV)"
 
 demo: install
-	@time $(BIN)/talkwalk demo
+	@time $(BIN)/talkwalk demo $(DEMO_ARGS)
 
 export: install
 	$(BIN)/nbdev_export
@@ -62,7 +62,7 @@ papermill: install
 	    echo "  done in $$(( $$(date +%s) - start )) s"; n=$$((n+1)); \
 	  done; done; echo "papermill: $$n notebook runs at $(PROFILE) parameters"
 
-test: check-sync nbtest pytest papermill
+test: check-sync nbtest browser pytest papermill
 
 # Full benchmark runs: the committed reports/ come from these.
 reproduce: install
@@ -72,6 +72,23 @@ docs:
 	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev_docs; \
 	else echo "Skipping docs: Quarto is not installed on this machine (it cannot be installed offline)."; \
 	     echo "The docs site is built by .github/workflows/deploy.yaml on GitHub."; fi
+
+# Headless chromium + chromedriver for tests/test_browser.py (which skips without them). Never fails: without
+# root, apt-get or a reachable Debian mirror it says so and exits 0.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then \
+	  echo "browser: $$(chromium --version 2>/dev/null | head -1) and $$(chromedriver --version | head -1) already installed"; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "browser: no apt-get here; install chromium and its chromedriver yourself (tests/test_browser.py skips without them)"; \
+	else \
+	  SUDO=""; if [ "$$(id -u)" != 0 ]; then if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	    else echo "browser: not root and no password-less sudo; run as root: apt-get install chromium chromium-driver (tests/test_browser.py skips meanwhile)"; exit 0; fi; fi; \
+	  if $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/tmp/talkwalk-browser-apt.log 2>&1 \
+	     || { $$SUDO apt-get update -qq >>/tmp/talkwalk-browser-apt.log 2>&1 && \
+	          $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >>/tmp/talkwalk-browser-apt.log 2>&1; }; then \
+	    echo "browser: installed $$(chromium --version 2>/dev/null | head -1) and $$(chromedriver --version | head -1)"; \
+	  else echo "browser: apt-get could not install chromium chromium-driver (see /tmp/talkwalk-browser-apt.log); tests/test_browser.py will skip"; fi; \
+	fi
 
 clean:
 	rm -rf build runs _docs _proc

@@ -13,3 +13,18 @@ def shared_data():
             pytest.skip(f"shared data not found at {d} (TALKWALK_ALLOW_MISSING_DATA=1)")
         pytest.fail(f"shared data not found at {d}: put ../shared/data beside the repo or set TALKWALK_DATA_DIR")
     return d
+
+
+@pytest.fixture(scope="session")
+def engine_run():
+    """A run folder the engine can serve: runs/nb-ml-100k as the notebooks left it, else a tiny one built there (1-2 min)."""
+    from talkwalk.engine import require_run
+    from talkwalk.utils import runs_dir
+    return require_run(runs_dir() / "nb-ml-100k")
+
+
+@pytest.fixture(scope="session")
+def engine(engine_run):
+    """The real engine, loaded once per test session (about 10 s) and shared by the serving tests."""
+    from talkwalk.engine import Recommender
+    return Recommender.load(engine_run)
