@@ -394,7 +394,7 @@ def train_loop(model, tok, encoded:list, steps:int, lr:float, batch_size:int, pa
     from transformers import get_cosine_schedule_with_warmup
     rng = np.random.default_rng(seed); dev = next(model.parameters()).device
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    sched = get_cosine_schedule_with_warmup(opt, max(1, int(warmup_frac * steps)), max(1, steps))
+    sched = get_cosine_schedule_with_warmup(opt, int(warmup_frac * steps), max(1, steps))  # no warm-up below 20 steps: a 1-step run at LR 0 trains nothing
     emb_params = {id(model.get_input_embeddings().weight), id(model.get_output_embeddings().weight)}
     model.train(); losses = []; t0 = time.time(); order = rng.permutation(len(encoded)); pos = 0
     for step in (bar := tqdm(range(steps), desc=desc)):
