@@ -4,13 +4,13 @@
 
 # %% ../nbs/cli.ipynb #b85255d0
 from __future__ import annotations
-import argparse, sys, time
+import argparse, dataclasses, sys, time
 from pathlib import Path
 from .utils import runs_dir
 
 # %% auto #0
-__all__ = ['DEMO_TURNS', 'stage_config', 'cmd_data', 'cmd_contrastive', 'cmd_rqvae', 'cmd_align', 'query_items', 'load_engine',
-           'print_recs', 'cmd_recommend', 'cmd_chat', 'cmd_serve', 'cmd_demo', 'build_parser', 'main']
+__all__ = ['DEMO_TURNS', 'stage_config', 'cmd_data', 'cmd_contrastive', 'cmd_rqvae', 'cmd_align', 'cmd_dense', 'query_items',
+           'load_engine', 'print_recs', 'cmd_recommend', 'cmd_chat', 'cmd_serve', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/cli.ipynb #9d194c71
 def stage_config(cls, args, keys:tuple) -> tuple:
@@ -54,6 +54,15 @@ def cmd_align(args):
     print(format_alignment(metrics)); print(f'artifacts: {run_dir/"alignment"}')
     return 0
 
+def cmd_dense(args):
+    "Train the dense head (nbs/06_dense: frozen LLM -> contrastive space) and print its validation figures."
+    from talkwalk.dense import DenseConfig, DENSE_PRESETS, run_dense_stage, format_dense
+    cfg, run_dir = stage_config(DenseConfig, args, ('dataset', 'model', 'epochs', 'users', 'losses', 'device'))
+    if args.preset: cfg = DenseConfig(**{**dataclasses.asdict(cfg), **DENSE_PRESETS[args.preset]})
+    metrics = run_dense_stage(cfg, run_dir, ablation=args.ablation, force=args.force)
+    print(format_dense(metrics)); print(f'artifacts: {run_dir/"dense"}')
+    return 0
+
 def query_items(model, items, texts:list, k:int=5) -> dict:
     "The top-`k` item titles for each plain-English text, by the contrastive space."
     import numpy as np
@@ -72,10 +81,7 @@ def _user_arg(text:str|None) -> dict|None:
 def load_engine(args):
     "The `Recommender` for `--run`, `--stage`, `--device`, `--mode` (one call)."
     from talkwalk.engine import Recommender
-    if getattr(args, 'mode', 'generative') == 'dense':
-        from talkwalk.dense import load_dense_recommender  # optional second head (nbs/06_dense)
-        return load_dense_recommender(args.run, device=args.device)
-    return Recommender.load(args.run, stage=args.stage, device=args.device)
+    return Recommender.load(args.run, mode=getattr(args, 'mode', 'generative'), stage=args.stage, device=args.device)
 
 def print_recs(recs:list, out=None):
     "Print recommendations one per line: rank, title, SID, score and explanation."
@@ -100,7 +106,7 @@ def cmd_chat(args, lines=None):
     rec = load_engine(args)
     history = parse_history(args.history)
     s = rec.session(_user_arg(args.user), history, args.user_id)
-    print(f'TalkWalk chat on {rec.dataset.name} ({len(rec.sids):,} items). Type a request; /new, /save FILE, /load FILE, /quit.')
+    print(f'TalkWalk chat on {rec.dataset.name} ({len(rec.dataset.items):,} items, {rec.mode} mode). Type a request; /new, /save FILE, /load FILE, /quit.')
     for line in (lines if lines is not None else iter(lambda: input('you> '), None)):
         line = line.strip()
         if line in ('/quit', '/exit'): break
@@ -174,6 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument('--no-stage-b', dest='stage_b', action='store_false', default=None)
     a.add_argument('--val-users', dest='val_users', type=int, default=None); a.add_argument('--device', default=None)
     a.set_defaults(func=cmd_align)
+    n = sub.add_parser('dense', help='train the dense head: frozen LLM hidden state -> contrastive space (serve it with --mode dense)')
+    n.add_argument('--config', default=None, help='a DenseConfig YAML; flags override it')
+    n.add_argument('--dataset', default=None); n.add_argument('--run', default=None)
+    n.add_argument('--model', default=None, help="the frozen LLM: a transformers causal LM path or hub id (default: the bundled SmolLM2-135M-Instruct)")
+    n.add_argument('--preset', choices=['tiny', 'full'], default=None, help='tiny: a few users, seconds (tests)')
+    n.add_argument('--epochs', type=int, default=None); n.add_argument('--users', type=int, default=None)
+    n.add_argument('--losses', default=None, help='training signals, comma separated: target,direction,anchor,delta,dropout')
+    n.add_argument('--ablation', action='store_true', help='also train one head per left-out signal')
+    n.add_argument('--force', action='store_true', help='retrain even when a head with this config exists')
+    n.add_argument('--device', default=None)
+    n.set_defaults(func=cmd_dense)
     for name, helptext in (('recommend', 'one request -> k real items'), ('chat', 'an interactive session in the terminal'), ('serve', 'HTTP JSON API + Gradio demo')):
         e = sub.add_parser(name, help=helptext)
         e.add_argument('--run', required=True, help='a run folder with all stage artifacts (e.g. runs/demo-ml-100k after `make demo`)')

@@ -121,6 +121,7 @@ class Session:
 @dataclass
 class EngineConfig:
     "How the engine runs; the defaults run on a laptop CPU."
+    mode: str = 'generative'       # decoding head: 'generative' (SID beam search) or 'dense' (projection head + nearest items, talkwalk.dense)
     stage: str = 'b'               # aligned model: 'a' or 'b' (stage A + merged LoRA; falls back to A when B was not trained)
     device: str = 'auto'           # auto picks cuda where present
     quantize: str = 'none'         # 'int8': dynamic int8 Linear layers (CPU); 'none'
@@ -211,6 +212,10 @@ class Recommender:
     def load(cls, run_dir:str|Path, config:EngineConfig|None=None, **overrides) -> Recommender:
         "Load a run folder's engine in one call; `overrides` are `EngineConfig` fields."
         cfg = config_from(EngineConfig, overrides) if config is None else dataclasses.replace(config, **overrides)
+        if cfg.mode == 'dense':
+            from talkwalk.dense import DenseRecommender  # the second head (nbs/06_dense); imported only when asked for
+            return DenseRecommender.load(run_dir, cfg)
+        if cfg.mode != 'generative': raise EngineError(f"mode={cfg.mode!r}: use 'generative' or 'dense'")
         run_dir = check_run(run_dir)
         if cfg.threads: torch.set_num_threads(cfg.threads)
         ds, _ = load_data_artifacts(run_dir/'data')
@@ -324,8 +329,13 @@ def _prefill(self:Recommender, ids:list, key:str|None) -> tuple:
 def _recs(self:Recommender, ranked:list, request:str, previous:str|None) -> list:
     "`Rec`s for `(item id, score)` pairs."
     items = self.dataset.items
-    return [Rec(i, self.titles.get(i, i), self.sid_str[i], round(float(sc), 4), explain(items.loc[i], self.dataset, request, self.words, previous), r + 1)
+    return [Rec(i, self.titles.get(i, i), self.sid_str.get(i, ''), round(float(sc), 4), explain(items.loc[i], self.dataset, request, self.words, previous), r + 1)
             for r, (i, sc) in enumerate(ranked)]
+
+def _rank(self:Recommender, s:Session, request:str, k:int, exclude:set, cache:bool) -> list:
+    "`(item id, score)` of the `k` best items not in `exclude`: the decoding head (here SID beam search over the trie)."
+    past, state = _prefill(self, self.prompt_ids(s, request), s.id if cache else None)
+    return trie_beam_search(self.model, past, state, self.trie, k, self.cfg.num_beams, exclude)
 
 def turn(self:Recommender, s:Session, request:str='', k:int=10,
          cache:bool=True, # keep the prompt's KV cache for the session's next turn (one-shot requests do not)
@@ -336,10 +346,7 @@ def turn(self:Recommender, s:Session, request:str='', k:int=10,
     if k > self.cfg.max_k: raise EngineError(f'k={k} is more than max_k={self.cfg.max_k} (EngineConfig.max_k; the catalogue has {len(self.sids):,} items)')
     repeat = bool(REPEAT.search(request)) and bool(s.turns)
     exclude = set() if repeat else set(s.history) | set(s.shown)
-    with self.lock:
-        ids = self.prompt_ids(s, request)
-        past, state = _prefill(self, ids, s.id if cache else None)
-        ranked = trie_beam_search(self.model, past, state, self.trie, k, self.cfg.num_beams, exclude)
+    with self.lock: ranked = self._rank(s, request, k, exclude, cache)
     if repeat:  # "play that again": the last pick first, then the model's ranking
         last = s.turns[-1]['items'][0]
         ranked = [(last, 0.0)] + [(i, sc) for i, sc in ranked if i != last][:k - 1]
@@ -356,7 +363,7 @@ def end_session(self:Recommender, s:Session|str):
     "Drop a session's KV cache."
     self._kv.pop(s if isinstance(s, str) else s.id, None)
 
-Recommender.turn, Recommender.recommend, Recommender.end_session = turn, recommend, end_session
+Recommender._rank, Recommender.turn, Recommender.recommend, Recommender.end_session = _rank, turn, recommend, end_session
 
 # %% ../nbs/04_inference.ipynb #55d26bdb
 def _trie_step(trie:TokenTrie, path_tokens:list, blocked=None) -> list:

@@ -325,13 +325,8 @@ def load_recommender(run_dir:str|Path, # a run folder with all artifacts
                      **engine_kw, # more `EngineConfig` fields, e.g. quantize='int8'
                     ):
     "The engine to serve for `run_dir`, in one call."
-    if mode == 'dense':
-        try: from talkwalk.dense import load_dense_recommender
-        except ImportError as e: raise EngineError(f"mode 'dense' needs talkwalk.dense (nbs/06_dense), which is not available: {e}") from None
-        return load_dense_recommender(run_dir, device=device)
-    if mode != 'generative': raise EngineError(f"mode {mode!r}: use 'generative' or 'dense'")
     from talkwalk.engine import Recommender
-    return Recommender.load(run_dir, stage=stage, device=device, **engine_kw)
+    return Recommender.load(run_dir, mode=mode, stage=stage, device=device, **engine_kw)
 
 def serve(run_dir:str|Path, # a run folder with all artifacts (see `talkwalk.engine.require_run`)
           host:str='127.0.0.1', # interface to listen on ('0.0.0.0' for all)
