@@ -81,10 +81,22 @@ def build_pipeline(run_dir:str|Path, dataset:str='ml-100k', preset:str='demo', f
         t0 = time.time(); log(f'[{name}] training ({preset} size)'); run(cfg); log(f'[{name}] done in {time.time() - t0:.0f} s')
     return check_run(run_dir)
 
+def _foreign_stages(run_dir:Path, dataset:str, preset:str) -> list:
+    "Stages of `run_dir` trained at settings other than `preset`'s (a tiny build must not overwrite them)."
+    from talkwalk.contrastive import ContrastiveConfig
+    from talkwalk.rqvae import RQVAEConfig
+    classes = {'contrastive': ContrastiveConfig, 'rqvae': RQVAEConfig, 'alignment': AlignmentConfig}
+    return [n for n, cls in classes.items() if (run_dir/n/'config.yaml').exists()
+            and not _saved_config_matches(run_dir/n, config_from(cls, {'dataset': dataset, **PRESETS[preset].get(n, {})}))]
+
 def require_run(run_dir:str|Path, dataset:str='ml-100k', log=print) -> Path:
-    "`run_dir` if the engine can serve it as it is; else build it at the tiny size (tests and notebooks)."
+    "`run_dir` if the engine can serve it as it is; else build it at the tiny size (tests and notebooks), never over stages trained at other settings."
     try: return check_run(run_dir)
-    except EngineError as e: log(f'{e}\nbuilding a tiny run there'); return build_pipeline(run_dir, dataset, 'tiny', log=log)
+    except EngineError as e:
+        if foreign := _foreign_stages(Path(run_dir), dataset, 'tiny'):
+            raise EngineError(f'{e}\n{run_dir} holds stages trained at other settings ({", ".join(foreign)}); a tiny build would overwrite them: '
+                              f'train the missing stages there (talkwalk align --run {run_dir}) or use another folder') from None
+        log(f'{e}\nbuilding a tiny run there'); return build_pipeline(run_dir, dataset, 'tiny', log=log)
 
 # %% ../nbs/04_inference.ipynb #fdc41c34
 @dataclass
