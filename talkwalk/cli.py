@@ -58,7 +58,7 @@ def cmd_dense(args):
     "Train the dense head (nbs/06_dense: frozen LLM -> contrastive space) and print its validation figures."
     from talkwalk.dense import DenseConfig, DENSE_PRESETS, run_dense_stage, format_dense
     cfg, run_dir = stage_config(DenseConfig, args, ('dataset', 'model', 'epochs', 'users', 'losses', 'device'))
-    if args.preset: cfg = DenseConfig(**{**dataclasses.asdict(cfg), **DENSE_PRESETS[args.preset]})
+    if args.preset: cfg = dataclasses.replace(cfg, **DENSE_PRESETS[args.preset])
     metrics = run_dense_stage(cfg, run_dir, ablation=args.ablation, force=args.force)
     print(format_dense(metrics)); print(f'artifacts: {run_dir/"dense"}')
     return 0

@@ -19,8 +19,8 @@ from .alignment import (SPECIAL, AlignmentConfig, PromptStyle, TokenTrie, load_a
 # %% auto #0
 __all__ = ['REQUIRED', 'PRESETS', 'REPEAT', 'BENCH_REQUESTS', 'EngineError', 'check_run', 'build_pipeline', 'require_run',
            'Session', 'EngineConfig', 'clean_request', 'attribute_words', 'explain', 'Rec', 'Recommender',
-           'quantize_int8', 'parse_history', 'session', 'prompt_ids', 'turn', 'recommend', 'end_session',
-           'generate_baseline', 'outlines_top1', 'bench_sessions', 'latency_benchmark', 'format_latency']
+           'quantize_int8', 'apply_quantize', 'parse_history', 'session', 'prompt_ids', 'turn', 'recommend',
+           'end_session', 'generate_baseline', 'outlines_top1', 'bench_sessions', 'latency_benchmark', 'format_latency']
 
 # %% ../nbs/04_inference.ipynb #50a272d5
 class EngineError(ValueError):
@@ -63,19 +63,26 @@ def _saved_config_matches(folder:Path, cfg) -> bool:
     f = folder/'config.yaml'
     return f.exists() and yaml.safe_load(f.read_text()) == yaml.safe_load(yaml.safe_dump(dataclasses.asdict(cfg)))
 
+def _stage_config(name:str, dataset:str, preset:str):
+    "The config of pipeline stage `name` ('data', 'contrastive', 'rqvae', 'alignment') at a named size."
+    from talkwalk.contrastive import ContrastiveConfig
+    from talkwalk.rqvae import RQVAEConfig
+    cls = {'data': DataConfig, 'contrastive': ContrastiveConfig, 'rqvae': RQVAEConfig, 'alignment': AlignmentConfig}[name]
+    return config_from(cls, {'dataset': dataset, **PRESETS[preset].get(name, {})})
+
 def build_pipeline(run_dir:str|Path, dataset:str='ml-100k', preset:str='demo', force:bool=False, log=print) -> Path:
     "Train stages 00-03 into `run_dir` at a named size, reusing each stage whose artifacts and config already match."
-    from talkwalk.contrastive import ContrastiveConfig, run_contrastive_stage
-    from talkwalk.rqvae import RQVAEConfig, run_rqvae_stage
+    from talkwalk.contrastive import run_contrastive_stage
+    from talkwalk.rqvae import run_rqvae_stage
     from talkwalk.alignment import run_alignment_stage
     if preset not in PRESETS: raise EngineError(f'unknown preset {preset!r}; choose one of {sorted(PRESETS)}')
-    run_dir = Path(run_dir); sizes = PRESETS[preset]; stale = force
-    stages = [('data', DataConfig, lambda c: run_data_stage(c, run_dir), 'data/fields.json'),
-              ('contrastive', ContrastiveConfig, lambda c: run_contrastive_stage(c, run_dir), 'contrastive/item_emb.npy'),
-              ('rqvae', RQVAEConfig, lambda c: run_rqvae_stage(c, run_dir), 'rqvae/lookup.json'),
-              ('alignment', AlignmentConfig, lambda c: run_alignment_stage(c, run_dir), 'alignment/metrics.json')]
-    for name, cls, run, done in stages:
-        cfg = config_from(cls, {'dataset': dataset, **sizes.get(name, {})})
+    run_dir = Path(run_dir); stale = force
+    stages = [('data', lambda c: run_data_stage(c, run_dir), 'data/fields.json'),
+              ('contrastive', lambda c: run_contrastive_stage(c, run_dir), 'contrastive/item_emb.npy'),
+              ('rqvae', lambda c: run_rqvae_stage(c, run_dir), 'rqvae/lookup.json'),
+              ('alignment', lambda c: run_alignment_stage(c, run_dir), 'alignment/metrics.json')]
+    for name, run, done in stages:
+        cfg = _stage_config(name, dataset, preset)
         stale = stale or not ((run_dir/done).exists() and _saved_config_matches(run_dir/name, cfg))  # a retrained stage invalidates later ones
         if not stale: log(f'[{name}] reusing {run_dir/name} (same config)'); continue
         t0 = time.time(); log(f'[{name}] training ({preset} size)'); run(cfg); log(f'[{name}] done in {time.time() - t0:.0f} s')
@@ -83,11 +90,8 @@ def build_pipeline(run_dir:str|Path, dataset:str='ml-100k', preset:str='demo', f
 
 def _foreign_stages(run_dir:Path, dataset:str, preset:str) -> list:
     "Stages of `run_dir` trained at settings other than `preset`'s (a tiny build must not overwrite them)."
-    from talkwalk.contrastive import ContrastiveConfig
-    from talkwalk.rqvae import RQVAEConfig
-    classes = {'contrastive': ContrastiveConfig, 'rqvae': RQVAEConfig, 'alignment': AlignmentConfig}
-    return [n for n, cls in classes.items() if (run_dir/n/'config.yaml').exists()
-            and not _saved_config_matches(run_dir/n, config_from(cls, {'dataset': dataset, **PRESETS[preset].get(n, {})}))]
+    return [n for n in ('contrastive', 'rqvae', 'alignment') if (run_dir/n/'config.yaml').exists()
+            and not _saved_config_matches(run_dir/n, _stage_config(n, dataset, preset))]
 
 def require_run(run_dir:str|Path, dataset:str='ml-100k', log=print) -> Path:
     "`run_dir` if the engine can serve it as it is; else build it at the tiny size (tests and notebooks), never over stages trained at other settings."
@@ -210,13 +214,17 @@ def _common_prefix(a:list, b:list) -> int:
 class Recommender:
     "The generative recommender: a run's aligned LLM, its SID trie and catalogue, sessions and constrained decoding."
     def __init__(self, run_dir:Path, ds:Dataset, sids:dict, model, tok, cfg:EngineConfig, train_cfg:AlignmentConfig):
-        self.run_dir, self.dataset, self.sids, self.model, self.tok, self.cfg = run_dir, ds, sids, model, tok, cfg
-        self.mode, self.trie = 'generative', TokenTrie(sids, tok)
+        self._setup(run_dir, ds, sids, model, tok, cfg, 'generative')
+        self.trie = TokenTrie(sids, tok)
+        self.style = PromptStyle(cfg.max_history or train_cfg.max_history, train_cfg.titles, train_cfg.user_profile)
+
+    def _setup(self, run_dir:Path, ds:Dataset, sids:dict, model, tok, cfg:EngineConfig, mode:str):
+        "What every decoding head shares: the run, catalogue, SID strings, model, description vocabulary, lock, KV store and counters."
+        self.run_dir, self.dataset, self.sids, self.model, self.tok, self.cfg, self.mode = run_dir, ds, sids, model, tok, cfg, mode
         self.device = next(model.parameters()).device
         self.sid_str = {i: sid_string(s) for i, s in sids.items()}
         self.desc = load_descriptions(ds.domain); self.words = attribute_words(ds, self.desc)
         self.titles = ds.items['title'].astype(str).to_dict() if 'title' in ds.items else {i: str(i) for i in ds.items.index}
-        self.style = PromptStyle(cfg.max_history or train_cfg.max_history, train_cfg.titles, train_cfg.user_profile)
         self.lock, self._kv = threading.RLock(), OrderedDict()
         self.stats = {'prompt_tokens': 0, 'reused_tokens': 0}
 
@@ -233,8 +241,7 @@ class Recommender:
         ds, _ = load_data_artifacts(run_dir/'data')
         table = SIDTable.load(run_dir/'rqvae'/'lookup.json')
         model, tok = load_aligned(run_dir, cfg.stage, pick_device(cfg.device))
-        if cfg.quantize == 'int8': model = quantize_int8(model)
-        elif cfg.quantize != 'none': raise EngineError(f"quantize={cfg.quantize!r}: use 'none' or 'int8'")
+        model = apply_quantize(model, cfg.quantize)
         train_cfg = config_from(AlignmentConfig, path=run_dir/'alignment'/'config.yaml') if (run_dir/'alignment'/'config.yaml').exists() else AlignmentConfig()
         return cls(run_dir, ds, dict(table.sid_of), model, tok, cfg, train_cfg)
 
@@ -251,6 +258,12 @@ def quantize_int8(model):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # torch.ao.quantization is deprecated in favour of torchao, which has no faster CPU path here
         torch.ao.quantization.quantize_dynamic(model.get_decoder(), {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+    return model
+
+def apply_quantize(model, quantize:str):
+    "The model with `EngineConfig.quantize` applied: 'none' leaves it, 'int8' quantises it."
+    if quantize == 'int8': return quantize_int8(model)
+    if quantize != 'none': raise EngineError(f"quantize={quantize!r}: use 'none' or 'int8'")
     return model
 
 def _check_user(self, user:dict|None) -> dict|None:
@@ -310,16 +323,22 @@ def _messages(self:Recommender, s:Session, request:str, turns:int, history:int) 
         msgs += [{'role': 'assistant', 'content': '<|rec|>' + '\n'.join(shown)}, {'role': 'user', 'content': nxt}]
     return msgs
 
-def prompt_ids(self:Recommender, s:Session, request:str) -> list:
-    "Token ids of the prompt for `request` in session `s`, within the window and the token budget."
-    turns, history = min(self.cfg.window_turns, len(s.turns)), self.style.max_history
+def _fit_prompt(self:Recommender, s:Session, render, history:int) -> list:
+    "Token ids of `render(turns, history)`, dropping earlier turns of `s` (window first), then history items, until they fit the token budget."
+    turns = min(self.cfg.window_turns, len(s.turns))
     while True:
-        text = self.tok.apply_chat_template(_messages(self, s, request, turns, history), tokenize=False, add_generation_prompt=True)
-        ids = self.tok(text + '<|rec|><|sid_start|>', add_special_tokens=False).input_ids
+        ids = render(turns, history)
         if len(ids) <= self.cfg.max_context_tokens: return ids
         if turns: turns -= 1
         elif history: history -= 1
         else: raise EngineError(f'the prompt is {len(ids)} tokens even without earlier turns and history; max_context_tokens is {self.cfg.max_context_tokens}: shorten the request')
+
+def prompt_ids(self:Recommender, s:Session, request:str) -> list:
+    "Token ids of the prompt for `request` in session `s`, within the window and the token budget."
+    def render(turns, history):
+        text = self.tok.apply_chat_template(_messages(self, s, request, turns, history), tokenize=False, add_generation_prompt=True)
+        return self.tok(text + '<|rec|><|sid_start|>', add_special_tokens=False).input_ids
+    return _fit_prompt(self, s, render, self.style.max_history)
 
 Recommender.prompt_ids = prompt_ids
 
