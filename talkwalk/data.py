@@ -4,52 +4,23 @@
 
 # %% ../nbs/00_data.ipynb #969d2e50
 from __future__ import annotations
-import csv, dataclasses, importlib.util, json, math, os, re, warnings
+import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
+from collections import Counter, OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 from .utils import repo_root, runs_dir, save_config, write_json_atomic, write_text_atomic, atomic_path, start_wandb, set_seed
+from .run import RunDir, CONFIG, artifact
+from .catalog import (FIELD_KINDS, DataError, Field, Dataset, Split, leave_one_out, is_missing, load_descriptions, describe_item, describe_user,
+                              describe_composite, describe_affinity, load_data_artifacts)
 
 # %% auto #0
-__all__ = ['FIELD_KINDS', 'ML100K_GENRES', 'ML_ITEM_FIELDS', 'ML100K_USER_FIELDS', 'ML_LATEST_ITEM_FIELDS', 'LCREC_ITEM_FIELDS',
-           'DATASETS', 'LOADERS', 'DataError', 'Field', 'Dataset', 'build_dataset', 'split_title_year',
-           'load_movielens_100k', 'load_movielens_latest', 'load_lcrec', 'infer_field', 'load_generic',
-           'embedded_ml100k_dir', 'data_dir', 'detect_layout', 'DataConfig', 'load_dataset', 'is_missing',
-           'dataset_stats', 'format_stats', 'Split', 'leave_one_out', 'descriptions_dir', 'load_descriptions',
-           'bucket_phrase', 'decade_of', 'with_article', 'describe_item', 'describe_user', 'describe_composite',
-           'describe_affinity', 'save_data_artifacts', 'load_data_artifacts', 'run_data_stage']
-
-# %% ../nbs/00_data.ipynb #c7856636
-FIELD_KINDS = ('categorical', 'multilabel', 'numeric', 'text')
-
-class DataError(ValueError):
-    "A data set file is missing, malformed or inconsistent; the message names the file (and line) and what to do."
-
-@dataclass
-class Field:
-    "A typed metadata field of items or users."
-    name: str  # column name
-    kind: str  # one of FIELD_KINDS
-    def __post_init__(self):
-        if self.kind not in FIELD_KINDS: raise ValueError(f'field {self.name!r}: kind {self.kind!r} is not one of {FIELD_KINDS}')
-
-# %% ../nbs/00_data.ipynb #f40a59d0
-@dataclass
-class Dataset:
-    "A catalogue, its users and their chronological interactions, in one domain-agnostic form."
-    name: str                  # data set name, e.g. 'ml-100k'
-    domain: str                # description vocabulary: 'movielens', 'amazon' or 'generic'
-    items: pd.DataFrame        # index item_id (str): 'title' + metadata columns
-    users: pd.DataFrame        # index user_id (str): metadata columns (may have none)
-    interactions: pd.DataFrame # user_id, item_id, timestamp (+ rating): sorted per user by time, ties in file order
-    item_fields: list          # [Field] for the item metadata columns
-    user_fields: list          # [Field] for the user metadata columns
-    notes: list = field(default_factory=list)  # what loading dropped or repaired, with counts
-
-    def __repr__(self):
-        return (f'Dataset({self.name!r}: {len(self.items):,} items, {len(self.users):,} users, '
-                f'{len(self.interactions):,} interactions; item fields {[f.name for f in self.item_fields]}, '
-                f'user fields {[f.name for f in self.user_fields]})')
+__all__ = ['ML100K_GENRES', 'ML_ITEM_FIELDS', 'ML100K_USER_FIELDS', 'ML_LATEST_ITEM_FIELDS', 'LCREC_ITEM_FIELDS', 'DATASETS',
+           'LOADERS', 'build_dataset', 'split_title_year', 'load_movielens_100k', 'load_movielens_latest', 'load_lcrec',
+           'infer_field', 'load_generic', 'embedded_ml100k_dir', 'data_dir', 'detect_layout', 'DataConfig',
+           'load_dataset', 'dataset_stats', 'format_stats', 'save_data_artifacts', 'run_data_stage']
 
 # %% ../nbs/00_data.ipynb #1edbe9f6
 def _require(path:Path, what:str, how:str) -> Path:
@@ -373,13 +344,6 @@ def load_dataset(cfg:DataConfig|None=None, **overrides) -> Dataset:
     else: kw['name'] = name
     return LOADERS[layout](path, **kw)
 
-# %% ../nbs/00_data.ipynb #f698a91c
-def is_missing(v) -> bool:
-    "True for None, NaN, pandas NA and empty strings/lists: a metadata value that says nothing."
-    if isinstance(v, (list, tuple, np.ndarray, str)): return len(v) == 0
-    try: return bool(pd.isna(v))
-    except (TypeError, ValueError): return False
-
 # %% ../nbs/00_data.ipynb #f6730c88
 def _spread(s:pd.Series) -> dict:
     return {'min': int(s.min()), 'median': float(s.median()), 'mean': round(float(s.mean()), 2), 'max': int(s.max())}
@@ -409,151 +373,6 @@ def format_stats(st:dict) -> str:
     lines += [f'  note: {n}' for n in st['notes']]
     return '\n'.join(lines)
 
-# %% ../nbs/00_data.ipynb #9956fc54
-@dataclass
-class Split:
-    "A leave-one-out split: training interactions and per-user validation/test cases."
-    train: pd.DataFrame  # the training interactions (all but each user's last two), chronological
-    valid: pd.DataFrame  # user_id, history (tuple of item ids, oldest first, capped), target
-    test: pd.DataFrame   # user_id, history (capped; includes the validation item), target
-    max_history: int = 20
-
-    def train_sequences(self) -> dict:
-        "Each user's chronological training item ids."
-        return {u: list(g) for u, g in self.train.groupby('user_id', sort=False)['item_id']}
-
-def leave_one_out(inter:pd.DataFrame, # chronological interactions (as in `Dataset.interactions`)
-                  max_history:int=20) -> Split:
-    "Split per user: last event = test, second-to-last = validation, the rest = training; histories capped."
-    pos = inter.groupby('user_id', sort=False).cumcount(ascending=False)  # 0 = last event of the user
-    if (inter.groupby('user_id').size() < 3).any(): raise DataError('leave_one_out needs at least 3 interactions per user; load with min_interactions >= 3')
-    seqs = {u: list(g) for u, g in inter.groupby('user_id', sort=False)['item_id']}
-    def cases(offset):
-        rows = [(u, tuple(s[:len(s) - offset][-max_history:]), s[len(s) - offset]) for u, s in seqs.items()]
-        return pd.DataFrame(rows, columns=['user_id', 'history', 'target'])
-    return Split(inter[pos >= 2].reset_index(drop=True), cases(2), cases(1), max_history)
-
-# %% ../nbs/00_data.ipynb #2e93a2f4
-def descriptions_dir() -> Path:
-    "The description YAML folder: `$TALKWALK_DESCRIPTIONS`, else `<repo>/data/descriptions`, else the installed copy."
-    import sys
-    cands = ([Path(os.environ['TALKWALK_DESCRIPTIONS'])] if os.environ.get('TALKWALK_DESCRIPTIONS') else []) + \
-            [r/'data'/'descriptions' for r in (repo_root(),) if r] + [Path(sys.prefix)/'share'/'talkwalk'/'descriptions']
-    found = next((c for c in cands if (c/'items').exists()), None)
-    if found is None: raise FileNotFoundError(f'description YAMLs not found in {[str(c) for c in cands]}; set TALKWALK_DESCRIPTIONS')
-    return found
-
-def load_descriptions(domain:str) -> dict:
-    "Load the item, user, composite and affinity phrasings for `domain` (missing parts are empty)."
-    d = descriptions_dir()
-    def y(p): return (yaml.safe_load(p.read_text(encoding='utf-8')) or {}) if p.exists() else {}
-    return {'domain': domain, 'items': y(d/'items'/f'{domain}.yaml'), 'users': y(d/'users'/f'{domain}.yaml'),
-            'composites': y(d/'composites'/f'{domain}.yaml').get('composites', []),
-            'affinity': y(d/'user_item_affinity.yaml').get(domain, y(d/'user_item_affinity.yaml').get('generic', [])),
-            'generic': y(d/'items'/'generic.yaml')}
-
-# %% ../nbs/00_data.ipynb #b21222b3
-def _pick(options, rng):
-    "The first option, or a random one when `rng` is given."
-    if isinstance(options, str): return options
-    return options[0] if rng is None else options[int(rng.integers(len(options)))]
-
-def bucket_phrase(value:float, buckets:list, rng=None) -> str|None:
-    "The phrase of the first bucket whose `max` is above `value` (buckets: [{max: 18, phrases: [...]}, ...])."
-    if value is None or (isinstance(value, float) and math.isnan(value)): return None
-    for b in buckets:
-        if b.get('max') is None or value < b['max']: return _pick(b['phrases'], rng)
-    return None
-
-def decade_of(year) -> str|None:
-    "'1990s' for 1995; `None` when the year is missing."
-    return None if year is None or (isinstance(year, float) and math.isnan(year)) else f'{int(year) // 10 * 10}s'
-
-# %% ../nbs/00_data.ipynb #a224ebdf
-def with_article(phrase:str) -> str:
-    "Prefix 'a' or 'an' by the phrase's first letter ('an animated film', 'a comedy film')."
-    return ('an ' if phrase[:1].lower() in 'aeiou' else 'a ') + phrase
-
-def _join(parts:list) -> str:
-    "Join phrases as English: 'a', 'a and b', 'a, b and c'."
-    parts = [p for p in parts if p]
-    return parts[0] if len(parts) == 1 else ', '.join(parts[:-1]) + ' and ' + parts[-1] if parts else ''
-
-def _generic_phrases(row, fields:list, desc:dict, rng=None, skip=()) -> list:
-    "Phrases for fields that have no domain vocabulary: 'mood: calm', 'tags: a, b', numeric as low/high."
-    g = desc.get('generic') or {}
-    out = []
-    for f in fields:
-        v = row.get(f.name)
-        if f.name in skip or f.kind == 'text' or is_missing(v): continue
-        if f.kind == 'multilabel': out.append(_pick(g.get('multilabel', ['{field}: {values}']), rng).format(field=f.name.replace('_', ' '), values=_join([str(x) for x in v])))
-        else: out.append(_pick(g.get('value', ['{field}: {value}']), rng).format(field=f.name.replace('_', ' '), value=v))
-    return out
-
-def describe_item(row, # an item row (Series or dict) with its metadata
-                  fields:list, desc:dict, # the data set's item fields and `load_descriptions(domain)`
-                  rng:np.random.Generator|None=None, # gives a random phrasing + field dropout; None = canonical
-                  drop_p:float=0.25) -> str:
-    "A plain-English description of an item from its metadata (not its title)."
-    row = dict(row); voc = desc['items']
-    keep = lambda: rng is None or rng.random() >= drop_p
-    if desc['domain'] == 'movielens':
-        genres = [_pick(voc['genres'].get(g, [g.lower()]), rng) for g in (row.get('genres') or []) if g != 'unknown']
-        if rng is not None and len(genres) > 1: genres = list(rng.permutation(genres))
-        dec = decade_of(row.get('year'))
-        when = _pick(voc['decades'].get(dec, [f'from the {dec}']), rng) if dec and keep() else ''
-        noun = _pick(voc.get('nouns', ['film']), rng)
-        body = with_article(f"{_join(genres)} {noun}" if genres else noun)
-        out = ' '.join(p for p in (body, when) if p)
-        tags = [t for t in (row.get('tags') or [])][:8]
-        if tags and keep(): out += _pick(voc.get('tag_templates', ['; tagged {tags}']), rng).format(tags=_join(tags[:4] if rng is None else list(rng.permutation(tags))[:4]))
-        return out
-    if desc['domain'] == 'amazon':
-        cats = row.get('categories') or []
-        leaf, top = (cats[-1] if cats else None), row.get('top_category')
-        t = voc['templates']
-        parts = [_pick(t['leaf'], rng).format(leaf=leaf) if leaf else _pick(t['no_category'], rng)]
-        if top and top != leaf and keep(): parts.append(_pick(t['top'], rng).format(top=top))
-        if row.get('brand') and keep(): parts.append(_pick(t['brand'], rng).format(brand=row['brand']))
-        return ' '.join(parts)
-    return '; '.join(_generic_phrases(row, fields, desc, rng)) or 'an item'
-
-# %% ../nbs/00_data.ipynb #c7779dbb
-def _age_phrase(age, voc, rng): return bucket_phrase(age, voc.get('age', []), rng)
-
-def describe_user(row, fields:list, desc:dict, rng:np.random.Generator|None=None, drop_p:float=0.25) -> str:
-    "A plain-English description of a user from their metadata ('a retired woman in her sixties')."
-    row = dict(row); voc = desc['users']
-    if desc['domain'] == 'movielens' and voc:
-        keep = lambda: rng is None or rng.random() >= drop_p
-        who = _pick(voc['gender'].get(row.get('gender'), ['person']), rng) if keep() else _pick(voc.get('person', ['person']), rng)
-        age = _age_phrase(row.get('age'), voc, rng) if keep() else None
-        occ = _pick(voc['occupation'].get(row.get('occupation'), [row.get('occupation') or '']), rng) if keep() else None
-        out = with_article(who) + (f' {age}' if age else '')
-        return out + (f', {occ}' if occ and row.get('occupation') not in ('none', 'other') else '')
-    parts = _generic_phrases(row, fields, desc, rng)
-    return ('a user with ' + '; '.join(parts)) if parts else 'a user'
-
-def describe_composite(row, desc:dict, rng:np.random.Generator|None=None) -> str|None:
-    "The description of the first composite rule (a combination of user fields) the user matches, or `None`."
-    row = dict(row)
-    for c in desc['composites']:
-        ok = True
-        for k, cond in c['when'].items():
-            v = row.get(k)
-            if is_missing(v): ok = False
-            elif isinstance(cond, dict): ok &= cond.get('min', -math.inf) <= v < cond.get('max', math.inf)
-            elif isinstance(cond, list): ok &= v in cond
-            else: ok &= v == cond
-        if ok: return _pick(c['phrases'], rng)
-    return None
-
-def describe_affinity(user_row, item_row, item_fields:list, user_fields:list, desc:dict, rng=None) -> str:
-    "A sentence saying that this kind of user enjoys this kind of item, from the affinity templates."
-    t = _pick(desc['affinity'] or ['{user} who enjoys {item}'], rng)
-    user = describe_composite(user_row, desc, rng) or describe_user(user_row, user_fields, desc, rng)
-    return t.format(user=user, item=describe_item(item_row, item_fields, desc, rng))
-
 # %% ../nbs/00_data.ipynb #502f66d2
 def _jsonable(v):
     if v is None or v is pd.NA: return None
@@ -567,45 +386,24 @@ def _write_jsonl(path:Path, df:pd.DataFrame, id_col:str):
     lines = [json.dumps({id_col: idx, **{k: _jsonable(v) for k, v in row.items()}}, ensure_ascii=False) for idx, row in zip(df.index, df.to_dict('records'))]
     write_text_atomic(path, '\n'.join(lines) + ('\n' if lines else ''))
 
-def _read_jsonl_frame(path:Path, id_col:str) -> pd.DataFrame:
-    rows = [json.loads(l) for l in Path(path).read_text(encoding='utf-8').splitlines() if l.strip()]
-    df = pd.DataFrame(rows)
-    return (df.set_index(id_col) if len(df) else pd.DataFrame(index=pd.Index([], name=id_col))).rename_axis(id_col)
-
 def save_data_artifacts(ds:Dataset, split:Split, cfg:DataConfig, out:str|Path) -> Path:
     "Write the data stage's artifacts into folder `out`."
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(out/'items.jsonl', ds.items, 'item_id'); _write_jsonl(out/'users.jsonl', ds.users, 'user_id')
-    with atomic_path(out/'interactions.csv') as t: ds.interactions.to_csv(t, index=False)
+    _write_jsonl(artifact(out, 'data', 'items'), ds.items, 'item_id'); _write_jsonl(artifact(out, 'data', 'users'), ds.users, 'user_id')
+    with atomic_path(artifact(out, 'data', 'interactions')) as t: ds.interactions.to_csv(t, index=False)
     for part in ('valid', 'test'):
         df = getattr(split, part)
-        write_text_atomic(out/f'{part}.jsonl', ''.join(json.dumps({'user_id': r.user_id, 'history': list(r.history), 'target': r.target}) + '\n' for r in df.itertuples()))
-    write_json_atomic(out/'fields.json', {'name': ds.name, 'domain': ds.domain, 'item_fields': [dataclasses.asdict(f) for f in ds.item_fields],
+        write_text_atomic(artifact(out, 'data', part), ''.join(json.dumps({'user_id': r.user_id, 'history': list(r.history), 'target': r.target}) + '\n' for r in df.itertuples()))
+    write_json_atomic(artifact(out, 'data', 'fields'), {'name': ds.name, 'domain': ds.domain, 'item_fields': [dataclasses.asdict(f) for f in ds.item_fields],
                                          'user_fields': [dataclasses.asdict(f) for f in ds.user_fields], 'notes': ds.notes, 'max_history': split.max_history})
     desc, rng = load_descriptions(ds.domain), np.random.default_rng(cfg.seed)
     recs = [{'kind': 'item', 'id': i, 'text': describe_item(r, ds.item_fields, desc),
              'variants': [describe_item(r, ds.item_fields, desc, rng) for _ in range(cfg.n_description_variants)]} for i, r in ds.items.iterrows()]
     recs += [{'kind': 'user', 'id': u, 'text': describe_user(r, ds.user_fields, desc), 'composite': describe_composite(r, desc),
               'variants': [describe_user(r, ds.user_fields, desc, rng) for _ in range(cfg.n_description_variants)]} for u, r in ds.users.iterrows()]
-    write_text_atomic(out/'descriptions.jsonl', ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in recs))
-    write_json_atomic(out/'stats.json', dataset_stats(ds)); save_config(cfg, out/'config.yaml')
+    write_text_atomic(artifact(out, 'data', 'descriptions'), ''.join(json.dumps(r, ensure_ascii=False) + '\n' for r in recs))
+    write_json_atomic(artifact(out, 'data', 'stats'), dataset_stats(ds)); save_config(cfg, out/CONFIG)
     return out
-
-def load_data_artifacts(folder:str|Path) -> tuple:
-    "Read `(Dataset, Split)` back from a data stage's artifact folder."
-    folder = Path(folder)
-    meta = json.loads(_require(folder/'fields.json', 'data stage artifacts', 'Run the data stage first (talkwalk data, or nbs/00_data.ipynb).').read_text())
-    items, users = _read_jsonl_frame(folder/'items.jsonl', 'item_id'), _read_jsonl_frame(folder/'users.jsonl', 'user_id')
-    items.index = items.index.astype(str); users.index = users.index.astype(str)
-    inter = pd.read_csv(folder/'interactions.csv', dtype={'user_id': str, 'item_id': str})
-    def cases(p):
-        df = pd.read_json(folder/f'{p}.jsonl', lines=True, dtype={'user_id': str, 'target': str})
-        if len(df): df['history'] = df['history'].map(lambda h: tuple(str(x) for x in h))
-        return df
-    ds = Dataset(meta['name'], meta['domain'], items, users, inter, [Field(**f) for f in meta['item_fields']],
-                 [Field(**f) for f in meta['user_fields']], meta['notes'])
-    pos = inter.groupby('user_id', sort=False).cumcount(ascending=False)
-    return ds, Split(inter[pos >= 2].reset_index(drop=True), cases('valid'), cases('test'), meta['max_history'])
 
 # %% ../nbs/00_data.ipynb #f847bac8
 def run_data_stage(cfg:DataConfig|None=None, # the stage config (defaults: embedded MovieLens 100K)

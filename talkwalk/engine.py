@@ -4,198 +4,50 @@
 
 # %% ../nbs/04_inference.ipynb #fae517a8
 from __future__ import annotations
-import copy, dataclasses, json, math, re, threading, time, uuid
-from collections import OrderedDict
+import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
+from collections import Counter, OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
-import numpy as np, torch
-from .utils import runs_dir, pick_device, write_json_atomic, write_text_atomic, config_from, set_seed
-from .data import (Dataset, DataConfig, load_data_artifacts, load_descriptions, describe_user, is_missing, decade_of,
-                           run_data_stage)
-from .rqvae import SIDTable, sid_string, level_token
-from .alignment import (SPECIAL, AlignmentConfig, PromptStyle, TokenTrie, load_aligned, rec_messages, trie_beam_search,
-                                attribute_phrases)
+import numpy as np, pandas as pd, yaml
+import torch
+from fastcore.basics import patch
+from .utils import pick_device, config_from
+from .run import ArtifactError, RunDir
+from .catalog import Dataset, load_data_artifacts
+from .sids import SPECIAL, SIDTable, TokenTrie, level_token
+from .prompts import PromptStyle, conversation_messages, rec_prompt_text
+from .decoding import trie_beam_search
+from .llm import load_aligned, apply_quantize
+from .session import EngineConfig, EngineError, Recommender, Session
 
 # %% auto #0
-__all__ = ['REQUIRED', 'PRESETS', 'REPEAT', 'BENCH_REQUESTS', 'EngineError', 'check_run', 'build_pipeline', 'require_run',
-           'Session', 'EngineConfig', 'clean_request', 'attribute_words', 'explain', 'Rec', 'Recommender',
-           'quantize_int8', 'apply_quantize', 'parse_history', 'session', 'prompt_ids', 'turn', 'recommend',
-           'end_session', 'generate_baseline', 'outlines_top1', 'bench_sessions', 'latency_benchmark', 'format_latency']
+__all__ = ['BENCH_REQUESTS', 'check_run', 'trained_style', 'GenerativeRecommender', 'generate_baseline', 'outlines_top1',
+           'bench_sessions', 'latency_benchmark', 'format_latency']
 
 # %% ../nbs/04_inference.ipynb #50a272d5
-class EngineError(ValueError):
-    "Bad input to the engine, or a run folder it cannot serve: the message says what is wrong and what to do."
-
-REQUIRED = {'data/fields.json': 'the data stage (talkwalk data)', 'data/items.jsonl': 'the data stage (talkwalk data)',
-            'rqvae/lookup.json': 'the semantic-ID stage (talkwalk rqvae)', 'alignment/stage_a/config.json': 'the alignment stage (talkwalk align)'}
-
-def check_run(run_dir:str|Path) -> Path:
-    "The run folder, if the engine can serve it; else an `EngineError` naming the missing piece and the command that makes it."
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir(): raise EngineError(f'{run_dir} is not a folder: pass a run folder written by the TalkWalk stages (e.g. runs/ml-100k)')
-    for f, stage in REQUIRED.items():
-        if not (run_dir/f).exists(): raise EngineError(f'{run_dir/f} is missing: run {stage} for this run folder first (or `make demo`)')
-    try: table = SIDTable.load(run_dir/'rqvae/lookup.json')
+def check_run(run_dir:str|Path) -> RunDir:
+    "The run folder, if the generative head can serve it; else an error naming the missing piece and the command that makes it."
+    run = RunDir.of(run_dir).require('data', 'rqvae', 'alignment')
+    try: table = SIDTable.load(run.path('rqvae', 'lookup'))
     except Exception as e:
-        raise EngineError(f'{run_dir/"rqvae/lookup.json"} is not a SID table this version reads ({e}): re-run the semantic-ID and alignment stages') from None
-    tj = run_dir/'alignment/stage_a/tokenizer.json'
+        raise ArtifactError(f'{run.path("rqvae", "lookup")} is not a SID table this version reads ({e}): re-run the semantic-ID and alignment stages') from None
+    tj = run.path('alignment', 'tokenizer')
     vocab = {t['content'] for t in json.loads(tj.read_text()).get('added_tokens', [])} if tj.exists() else None
     if vocab is not None:
         need = {level_token(l + 1, int(c)) for s in table.sid_of.values() for l, c in enumerate(s)} | set(SPECIAL)
         if missing := sorted(need - vocab)[:3]:
-            raise EngineError(f'the aligned model in {run_dir/"alignment"} lacks SID tokens of {run_dir/"rqvae/lookup.json"} (e.g. {missing}): '
-                              'the two come from different runs or versions; re-run the alignment stage (talkwalk align --run ...)')
-    return run_dir
+            raise ArtifactError(f'the aligned model in {run.dir("alignment")} lacks SID tokens of {run.path("rqvae", "lookup")} (e.g. {missing}): '
+                                'the two come from different runs or versions; re-run the alignment stage (talkwalk align --run ...)')
+    return run
 
-# %% ../nbs/04_inference.ipynb #f1ea7001
-PRESETS = {  # stage config overrides per size; every size runs on a 2-core CPU
-    'tiny': {'contrastive': dict(epochs=1, n_variants=1, affinity_pairs=200), 'rqvae': dict(epochs=30, threads=1, progress=False),
-             'alignment': dict(max_history=3, n_text2sid=40, n_sid2text=40, n_next=80, n_steer=40, n_session=20, a_steps=2,
-                               b_steps=1, batch_size=2, val_users=2)},
-    'demo': {'contrastive': dict(epochs=5), 'rqvae': dict(epochs=100, threads=1, progress=False),
-             'alignment': dict(max_history=3, n_text2sid=300, n_sid2text=200, n_next=600, n_steer=300, n_session=200, a_steps=60,
-                               stage_b=False, batch_size=8, val_users=10)},
-}
-
-def _saved_config_matches(folder:Path, cfg) -> bool:
-    "Whether `folder/config.yaml` holds exactly `cfg`."
-    import yaml
-    f = folder/'config.yaml'
-    return f.exists() and yaml.safe_load(f.read_text()) == yaml.safe_load(yaml.safe_dump(dataclasses.asdict(cfg)))
-
-def _stage_config(name:str, dataset:str, preset:str):
-    "The config of pipeline stage `name` ('data', 'contrastive', 'rqvae', 'alignment') at a named size."
-    from talkwalk.contrastive import ContrastiveConfig
-    from talkwalk.rqvae import RQVAEConfig
-    cls = {'data': DataConfig, 'contrastive': ContrastiveConfig, 'rqvae': RQVAEConfig, 'alignment': AlignmentConfig}[name]
-    return config_from(cls, {'dataset': dataset, **PRESETS[preset].get(name, {})})
-
-def build_pipeline(run_dir:str|Path, dataset:str='ml-100k', preset:str='demo', force:bool=False, log=print) -> Path:
-    "Train stages 00-03 into `run_dir` at a named size, reusing each stage whose artifacts and config already match."
-    from talkwalk.contrastive import run_contrastive_stage
-    from talkwalk.rqvae import run_rqvae_stage
-    from talkwalk.alignment import run_alignment_stage
-    if preset not in PRESETS: raise EngineError(f'unknown preset {preset!r}; choose one of {sorted(PRESETS)}')
-    run_dir = Path(run_dir); stale = force
-    stages = [('data', lambda c: run_data_stage(c, run_dir), 'data/fields.json'),
-              ('contrastive', lambda c: run_contrastive_stage(c, run_dir), 'contrastive/item_emb.npy'),
-              ('rqvae', lambda c: run_rqvae_stage(c, run_dir), 'rqvae/lookup.json'),
-              ('alignment', lambda c: run_alignment_stage(c, run_dir), 'alignment/metrics.json')]
-    for name, run, done in stages:
-        cfg = _stage_config(name, dataset, preset)
-        stale = stale or not ((run_dir/done).exists() and _saved_config_matches(run_dir/name, cfg))  # a retrained stage invalidates later ones
-        if not stale: log(f'[{name}] reusing {run_dir/name} (same config)'); continue
-        t0 = time.time(); log(f'[{name}] training ({preset} size)'); run(cfg); log(f'[{name}] done in {time.time() - t0:.0f} s')
-    return check_run(run_dir)
-
-def _foreign_stages(run_dir:Path, dataset:str, preset:str) -> list:
-    "Stages of `run_dir` trained at settings other than `preset`'s (a tiny build must not overwrite them)."
-    return [n for n in ('contrastive', 'rqvae', 'alignment') if (run_dir/n/'config.yaml').exists()
-            and not _saved_config_matches(run_dir/n, _stage_config(n, dataset, preset))]
-
-def require_run(run_dir:str|Path, dataset:str='ml-100k', log=print) -> Path:
-    "`run_dir` if the engine can serve it as it is; else build it at the tiny size (tests and notebooks), never over stages trained at other settings."
-    try: return check_run(run_dir)
-    except EngineError as e:
-        if foreign := _foreign_stages(Path(run_dir), dataset, 'tiny'):
-            raise EngineError(f'{e}\n{run_dir} holds stages trained at other settings ({", ".join(foreign)}); a tiny build would overwrite them: '
-                              f'train the missing stages there (talkwalk align --run {run_dir}) or use another folder') from None
-        log(f'{e}\nbuilding a tiny run there'); return build_pipeline(run_dir, dataset, 'tiny', log=log)
-
-# %% ../nbs/04_inference.ipynb #fdc41c34
-@dataclass
-class Session:
-    "A conversation: user metadata, interaction history and turns (request + items shown); plain data, JSON round-trips."
-    user: dict|None = None                       # user metadata, e.g. {'age': 30, 'gender': 'F', 'occupation': 'writer'}
-    history: list = field(default_factory=list)  # item ids the user interacted with, oldest first
-    turns: list = field(default_factory=list)    # [{'request': str, 'items': [item ids, best first]}]
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-    @property
-    def shown(self) -> list:
-        "Every item shown so far, in order."
-        return [i for t in self.turns for i in t['items']]
-
-    def to_dict(self) -> dict: return dataclasses.asdict(self)
-    def to_json(self) -> str: return json.dumps(self.to_dict())
-
-    @classmethod
-    def from_dict(cls, d:dict) -> Session:
-        "A session from its dict form; unknown keys are errors."
-        if not isinstance(d, dict): raise EngineError(f'a session state must be a JSON object, got {type(d).__name__}')
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown: raise EngineError(f'session state: unknown field(s) {sorted(unknown)}; expected user, history, turns, id')
-        s = cls(**d)
-        if not isinstance(s.history, list) or not isinstance(s.turns, list) or not all(isinstance(t, dict) and {'request', 'items'} <= set(t) for t in s.turns):
-            raise EngineError("session state: 'history' must be a list of item ids and 'turns' a list of {'request', 'items'}")
-        return s
-
-    @classmethod
-    def from_json(cls, text:str) -> Session: return cls.from_dict(json.loads(text))
-
-# %% ../nbs/04_inference.ipynb #cd1d9e4d
-@dataclass
-class EngineConfig:
-    "How the engine runs; the defaults run on a laptop CPU."
-    mode: str = 'generative'       # decoding head: 'generative' (SID beam search) or 'dense' (projection head + nearest items, talkwalk.dense)
-    stage: str = 'b'               # aligned model: 'a' or 'b' (stage A + merged LoRA; falls back to A when B was not trained)
-    device: str = 'auto'           # auto picks cuda where present
-    quantize: str = 'none'         # 'int8': dynamic int8 Linear layers (CPU); 'none'
-    max_history: int|None = None   # history items in the prompt (None: as the model was trained)
-    window_turns: int = 4          # earlier turns kept in the context (the profile and history are always kept)
-    context_items: int = 1         # SIDs of each earlier turn kept in the context (1 = the training format)
-    max_context_tokens: int = 1024 # older turns are dropped to fit
-    max_request_chars: int = 1000
-    max_k: int = 100
-    num_beams: int|None = None     # None: k
-    kv_sessions: int = 32          # sessions whose KV cache is kept (least recently used dropped)
-    threads: int = 0               # torch threads (0: leave as set)
-
-REPEAT = re.compile(r"\b(again|once more|one more time|repeat|replay|re-?watch)\b", re.I)
-
-def clean_request(text, max_chars:int=1000) -> str:
-    "The request as the model will read it: stripped, special-token spellings defused; empty means 'recommend something'."
-    if text is None: text = ''
-    if not isinstance(text, str): raise EngineError(f'the request must be text, got {type(text).__name__}')
-    if len(text) > max_chars: raise EngineError(f'the request is {len(text):,} characters; the limit is {max_chars:,} (EngineConfig.max_request_chars): shorten it')
-    text = re.sub(r'<\|', '<', text.strip())  # '<|L1_5|>' would otherwise tokenize as the SID token itself
-    return text or 'recommend something'
-
-# %% ../nbs/04_inference.ipynb #a71f4863
-def attribute_words(ds:Dataset, desc:dict) -> dict:
-    "Attribute phrase -> lower-case words that name it in a request (from the description vocabulary)."
-    out = {}
-    if ds.domain == 'movielens':
-        for g, phrases in desc['items'].get('genres', {}).items():
-            out[g.lower()] = {w for p in phrases + [g] for w in re.findall(r"[a-z][a-z'-]+", p.lower())} - {'and', 'or', 'the', 'of', 'film'}
-        for d, phrases in desc['items'].get('decades', {}).items():
-            yy = d[2:4]
-            out[f'from the {d}'] = {w for p in phrases for w in re.findall(r"[a-z0-9']+", p.lower())} - {'from', 'the', 'a', 'an', 'era', 'classic', 'film', 'made', 'released', 'in'} | {d, f'{yy}s', f"'{yy}s"}
-    return out
-
-def explain(row, ds:Dataset, request:str, words:dict, previous:str|None=None) -> str:
-    "A one-line explanation of an item from its metadata, the request and the previous pick's title."
-    attrs = attribute_phrases(row, ds)
-    req = set(re.findall(r"[a-z0-9']+", request.lower()))
-    asked = [a for a in attrs if words.get(a, set(a.split())) & req]
-    parts = [', '.join(attrs) if attrs else 'in the catalogue']
-    if asked: parts.append('matches your request for ' + ' and '.join(asked))
-    if previous: parts.append(f'follows {previous}')
-    return '; '.join(parts)
+def trained_style(run:RunDir, split, max_history:int|None=None) -> PromptStyle:
+    "The prompt style the run's model was trained with (alignment's saved config; its history cap defaults to the data stage's), `max_history` overriding the cap."
+    saved = run.saved_config('alignment')
+    return PromptStyle(max_history or saved.get('max_history') or split.max_history, saved.get('titles', False), saved.get('user_profile', True))
 
 # %% ../nbs/04_inference.ipynb #e66f1e59
-@dataclass
-class Rec:
-    "One recommended item."
-    item_id: str
-    title: str
-    sid: str
-    score: float            # log-probability of the item's SID under the model (constrained to the catalogue)
-    explanation: str
-    rank: int
-    explanation_source: str = 'template'
-    def to_dict(self) -> dict: return dataclasses.asdict(self)
-
 @dataclass
 class _PromptCache:
     "A prompt's token ids and the KV cache holding exactly those tokens (batch 1)."
@@ -211,140 +63,40 @@ def _common_prefix(a:list, b:list) -> int:
     return n
 
 # %% ../nbs/04_inference.ipynb #4844c513
-class Recommender:
-    "The generative recommender: a run's aligned LLM, its SID trie and catalogue, sessions and constrained decoding."
-    def __init__(self, run_dir:Path, ds:Dataset, sids:dict, model, tok, cfg:EngineConfig, train_cfg:AlignmentConfig):
-        self._setup(run_dir, ds, sids, model, tok, cfg, 'generative')
-        self.trie = TokenTrie(sids, tok)
-        self.style = PromptStyle(cfg.max_history or train_cfg.max_history, train_cfg.titles, train_cfg.user_profile)
-
-    def _setup(self, run_dir:Path, ds:Dataset, sids:dict, model, tok, cfg:EngineConfig, mode:str):
-        "What every decoding head shares: the run, catalogue, SID strings, model, description vocabulary, lock, KV store and counters."
-        self.run_dir, self.dataset, self.sids, self.model, self.tok, self.cfg, self.mode = run_dir, ds, sids, model, tok, cfg, mode
-        self.device = next(model.parameters()).device
-        self.sid_str = {i: sid_string(s) for i, s in sids.items()}
-        self.desc = load_descriptions(ds.domain); self.words = attribute_words(ds, self.desc)
-        self.titles = ds.items['title'].astype(str).to_dict() if 'title' in ds.items else {i: str(i) for i in ds.items.index}
-        self.lock, self._kv = threading.RLock(), OrderedDict()
-        self.stats = {'prompt_tokens': 0, 'reused_tokens': 0}
+class GenerativeRecommender(Recommender):
+    "The generative head: a run's aligned LLM names items by SID, decoded by beam search over the trie of real items."
+    mode = 'generative'
+    def __init__(self, run_dir:Path, ds:Dataset, sids:dict, model, tok, cfg:EngineConfig, style:PromptStyle):
+        super().__init__(run_dir, ds, sids, model, tok, cfg)
+        self.trie, self.style = TokenTrie(sids, tok), style
 
     @classmethod
-    def load(cls, run_dir:str|Path, config:EngineConfig|None=None, **overrides) -> Recommender:
-        "Load a run folder's engine in one call; `overrides` are `EngineConfig` fields."
+    def load(cls, run_dir:str|Path, config:EngineConfig|None=None, **overrides) -> GenerativeRecommender:
+        "Load a run folder's generative head in one call; `overrides` are `EngineConfig` fields."
         cfg = config_from(EngineConfig, overrides) if config is None else dataclasses.replace(config, **overrides)
-        if cfg.mode == 'dense':
-            from talkwalk.dense import DenseRecommender  # the second head (nbs/06_dense); imported only when asked for
-            return DenseRecommender.load(run_dir, cfg)
-        if cfg.mode != 'generative': raise EngineError(f"mode={cfg.mode!r}: use 'generative' or 'dense'")
-        run_dir = check_run(run_dir)
+        run = check_run(run_dir)
         if cfg.threads: torch.set_num_threads(cfg.threads)
-        ds, _ = load_data_artifacts(run_dir/'data')
-        table = SIDTable.load(run_dir/'rqvae'/'lookup.json')
-        model, tok = load_aligned(run_dir, cfg.stage, pick_device(cfg.device))
-        model = apply_quantize(model, cfg.quantize)
-        train_cfg = config_from(AlignmentConfig, path=run_dir/'alignment'/'config.yaml') if (run_dir/'alignment'/'config.yaml').exists() else AlignmentConfig()
-        return cls(run_dir, ds, dict(table.sid_of), model, tok, cfg, train_cfg)
-
-    def field_values(self, name:str) -> list:
-        "Observed values of a user field, sorted (for drop-downs)."
-        if name not in self.dataset.users: raise EngineError(f'unknown user field {name!r}; user fields: {[f.name for f in self.dataset.user_fields]}')
-        return sorted({str(v) for v in self.dataset.users[name] if not is_missing(v)})
-
-# %% ../nbs/04_inference.ipynb #9ea6994c
-@torch.no_grad()
-def quantize_int8(model):
-    "Dynamic int8 quantisation of the decoder's Linear layers (CPU): the output matrix stays float so trie scoring can index its rows."
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # torch.ao.quantization is deprecated in favour of torchao, which has no faster CPU path here
-        torch.ao.quantization.quantize_dynamic(model.get_decoder(), {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-    return model
-
-def apply_quantize(model, quantize:str):
-    "The model with `EngineConfig.quantize` applied: 'none' leaves it, 'int8' quantises it."
-    if quantize == 'int8': return quantize_int8(model)
-    if quantize != 'none': raise EngineError(f"quantize={quantize!r}: use 'none' or 'int8'")
-    return model
-
-def _check_user(self, user:dict|None) -> dict|None:
-    "The user metadata, checked against the data set's user fields."
-    if user is None or user == {}: return None
-    if not isinstance(user, dict): raise EngineError(f'user metadata must be an object of field: value, got {type(user).__name__}')
-    fields = {f.name: f.kind for f in self.dataset.user_fields}
-    if unknown := sorted(set(user) - set(fields)):
-        raise EngineError(f'unknown user field(s) {unknown}; this data set\'s user fields are {sorted(fields) or "none"}')
-    for k, v in user.items():
-        if fields[k] == 'numeric' and v is not None:
-            try: float(v)
-            except (TypeError, ValueError): raise EngineError(f'user field {k!r} is numeric; got {v!r}') from None
-    return dict(user)
-
-def parse_history(text:str|None) -> list|None:
-    "Item ids from a comma- or space-separated string (`None` when empty)."
-    return [t for t in re.split(r'[,\s]+', text or '') if t] or None
-
-def _check_history(self, history) -> list:
-    "History item ids as strings, each checked against the catalogue."
-    if isinstance(history, str): history = parse_history(history)
-    if history is None: return []
-    history = [str(h) for h in history]
-    if unknown := [h for h in history if h not in self.dataset.items.index]:
-        raise EngineError(f'{len(unknown)} history item id(s) not in the catalogue of {self.dataset.name}: {unknown[:5]}; use ids from {self.run_dir/"data/items.jsonl"}')
-    return history
-
-def session(self:Recommender, user:dict|None=None, history:list|None=None, user_id:str|None=None) -> Session:
-    "Open a checked session; `user_id` takes a known user's metadata and training history."
-    if user_id is not None:
-        uid = str(user_id)
-        if uid not in self.dataset.users.index and uid not in set(self.dataset.interactions.user_id):
-            raise EngineError(f'unknown user id {uid!r} in {self.dataset.name}')
-        if user is None and uid in self.dataset.users.index:
-            user = {k: (None if is_missing(v) else v.item() if hasattr(v, 'item') else v) for k, v in self.dataset.users.loc[uid].items()}  # plain JSON types
-        if history is None:
-            seq = self.dataset.interactions.loc[self.dataset.interactions.user_id == uid, 'item_id'].astype(str).tolist()
-            history = seq[:-2]  # the training part: the last two are the validation and test targets
-    return Session(user=_check_user(self, user), history=_check_history(self, history))
-
-Recommender.session = session
+        ds, split = load_data_artifacts(run.dir('data'))
+        table = SIDTable.load(run.path('rqvae', 'lookup'))
+        model, tok = load_aligned(run, cfg.stage, pick_device(cfg.device))
+        return cls(run.root, ds, dict(table.sid_of), apply_quantize(model, cfg.quantize), tok, cfg, trained_style(run, split, cfg.max_history))
 
 # %% ../nbs/04_inference.ipynb #8467dedb
-def _profile(self:Recommender, user:dict|None) -> str|None:
-    "The user's metadata in words (description YAMLs), or `None`."
-    return describe_user(user, self.dataset.user_fields, self.desc) if user else None
-
-def _messages(self:Recommender, s:Session, request:str, turns:int, history:int) -> list:
-    "Chat messages for `request` after the last `turns` turns of `s`, with the last `history` history items."
-    kept = s.turns[-turns:] if turns else []
-    reqs = [t['request'] for t in kept] + [request]
-    msgs = rec_messages(s.history[-history:] if history else [], reqs[0], self.sid_str, dataclasses.replace(self.style, max_history=max(history, 1)),
-                        _profile(self, s.user), self.titles)
-    for t, nxt in zip(kept, reqs[1:]):
-        shown = [self.sid_str[i] for i in t['items'][:self.cfg.context_items] if i in self.sid_str]
-        msgs += [{'role': 'assistant', 'content': '<|rec|>' + '\n'.join(shown)}, {'role': 'user', 'content': nxt}]
-    return msgs
-
-def _fit_prompt(self:Recommender, s:Session, render, history:int) -> list:
-    "Token ids of `render(turns, history)`, dropping earlier turns of `s` (window first), then history items, until they fit the token budget."
-    turns = min(self.cfg.window_turns, len(s.turns))
-    while True:
-        ids = render(turns, history)
-        if len(ids) <= self.cfg.max_context_tokens: return ids
-        if turns: turns -= 1
-        elif history: history -= 1
-        else: raise EngineError(f'the prompt is {len(ids)} tokens even without earlier turns and history; max_context_tokens is {self.cfg.max_context_tokens}: shorten the request')
-
-def prompt_ids(self:Recommender, s:Session, request:str) -> list:
-    "Token ids of the prompt for `request` in session `s`, within the window and the token budget."
+@patch
+def prompt_ids(self:GenerativeRecommender, s:Session, request:str) -> list:
+    "Token ids of the prompt for `request` in session `s` (`talkwalk.prompts`, as in training), within the window and the token budget."
     def render(turns, history):
-        text = self.tok.apply_chat_template(_messages(self, s, request, turns, history), tokenize=False, add_generation_prompt=True)
-        return self.tok(text + '<|rec|><|sid_start|>', add_special_tokens=False).input_ids
-    return _fit_prompt(self, s, render, self.style.max_history)
-
-Recommender.prompt_ids = prompt_ids
+        kept = s.turns[-turns:] if turns else []
+        answers = [[self.sid_str[i] for i in t['items'][:self.cfg.context_items] if i in self.sid_str] for t in kept]
+        msgs = conversation_messages(s.history[-history:] if history else [], [t['request'] for t in kept] + [request], answers, self.sid_str,
+                                     dataclasses.replace(self.style, max_history=max(history, 1)), self._profile(s.user), self.titles)
+        return self.tok(rec_prompt_text(self.tok, msgs), add_special_tokens=False).input_ids
+    return self._fit_prompt(s, render, self.style.max_history)
 
 # %% ../nbs/04_inference.ipynb #098d9ba4
+@patch
 @torch.no_grad()
-def _prefill(self:Recommender, ids:list, key:str|None) -> tuple:
+def _prefill(self:GenerativeRecommender, ids:list, key:str|None) -> tuple:
     "`(past, last hidden state)` of the prompt `ids`, reusing session `key`'s cache for the common prefix."
     cached = self._kv.pop(key, None) if key else None
     n = min(_common_prefix(cached.ids, ids), len(ids) - 1) if cached else 0  # the last token is always fed: its hidden state scores level 1
@@ -357,44 +109,11 @@ def _prefill(self:Recommender, ids:list, key:str|None) -> tuple:
         while len(self._kv) > self.cfg.kv_sessions: self._kv.popitem(last=False)
     return out.past_key_values, out.last_hidden_state[:, -1]
 
-def _recs(self:Recommender, ranked:list, request:str, previous:str|None) -> list:
-    "`Rec`s for `(item id, score)` pairs."
-    items = self.dataset.items
-    return [Rec(i, self.titles.get(i, i), self.sid_str.get(i, ''), round(float(sc), 4), explain(items.loc[i], self.dataset, request, self.words, previous), r + 1)
-            for r, (i, sc) in enumerate(ranked)]
-
-def _rank(self:Recommender, s:Session, request:str, k:int, exclude:set, cache:bool) -> list:
-    "`(item id, score)` of the `k` best items not in `exclude`: the decoding head (here SID beam search over the trie)."
-    past, state = _prefill(self, self.prompt_ids(s, request), s.id if cache else None)
+@patch
+def _rank(self:GenerativeRecommender, s:Session, request:str, k:int, exclude:set, cache:bool) -> list:
+    "`(item id, score)` of the `k` best items not in `exclude`: SID beam search over the trie."
+    past, state = self._prefill(self.prompt_ids(s, request), s.id if cache else None)
     return trie_beam_search(self.model, past, state, self.trie, k, self.cfg.num_beams, exclude)
-
-def turn(self:Recommender, s:Session, request:str='', k:int=10,
-         cache:bool=True, # keep the prompt's KV cache for the session's next turn (one-shot requests do not)
-        ) -> list:
-    "Answer one turn of session `s` with `k` distinct real items (best first); the turn is appended to `s`."
-    request = clean_request(request, self.cfg.max_request_chars)
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1: raise EngineError(f'k must be a positive integer, got {k!r}')
-    if k > self.cfg.max_k: raise EngineError(f'k={k} is more than max_k={self.cfg.max_k} (EngineConfig.max_k; the catalogue has {len(self.sids):,} items)')
-    repeat = bool(REPEAT.search(request)) and bool(s.turns)
-    exclude = set() if repeat else set(s.history) | set(s.shown)
-    with self.lock: ranked = self._rank(s, request, k, exclude, cache)
-    if repeat:  # "play that again": the last pick first, then the model's ranking
-        last = s.turns[-1]['items'][0]
-        ranked = [(last, 0.0)] + [(i, sc) for i, sc in ranked if i != last][:k - 1]
-    previous = self.titles.get(s.turns[-1]['items'][0]) if s.turns and s.turns[-1]['items'] else None
-    recs = _recs(self, ranked, request, previous)
-    s.turns.append({'request': request, 'items': [r.item_id for r in recs]})
-    return recs
-
-def recommend(self:Recommender, request:str='', user:dict|None=None, history:list|None=None, k:int=10, user_id:str|None=None) -> list:
-    "One-shot recommendation: `k` real items for a request, optional user metadata and history."
-    return self.turn(self.session(user, history, user_id), request, k, cache=False)  # no next turn: no cache copy, no LRU eviction
-
-def end_session(self:Recommender, s:Session|str):
-    "Drop a session's KV cache."
-    self._kv.pop(s if isinstance(s, str) else s.id, None)
-
-Recommender._rank, Recommender.turn, Recommender.recommend, Recommender.end_session = _rank, turn, recommend, end_session
 
 # %% ../nbs/04_inference.ipynb #55d26bdb
 def _trie_step(trie:TokenTrie, path_tokens:list, blocked=None) -> list:

@@ -4,32 +4,37 @@
 
 # %% ../nbs/05_eval.ipynb #65ae7cea
 from __future__ import annotations
-import dataclasses, json, math, subprocess, time
-from collections import Counter
+import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
+from collections import Counter, OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import numpy as np, pandas as pd, yaml
+import torch
 from tqdm.auto import tqdm
-from .utils import repo_root, runs_dir, set_seed, write_json_atomic, write_text_atomic, atomic_path, save_config, start_wandb
-from .data import Dataset, Split, load_data_artifacts, load_descriptions, is_missing, decade_of
-from .contrastive import TextCache, load_contrastive, load_embeddings, machine_info
-from .rqvae import SIDTable, item_texts
-from .alignment import STEER_TEMPLATES, prefix_accuracy, unconstrained_valid, _with_attr  # _with_attr: the training requests' exact wording
-from .engine import EngineConfig, EngineError, Recommender, Session, check_run, clean_request, require_run
+from .utils import repo_root, runs_dir, set_seed, write_json_atomic, write_text_atomic, atomic_path, save_config, start_wandb, machine_info, git_state, unit
+from .run import RunDir, ArtifactError
+from .catalog import Dataset, Split, load_data_artifacts, load_descriptions, is_missing, decade_of, item_texts, user_profile
+from .sids import SIDTable
+from .prompts import STEER_TEMPLATES, with_attr, Attribute, catalogue_attributes  # with_attr: the training requests' exact wording
+from .decoding import unconstrained_valid
+from .metrics import (target_rank, ranking_metrics, hierarchical_accuracy, coverage, intra_list_diversity, self_information, latency_summary,
+                              bootstrap_ci, steering_precision, attribute_shares, centroid_distance, jaccard)
+from .encoders import TextCache, load_contrastive, load_embeddings
+from .session import EngineConfig, EngineError, Recommender, Session, clean_request
+from .engine import check_run
+from .recommender import load_recommender
 
 # %% auto #0
 __all__ = ['SASREC_FILE', 'NOUNS', 'NEW_TEMPLATES', 'NEGATIVE_TEMPLATES', 'RANGE_TEMPLATES', 'FAMILIES', 'RANK_COLS',
-           'BEYOND_COLS', 'EVAL_COMMAND', 'PROTOCOL', 'EvalConfig', 'target_rank', 'ranking_metrics',
-           'hierarchical_accuracy', 'coverage', 'intra_list_diversity', 'self_information', 'latency_summary',
-           'bootstrap_ci', 'EvalError', 'Case', 'prior_items', 'Candidates', 'rank_items', 'EvalData', 'unit',
-           'user_profile', 'load_eval_data', 'sample_users', 'eval_run', 'llm_status', 'Method', 'rank_for',
-           'Popularity', 'EmbeddingKNN', 'RankedLists', 'EngineMethod', 'make_baselines', 'llm_variants',
-           'variant_not_run', 'run_ranking', 'user_metrics', 'summarise_ranking', 'Attribute', 'item_attribute_keys',
-           'make_attribute', 'catalogue_attributes', 'steer_request', 'range_requests', 'steer_suite', 'run_steer',
-           'jaccard', 'steering_precision', 'attribute_shares', 'centroid_distance', 'run_conversation',
-           'summarise_conversation', 'summarise_steer', 'run_eval_stage', 'format_steer', 'format_results',
-           'plot_metrics', 'plot_steer', 'plot_latency', 'write_results_md', 'write_eval_report']
+           'BEYOND_COLS', 'EVAL_COMMAND', 'PROTOCOL', 'EvalConfig', 'EvalError', 'Case', 'prior_items', 'Candidates',
+           'rank_items', 'EvalData', 'unit', 'user_profile', 'load_eval_data', 'sample_users', 'llm_status', 'Method',
+           'rank_for', 'Popularity', 'EmbeddingKNN', 'RankedLists', 'EngineMethod', 'make_baselines', 'llm_variants',
+           'variant_not_run', 'run_ranking', 'user_metrics', 'summarise_ranking', 'steer_request', 'range_requests',
+           'steer_suite', 'run_steer', 'run_conversation', 'summarise_conversation', 'summarise_steer',
+           'run_eval_stage', 'format_steer', 'format_results', 'plot_metrics', 'plot_steer', 'plot_latency',
+           'write_results_md', 'write_eval_report']
 
 # %% ../nbs/05_eval.ipynb #abf6d67a
 @dataclass
@@ -57,75 +62,6 @@ class EvalConfig:
     llm_missing_note: str = ''        # why a run has no aligned model (said in the report where the generative variants did not run)
     dense_missing_note: str = ''      # why a run has no dense head (said in the report where the dense variants did not run)
     progress: bool = True
-
-# %% ../nbs/05_eval.ipynb #d0feadb2
-def target_rank(ranked:list, target) -> int|None:
-    "1-based position of `target` in `ranked`, or `None` when it is not there."
-    ranked = list(ranked)
-    return ranked.index(target) + 1 if target in ranked else None
-
-def ranking_metrics(ranked:list, # item ids, best first
-                    target, # the held-out item
-                    ks=(5, 10), # cut-offs of Hit@k and NDCG@k
-                    mrr_at=(10, 100), # cut-offs of MRR@k (0 beyond k)
-                   ) -> dict:
-    "Hit@k, NDCG@k and MRR@k of one ranked list against one held-out target."
-    r, out = target_rank(ranked, target), {}
-    for k in ks:
-        hit = r is not None and r <= k
-        out[f'hit@{k}'], out[f'ndcg@{k}'] = float(hit), (1 / math.log2(r + 1) if hit else 0.0)
-    for k in mrr_at: out[f'mrr@{k}'] = 1 / r if r is not None and r <= k else 0.0
-    return out
-
-# %% ../nbs/05_eval.ipynb #4a8c6d3d
-def hierarchical_accuracy(top1, # the method's top item (None: it returned nothing)
-                          target, # the held-out item
-                          sid_of:dict, # item id -> SID tuple
-                          levels:int=3) -> dict:
-    "L1, L1-2, L1-3: whether the top item's SID shares the target's first 1..levels codes."
-    return prefix_accuracy(sid_of.get(top1) if top1 is not None else None, sid_of[target], levels)
-
-def coverage(lists:list, # top-k lists of catalogue positions, one per user
-             n_items:int) -> float:
-    "Share of the catalogue that appears in at least one list."
-    return len({p for l in lists for p in l}) / n_items
-
-def intra_list_diversity(emb:np.ndarray, # rows of one list's items, L2-normalised
-                        ) -> float:
-    "Mean pairwise 1 - cosine of a list's items (NaN for fewer than two)."
-    n = len(emb)
-    if n < 2: return float('nan')
-    sim = emb @ emb.T
-    return float(1 - (sim.sum() - np.trace(sim)) / (n * (n - 1)))
-
-def self_information(train_users:np.ndarray, # distinct training users of each item
-                     n_users:int, # all training users
-                    ) -> np.ndarray:
-    "Novelty of each item: -log2((u + 1) / (n_users + 1))."
-    return -np.log2((np.asarray(train_users, float) + 1) / (n_users + 1))
-
-def latency_summary(seconds:list) -> dict:
-    "p50 / p95 / mean of wall times, in milliseconds."
-    a = np.asarray(seconds, float) * 1000
-    if not len(a): return {'p50_ms': None, 'p95_ms': None, 'mean_ms': None, 'n': 0}
-    return {'p50_ms': round(float(np.percentile(a, 50)), 2), 'p95_ms': round(float(np.percentile(a, 95)), 2), 'mean_ms': round(float(a.mean()), 2), 'n': len(a)}
-
-# %% ../nbs/05_eval.ipynb #c0e8a405
-def _ci(point:float, samples:np.ndarray, n:int, alpha:float=0.05) -> dict:
-    "A figure and its percentile interval."
-    lo, hi = np.percentile(samples, [100 * alpha / 2, 100 * (1 - alpha / 2)]) if len(samples) else (point, point)
-    return {'mean': float(point), 'lo': float(lo), 'hi': float(hi), 'n': int(n)}
-
-def bootstrap_ci(values, # one value per user (NaN: undefined for that user)
-                 n:int=1000, # resamples
-                 seed:int=0, alpha:float=0.05) -> dict:
-    "Mean of per-user values with a seeded percentile-bootstrap CI: `{'mean', 'lo', 'hi', 'n'}` (all None without values)."
-    v = np.asarray(values, float); v = v[~np.isnan(v)]
-    if not len(v): return {'mean': None, 'lo': None, 'hi': None, 'n': 0}
-    rng, means = np.random.default_rng(seed), []
-    for s in range(0, n, 100):  # chunks keep the index matrix small on large user sets
-        means.append(v[rng.integers(0, len(v), (min(100, n - s), len(v)))].mean(1))
-    return _ci(v.mean(), np.concatenate(means) if means else np.zeros(0), len(v), alpha)
 
 # %% ../nbs/05_eval.ipynb #95702891
 class EvalError(ValueError):
@@ -202,8 +138,8 @@ def load_eval_data(run_dir:str|Path) -> EvalData:
     cases = {r.user_id: Case(r.user_id, tuple(prior[r.user_id]), tuple(r.history), r.target, user_profile(ds, r.user_id))
              for r in split.test.itertuples()}
     sid_of, levels = {}, 3
-    if (run_dir/'rqvae'/'lookup.json').exists():
-        table = SIDTable.load(run_dir/'rqvae'/'lookup.json'); sid_of, levels = dict(table.sid_of), table.levels
+    if RunDir(run_dir).has('rqvae'):
+        table = SIDTable.load(RunDir(run_dir).path('rqvae', 'lookup')); sid_of, levels = dict(table.sid_of), table.levels
     ids, emb = load_embeddings(run_dir/'contrastive')
     at = {str(i): r for r, i in enumerate(ids)}
     if missing := [i for i in cands.item_ids if i not in at]:
@@ -219,16 +155,10 @@ def sample_users(ed:EvalData, n:int, seed:int=0) -> list:
     test = ed.split.test
     return test.sample(n=min(n, len(test)), random_state=seed).user_id.tolist()
 
-def eval_run(run_dir:str|Path, dataset:str='ml-100k', log=print) -> Path:
-    "The run folder to evaluate: as it is when it holds the data and contrastive stages (the LLM variants also need the alignment); else a tiny run built there."
-    run_dir = Path(run_dir)
-    if (run_dir/'data'/'fields.json').exists() and (run_dir/'contrastive'/'item_emb.npy').exists(): return run_dir
-    return require_run(run_dir, dataset, log)
-
 def llm_status(run_dir:Path) -> str|None:
     "None when the engine can serve the run folder; else why the LLM variants cannot run."
     try: check_run(run_dir); return None
-    except EngineError as e: return f'no aligned model in this run ({e})'
+    except (ArtifactError, EngineError) as e: return f'no aligned model in this run ({e})'
 
 # %% ../nbs/05_eval.ipynb #267921a2
 class Method:
@@ -336,8 +266,8 @@ def llm_variants(cfg:EvalConfig, ds:Dataset) -> list:
 def variant_not_run(v:dict, run_dir:Path, llm_reason:str|None) -> str|None:
     "Why variant `v` cannot run on this run folder, or None (`llm_reason`: why the generative engine cannot serve the run)."
     if llm_reason and v['mode'] == 'generative': return llm_reason if llm_reason.startswith('not run') else f'not run: {llm_reason}'
-    if v['mode'] == 'dense': return None if (run_dir/'dense'/'head.pt').exists() else f'not run: no dense head in this run (talkwalk dense --run {run_dir}, or nbs/06_dense)'
-    if v['stage'] == 'b' and not (run_dir/'alignment'/'stage_b'/'adapter_config.json').exists(): return 'not run: stage B (LoRA) was not trained in this run'
+    if v['mode'] == 'dense': return None if RunDir(run_dir).has('dense') else f'not run: no dense head in this run (talkwalk dense --run {run_dir}, or nbs/06_dense)'
+    if v['stage'] == 'b' and not RunDir(run_dir).path('alignment', 'adapter').exists(): return 'not run: stage B (LoRA) was not trained in this run'
     return None
 
 # %% ../nbs/05_eval.ipynb #aed5c37c
@@ -373,44 +303,6 @@ def summarise_ranking(recs:list, ed:EvalData, cfg:EvalConfig, method_depth:int=1
     per['top10'] = [r['top'][:10] for r in recs]; per['seconds'] = [round(r['seconds'], 5) for r in recs]
     return summ, per
 
-# %% ../nbs/05_eval.ipynb #615e0de5
-@dataclass(frozen=True)
-class Attribute:
-    "A requestable item attribute: a MovieLens genre or decade, or an Amazon category."
-    kind: str             # 'genre', 'decade' or 'category'
-    value: str            # 'Comedy', '1980s', 'Capacitors'
-    phrase: str           # as alignment's steering requests write it (`attribute_phrases`): 'comedy', 'from the 1980s', 'capacitors'
-    words: str            # the phrase for the new templates, in `slot` form
-    slot: str             # 'adj' (before the noun: 'comedy movies') or 'post' (after it: 'movies from the 1980s')
-    synonyms: tuple = ()  # other phrasings from the description vocabulary
-    @property
-    def key(self) -> str: return f'{self.kind}:{self.value}'
-
-def item_attribute_keys(row, ds:Dataset) -> set:
-    "Attribute keys of one item: 'genre:Comedy', 'decade:1990s' (MovieLens); 'category:...' (Amazon)."
-    if ds.domain == 'movielens':
-        out = {f'genre:{g}' for g in (row.get('genres') or []) if g != 'unknown'}
-        return out | ({f'decade:{decade_of(row.get("year"))}'} if decade_of(row.get('year')) else set())
-    if ds.domain == 'amazon': return {f'category:{c}' for c in (row.get('categories') or [])}
-    return set()
-
-def make_attribute(key:str, desc:dict) -> Attribute:
-    "An `Attribute` from its key, with its phrasings from the description vocabulary."
-    kind, value = key.split(':', 1); voc = desc.get('items', {})
-    if kind == 'genre':
-        return Attribute(kind, value, value.lower(), value.lower(), 'adj', tuple(p for p in voc.get('genres', {}).get(value, [])[1:] if p.lower() != value.lower()))
-    if kind == 'decade':
-        canon = f'from the {value}'
-        return Attribute(kind, value, canon, canon, 'post', tuple(p for p in voc.get('decades', {}).get(value, []) if p.startswith('from ') and p != canon))
-    return Attribute(kind, value, value.lower(), f'in the {value} category', 'post', tuple(t.format(top=value) for t in voc.get('templates', {}).get('top', [])))
-
-def catalogue_attributes(ds:Dataset, min_items:int=10) -> tuple:
-    "`(attributes, masks)`: requestable attributes with at least `min_items` items, and per key a boolean mask over the catalogue."
-    keys = [item_attribute_keys(r, ds) for _, r in ds.items.iterrows()]
-    counts, desc = Counter(k for ks in keys for k in ks), load_descriptions(ds.domain)
-    attrs = [make_attribute(k, desc) for k in sorted(counts) if counts[k] >= min_items]
-    return attrs, {a.key: np.array([a.key in ks for ks in keys]) for a in attrs}
-
 # %% ../nbs/05_eval.ipynb #f03dc520
 NOUNS = {'movielens': ('movie', 'movies'), 'amazon': ('product', 'products')}
 NEW_TEMPLATES = {'adj': ['show me some {a} {nouns}', 'any good {a} {nouns}?', 'I am looking for {a} {nouns}'],  # never used in training
@@ -422,7 +314,7 @@ FAMILIES = ('template', 'paraphrase', 'vocabulary')
 def steer_request(a:Attribute, family:str, rng:np.random.Generator, domain:str='movielens') -> str|None:
     "A request for attribute `a` in a phrasing `family` (None where the family has no phrasing for it)."
     noun, nouns = NOUNS.get(domain, ('item', 'items'))
-    if family == 'template': return _with_attr(STEER_TEMPLATES[int(rng.integers(len(STEER_TEMPLATES)))], a.phrase)
+    if family == 'template': return with_attr(STEER_TEMPLATES[int(rng.integers(len(STEER_TEMPLATES)))], a.phrase)
     words = a.words if family == 'paraphrase' else (a.synonyms[int(rng.integers(len(a.synonyms)))] if a.synonyms else None)
     if words is None: return None
     t = NEW_TEMPLATES[a.slot]
@@ -472,7 +364,7 @@ def steer_suite(ed:EvalData, steer_users:list, cost_users:list, attrs:list, mask
             if not pool: continue
             a = pool[int(rng.integers(len(pool)))]
             suite.append({'user_id': u, 'test': 'cost', 'family': f'target {want}', 'kind': main, 'attr': a.key, 'want': 'target',
-                          'request': _with_attr('give me something {a}', a.phrase)})
+                          'request': with_attr('give me something {a}', a.phrase)})
     return suite
 
 # %% ../nbs/05_eval.ipynb #0ea0642a
@@ -488,11 +380,6 @@ def run_steer(methods:list, suite:list, ed:EvalData, cfg:EvalConfig, known:dict|
         out[m.name] = {'lists': lists, 'unsteered': uns}
     return out
 
-def jaccard(a, b) -> float:
-    "Jaccard overlap of two lists as sets."
-    a, b = set(a), set(b)
-    return len(a & b) / len(a | b) if a | b else 1.0
-
 def _case_value(c:dict, top:list, masks:dict, pos:dict, k:int=10) -> float:
     "A case's figure for one list: share of the top k carrying (or lacking) the attribute; for cost cases, Hit@k of the target."
     if c['want'] == 'target': return float(c['_target'] in top[:k])
@@ -507,24 +394,6 @@ def _by_user(rows:list, users:list) -> list:
     return [float(np.nanmean(acc[u])) if u in acc and not np.isnan(acc[u]).all() else float('nan') for u in users]
 
 # %% ../nbs/05_eval.ipynb #dd2f6d9c
-def steering_precision(before:np.ndarray, # attribute shares of the unsteered list (one kind of attribute)
-                       after:np.ndarray, # the same for the steered list
-                       target:int) -> float:
-    "Requested attribute's rise / total absolute movement of all attribute shares (1: only it moved; NaN: nothing moved)."
-    d = np.asarray(after, float) - np.asarray(before, float); tot = np.abs(d).sum()
-    return float(d[target] / tot) if tot > 0 else float('nan')
-
-def attribute_shares(top:list, keys:list, masks:dict, pos:dict, k:int=10) -> np.ndarray:
-    "Share of the top k carrying each attribute in `keys`."
-    p = [pos[i] for i in top[:k]]
-    return np.array([masks[key][p].mean() if p else 0.0 for key in keys])
-
-def centroid_distance(emb:np.ndarray, a:list, b:list, pos:dict) -> float:
-    "1 - cos between the centroids of two lists in the item space (NaN where one is empty)."
-    if not a or not b: return float('nan')
-    ca, cb = unit(emb[[pos[i] for i in a]].mean(0)), unit(emb[[pos[i] for i in b]].mean(0))
-    return float(1 - ca @ cb)
-
 def _kind_keys(masks:dict, kind:str) -> list:
     "Attribute keys of one kind, in `masks` order."
     return [key for key in masks if key.split(':', 1)[0] == kind]
@@ -652,7 +521,7 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
                 results['not_run'][v['name']] = f'not run: {cfg.dense_missing_note}' if mode == 'dense' and cfg.dense_missing_note else why
             else: todo.append(v)
         if not todo: continue
-        t0 = time.time(); rec = Recommender.load(ed.run_dir, mode=mode, stage=stage or 'b', device=cfg.device)
+        t0 = time.time(); rec = load_recommender(ed.run_dir, mode=mode, stage=stage or 'b', device=cfg.device)
         log(f'[eval] {mode} {stage or ""} loaded in {time.time() - t0:.1f} s')
         warm = Session(history=list(cases[0].prior)); rec.turn(warm, cfg.request, cfg.llm_k); rec.end_session(warm)  # first-call allocations are not latency
         for v in todo:
@@ -711,9 +580,9 @@ def run_eval_stage(cfg:EvalConfig|None=None, # the stage config
     results['steer_suite'] = {'cases': len(suite), 'users': len(steer_users), 'cost_users': len(sample), 'attributes': len(attrs),
                               'families': list(FAMILIES), 'floor': 'popularity', 'not_steerable': [m.name for m in baselines if not m.steerable and m.name != 'popularity']}
     results['wall_s'] = round(time.time() - t_start, 1)
-    write_json_atomic(run_dir/'eval'/'results.json', results); save_config(cfg, run_dir/'eval'/'config.yaml')
+    write_json_atomic(RunDir(run_dir).path('eval', 'results'), results); save_config(cfg, RunDir(run_dir).config_path('eval'))
     _log_wandb(run, results); run.finish()
-    log(f"[eval] wrote {run_dir/'eval'/'results.json'} in {results['wall_s']:.0f} s")
+    log(f"[eval] wrote {RunDir(run_dir).path('eval', 'results')} in {results['wall_s']:.0f} s")
     return results
 
 # %% ../nbs/05_eval.ipynb #19fc511a

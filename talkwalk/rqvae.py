@@ -4,32 +4,32 @@
 
 # %% ../nbs/02_rqvae.ipynb #c961c949
 from __future__ import annotations
-import hashlib, json, os, platform, re, tempfile, time, warnings
+import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
+from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import combinations
 from pathlib import Path
-import numpy as np, torch, yaml
+import numpy as np, pandas as pd, yaml
+import torch
 from torch import nn
 from tqdm.auto import tqdm
 from vector_quantize_pytorch import ResidualVQ
-from .utils import (atomic_path, pick_device, repo_root, runs_dir, save_config, set_seed, start_wandb,
-                            write_json_atomic, write_text_atomic)
-from .data import DataConfig, Dataset, describe_item, load_data_artifacts, load_dataset, load_descriptions, is_missing
-from .contrastive import ContrastiveConfig, TextCache, ensure_data, run_contrastive_stage
+from .utils import atomic_path, pick_device, repo_root, runs_dir, save_config, set_seed, start_wandb, write_json_atomic, write_text_atomic, git_state
+from .run import RunDir, CONFIG, artifact
+from .catalog import Dataset, item_texts, load_data_artifacts, is_missing
+from .sids import SIDError, SIDTable, SIDTrie, level_token, sid_string
+from .encoders import TextCache, load_embeddings
 
 # %% auto #0
-__all__ = ['QUANTIZERS', 'EMBEDDINGS', 'SID_START', 'SID_END', 'REC', 'LOOKUP_FORMAT', 'SIDError', 'check_embeddings',
-           'load_item_embeddings', 'item_texts', 'text_item_embeddings', 'RQVAEConfig', 'check_config',
-           'auto_codebook_size', 'resolve_codebook_size', 'check_addressable', 'RQVAE', 'codebook_stats', 'train_rqvae',
-           'RQVAEQuantizer', 'RQKMeansQuantizer', 'load_quantizer', 'add_collision_level', 'level_token', 'sid_tokens',
-           'sid_string', 'parse_sid_string', 'SIDTable', 'all_sid_tokens', 'SIDTrie', 'assign_sid', 'coherence_field',
-           'semantic_coherence', 'SIDRun', 'stage_embeddings', 'cpu_threads', 'fit_quantizer', 'save_sid_artifacts',
-           'measure_sids', 'run_rqvae_stage', 'load_sid_artifacts', 'format_sid_stats', 'ensure_inputs', 'write_report']
+__all__ = ['QUANTIZERS', 'EMBEDDINGS', 'check_embeddings', 'load_item_embeddings', 'text_item_embeddings', 'RQVAEConfig',
+           'check_config', 'auto_codebook_size', 'resolve_codebook_size', 'check_addressable', 'RQVAE',
+           'codebook_stats', 'train_rqvae', 'RQVAEQuantizer', 'RQKMeansQuantizer', 'load_quantizer',
+           'add_collision_level', 'assign_sid', 'coherence_field', 'semantic_coherence', 'SIDRun', 'stage_embeddings',
+           'cpu_threads', 'fit_quantizer', 'save_sid_artifacts', 'measure_sids', 'run_rqvae_stage',
+           'load_sid_artifacts', 'format_sid_stats', 'write_report']
 
 # %% ../nbs/02_rqvae.ipynb #74f8f38b
-class SIDError(ValueError):
-    "Embeddings, configuration or semantic IDs that cannot work; the message says what is wrong and what to change."
-
 def check_embeddings(ids:list, # item ids, one per row
                      emb:np.ndarray, # item embeddings [N, D]
                      source:str='embeddings', # where they came from (named in errors)
@@ -64,20 +64,12 @@ def load_item_embeddings(run_dir:str|Path, # run artifact folder holding contras
     return ids, check_embeddings(ids, np.load(d/'item_emb.npy'), source=str(d/'item_emb.npy'))
 
 # %% ../nbs/02_rqvae.ipynb #f6bf1b53
-def item_texts(ds:Dataset) -> list:
-    "Each item's canonical text: its title, then its plain-English description from `describe_item`."
-    desc = load_descriptions(ds.domain)
-    return [f"{r['title']}: {describe_item(r, ds.item_fields, desc)}" for _, r in ds.items.iterrows()]
-
 def _dataset_of(source) -> Dataset:
-    "A `Dataset` from a `Dataset`, a run folder (with data/), a data stage folder, or a data set name/folder."
+    "A `Dataset` from a `Dataset` or a run folder with the data stage (the stage reads no raw data set itself)."
     if isinstance(source, Dataset): return source
-    p = Path(source)
-    if (p/'data'/'fields.json').exists(): return load_data_artifacts(p/'data')[0]
-    if (p/'fields.json').exists(): return load_data_artifacts(p)[0]
-    return load_dataset(DataConfig(dataset=str(source)))
+    return load_data_artifacts(RunDir.of(source).require('data').dir('data'))[0]
 
-def text_item_embeddings(source, # a run folder with data/ artifacts, a `Dataset`, or a data set name or folder
+def text_item_embeddings(source, # a run folder with the data stage, or a `Dataset`
                          batch_size:int=64, # encoder batch size
                          cache:bool=True, # read/write the on-disk cache
                         ) -> tuple:
@@ -406,156 +398,6 @@ def add_collision_level(codes:np.ndarray, # level codes [N, levels]
              'distinct_prefixes': int(len(counts)), 'items_with_collision_code_above_0': int((rank > 0).sum())}
     return np.concatenate([codes, rank[:, None]], 1), stats
 
-# %% ../nbs/02_rqvae.ipynb #65664852
-SID_START, SID_END, REC = '<|sid_start|>', '<|sid_end|>', '<|rec|>'
-_SID_RE = re.compile(r'<\|sid_start\|>((?:<\|L[1-9]\d*_(?:0|[1-9]\d*)\|>)+)<\|sid_end\|>')
-_TOK_RE = re.compile(r'<\|L([1-9]\d*)_(0|[1-9]\d*)\|>')
-
-def level_token(level:int, code:int) -> str:
-    "The token of `code` at `level` (1-based): `<|L1_12|>`."
-    return f'<|L{level}_{int(code)}|>'
-
-def sid_tokens(sid, # a SID: tuple of codes, level 1 first, collision code last
-               markers:bool=True, # frame with <|sid_start|> ... <|sid_end|>
-              ) -> list:
-    "The tokens that spell `sid`."
-    toks = [level_token(l, c) for l, c in enumerate(sid, 1)]
-    return [SID_START, *toks, SID_END] if markers else toks
-
-def sid_string(sid) -> str:
-    "`sid` as one string: `<|sid_start|><|L1_12|>...<|sid_end|>`."
-    return ''.join(sid_tokens(sid))
-
-def parse_sid_string(s:str, # a SID string
-                     length:int|None=None, # expected number of codes (None: any)
-                    ) -> tuple:
-    "The code tuple of a SID string; `ValueError` if it is not exactly `<|sid_start|><|L1_a|>...<|Ln_z|><|sid_end|>`."
-    m = _SID_RE.fullmatch(s) if isinstance(s, str) else None
-    if not m: raise ValueError(f'malformed SID string {s!r}: expected <|sid_start|><|L1_a|><|L2_b|>...<|sid_end|>')
-    pairs = [(int(l), int(c)) for l, c in _TOK_RE.findall(m.group(1))]
-    if [l for l, _ in pairs] != list(range(1, len(pairs) + 1)):
-        raise ValueError(f'malformed SID string {s!r}: levels must run L1, L2, ... in order, found {[f"L{l}" for l, _ in pairs]}')
-    if length is not None and len(pairs) != length: raise ValueError(f'SID string {s!r} has {len(pairs)} codes, expected {length}')
-    return tuple(c for _, c in pairs)
-
-# %% ../nbs/02_rqvae.ipynb #55e7ed48
-LOOKUP_FORMAT = 'talkwalk-sid-lookup/1'
-
-class SIDTable:
-    "The SID <-> item lookup table (both directions), with the quantiser's shape."
-    def __init__(self, item_ids:list, sids, levels:int, codebook_size:int, max_collision_codes:int):
-        self.levels, self.codebook_size, self.max_collision_codes = levels, codebook_size, max_collision_codes
-        self.sid_of, self.item_of = {}, {}
-        for i, s in zip(item_ids, np.asarray(sids).tolist()): self.add(str(i), tuple(s))
-
-    @property
-    def sid_length(self) -> int: return self.levels + 1
-    def __len__(self): return len(self.sid_of)
-    def __repr__(self): return f'SIDTable({len(self):,} items, {self.levels} levels x {self.codebook_size} codes + collision level of {self.max_collision_codes})'
-
-    def add(self, item_id:str, sid:tuple):
-        "Register `item_id` <-> `sid`; `SIDError` if either is already taken or the SID is out of range."
-        sid = tuple(int(c) for c in sid)
-        if len(sid) != self.sid_length: raise SIDError(f'SID {sid} has {len(sid)} codes; this table uses {self.sid_length}')
-        if any(not 0 <= c < self.codebook_size for c in sid[:-1]) or not 0 <= sid[-1] < self.max_collision_codes:
-            raise SIDError(f'SID {sid} is out of range ({self.codebook_size} codes per level, {self.max_collision_codes} collision codes)')
-        if item_id in self.sid_of: raise SIDError(f'item {item_id!r} already has SID {self.sid_of[item_id]}')
-        if sid in self.item_of: raise SIDError(f'SID {sid} already belongs to item {self.item_of[sid]!r}')
-        self.sid_of[item_id] = sid; self.item_of[sid] = item_id
-
-    def sid(self, item_id:str) -> tuple:
-        "The SID of `item_id` (`KeyError` naming it when unknown)."
-        try: return self.sid_of[str(item_id)]
-        except KeyError: raise KeyError(f'item {item_id!r} has no SID in this table') from None
-
-    def item(self, sid) -> str|None:
-        "The item with SID `sid` (a tuple or a SID string), or `None`."
-        return self.item_of.get(parse_sid_string(sid) if isinstance(sid, str) else tuple(int(c) for c in sid))
-
-    def to_json(self) -> dict:
-        return {'format': LOOKUP_FORMAT, 'levels': self.levels, 'codebook_size': self.codebook_size,
-                'max_collision_codes': self.max_collision_codes, 'sid_length': self.sid_length,
-                'item_to_sid': {i: list(s) for i, s in self.sid_of.items()},
-                'sid_to_item': {sid_string(s): i for s, i in self.item_of.items()}}
-
-    def save(self, path:str|Path): return write_json_atomic(path, self.to_json(), indent=None)
-
-    @classmethod
-    def load(cls, path:str|Path):
-        "Read a `lookup.json`, checking that both directions agree."
-        d = json.loads(Path(path).read_text())
-        if d.get('format') != LOOKUP_FORMAT: raise SIDError(f'{path}: not a SID lookup table (format {d.get("format")!r})')
-        t = cls(list(d['item_to_sid']), list(d['item_to_sid'].values()), d['levels'], d['codebook_size'], d['max_collision_codes'])
-        back = {parse_sid_string(s): i for s, i in d['sid_to_item'].items()}
-        if back != t.item_of: raise SIDError(f'{path}: item_to_sid and sid_to_item disagree')
-        return t
-
-def all_sid_tokens(table:SIDTable, used_only:bool=False) -> list:
-    "Every token the vocabulary needs for `table`'s SIDs (all codes of every level, or only used ones), plus the markers."
-    if used_only:
-        toks = sorted({(l, c) for s in table.sid_of.values() for l, c in enumerate(s, 1)})
-        return [level_token(l, c) for l, c in toks] + [SID_START, SID_END, REC]
-    sizes = [table.codebook_size] * table.levels + [table.max_collision_codes]
-    return [level_token(l, c) for l, k in enumerate(sizes, 1) for c in range(k)] + [SID_START, SID_END, REC]
-
-# %% ../nbs/02_rqvae.ipynb #b6128b8f
-class SIDTrie:
-    "Prefix trie over SID tuples: which codes may follow a prefix, so decoding can only produce existing items."
-    def __init__(self, sid_length:int):
-        self.sid_length, self.root, self.items = sid_length, {}, {}
-
-    @classmethod
-    def from_table(cls, table:SIDTable):
-        t = cls(table.sid_length)
-        for sid, item in table.item_of.items(): t.insert(sid, item)
-        return t
-
-    def insert(self, sid:tuple, item:str):
-        "Add a complete SID and its item."
-        sid = tuple(int(c) for c in sid)
-        if len(sid) != self.sid_length: raise SIDError(f'SID {sid} has {len(sid)} codes; this trie holds SIDs of {self.sid_length}')
-        if self.items.get(sid, item) != item: raise SIDError(f'items {self.items[sid]!r} and {item!r} share SID {sid}; every SID names one item')
-        node = self.root
-        for c in sid: node = node.setdefault(c, {})
-        self.items[sid] = item
-
-    def _node(self, prefix):
-        node = self.root
-        for c in prefix:
-            node = node.get(int(c))
-            if node is None: return None
-        return node
-
-    def allowed_next(self, prefix=()) -> list:
-        "Codes that may follow `prefix` (sorted); empty for a complete SID or a prefix of no SID."
-        node = self._node(prefix)
-        return sorted(node) if node else []
-
-    def allowed_next_tokens(self, prefix=()) -> list:
-        "`allowed_next` as tokens; `[<|sid_end|>]` once the prefix is a complete SID."
-        if self.is_complete(prefix): return [SID_END]
-        return [level_token(len(prefix) + 1, c) for c in self.allowed_next(prefix)]
-
-    def is_complete(self, prefix) -> bool:
-        "True when `prefix` is a whole SID of some item."
-        return tuple(int(c) for c in prefix) in self.items
-
-    def item_of(self, sid) -> str|None:
-        "The item of a complete SID, or `None`."
-        return self.items.get(tuple(int(c) for c in sid))
-
-    def __len__(self): return len(self.items)
-
-    def save(self, path:str|Path):
-        return write_json_atomic(path, {'format': 'talkwalk-sid-trie/1', 'sid_length': self.sid_length,
-                                        'entries': [[list(s), i] for s, i in self.items.items()]}, indent=None)
-
-    @classmethod
-    def load(cls, path:str|Path):
-        d = json.loads(Path(path).read_text()); t = cls(d['sid_length'])
-        for s, i in d['entries']: t.insert(tuple(s), i)
-        return t
-
 # %% ../nbs/02_rqvae.ipynb #06a478b8
 def assign_sid(new_emb:np.ndarray, # one embedding [D] or a batch [n, D] of new items
                item_ids, # their ids (a str for one item)
@@ -638,13 +480,12 @@ def stage_embeddings(cfg:RQVAEConfig, run_dir:str|Path) -> tuple:
         made = yaml.safe_load(c.read_text()) if c.exists() else {}
         how = ', '.join(f'{k} {made[k]}' for k in ('epochs', 'n_variants', 'affinity_pairs', 'holdout_frac', 'seed') if k in made)
         return ids, emb, f'contrastive: {Path(run_dir)/"contrastive"/"item_emb.npy"}' + (f' (stage 01 config: {how})' if how else '')
-    has_data = (Path(run_dir)/'data'/'fields.json').exists()
-    ids, emb = text_item_embeddings(run_dir if has_data else cfg.dataset)
-    return ids, emb, f'text: all-MiniLM-L6-v2 on title + canonical description ({Path(run_dir)/"data" if has_data else cfg.dataset})'
+    ids, emb = text_item_embeddings(run_dir)
+    return ids, emb, f'text: all-MiniLM-L6-v2 on title + canonical description ({RunDir(run_dir).dir("data")})'
 
 def _item_labels(run_dir:Path, cfg:RQVAEConfig, ids:list) -> tuple:
     "Label sets for coherence from the run's data artifacts (else the data set), or `(None, reason)`."
-    try: ds = _dataset_of(run_dir) if (run_dir/'data'/'fields.json').exists() else _dataset_of(cfg.dataset)
+    try: ds = _dataset_of(run_dir)
     except Exception as e: return None, f'no item metadata ({type(e).__name__}: {e})'
     if not set(ids) <= set(ds.items.index): return None, f'item ids do not match the catalogue of {ds.name}'
     f = coherence_field(ds)
@@ -676,8 +517,8 @@ def save_sid_artifacts(out:Path, cfg:RQVAEConfig, q, ids:list, sids:np.ndarray, 
     q.save(out)
     with atomic_path(out/'codes.npy') as t, open(t, 'wb') as f: np.save(f, sids)
     write_json_atomic(out/'item_ids.json', ids, indent=None)
-    table.save(out/'lookup.json'); trie.save(out/'trie.json')
-    write_json_atomic(out/'stats.json', stats); save_config(cfg, out/'config.yaml')
+    table.save(artifact(out, 'rqvae', 'lookup')); trie.save(artifact(out, 'rqvae', 'trie'))
+    write_json_atomic(artifact(out, 'rqvae', 'stats'), stats); save_config(cfg, out/CONFIG)
 
 def measure_sids(emb:np.ndarray, codes:np.ndarray, q, codebook_size:int) -> dict:
     "Reconstruction error and per-level codebook statistics of quantiser `q` on `emb` (with `codes` its codes)."
@@ -735,7 +576,7 @@ def run_rqvae_stage(cfg:RQVAEConfig|None=None, # the stage config
 def load_sid_artifacts(folder:str|Path) -> tuple:
     "Read `(quantizer, table, trie)` back from a semantic-ID stage folder (`<run>/rqvae`)."
     folder = Path(folder)
-    return load_quantizer(folder), SIDTable.load(folder/'lookup.json'), SIDTrie.load(folder/'trie.json')
+    return load_quantizer(folder), SIDTable.load(artifact(folder, 'rqvae', 'lookup')), SIDTrie.load(artifact(folder, 'rqvae', 'trie'))
 
 # %% ../nbs/02_rqvae.ipynb #1621aa88
 def format_sid_stats(st:dict) -> str:
@@ -752,13 +593,6 @@ def format_sid_stats(st:dict) -> str:
     else: lines.append(f"  coherence ({co['field']}): {co['same_l1_share']:.1%} of same-L1 pairs share a label vs {co['random_pair_share']:.1%} of all pairs (lift {co['lift']})")
     lines.append(f"  training {st['train_seconds']:.1f}s, stage {st['stage_seconds']:.1f}s on {st['device']}")
     return '\n'.join(lines)
-
-# %% ../nbs/02_rqvae.ipynb #97b50707
-def ensure_inputs(run_dir:str|Path, dataset:str, embeddings:str='contrastive'):
-    "Make sure the run has the data stage's artifacts and, for contrastive embeddings, stage 01's (running them where missing)."
-    ensure_data(Path(run_dir), dataset)
-    if embeddings == 'contrastive' and not (Path(run_dir)/'contrastive'/'item_emb.npy').exists():
-        run_contrastive_stage(ContrastiveConfig(dataset=dataset), run_dir)
 
 # %% ../nbs/02_rqvae.ipynb #50cb7a33
 def _git_state() -> str:

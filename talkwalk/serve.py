@@ -14,13 +14,14 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field as PField
-from .engine import EngineError, Session, parse_history  # one history parser for the engine, CLI and UI
+from .session import EngineError, Session, parse_history  # one history parser for the engine, CLI and UI
+from .recommender import load_recommender
 
 # %% auto #0
 __all__ = ['DEFAULT_REQUESTS', 'SessionNotFound', 'SessionStore', 'SessionIn', 'TurnIn', 'RecommendIn', 'RecOut', 'TurnOut',
            'RecommendOut', 'restore_session', 'session_json', 'engine_info', 'make_api', 'profile_from_inputs',
-           'render_cards', 'chat_reply', 'ui_turn', 'ui_new_session', 'make_ui', 'ui_theme', 'make_app',
-           'load_recommender', 'serve', 'free_port', 'running', 'http_json', 'bench_http']
+           'render_cards', 'chat_reply', 'ui_turn', 'ui_new_session', 'make_ui', 'ui_theme', 'make_app', 'serve',
+           'free_port', 'running', 'http_json', 'bench_http']
 
 # %% ../nbs/serve.ipynb #d6e7ad71
 class SessionNotFound(KeyError):
@@ -318,15 +319,6 @@ def make_app(rec, # a loaded `Recommender`
         app = gr.mount_gradio_app(app, make_ui(rec), path='/ui', theme=ui_theme(), ssr_mode=False)
     return app
 
-def load_recommender(run_dir:str|Path, # a run folder with all artifacts
-                     stage:str='b', # alignment stage whose model to load ('a' or 'b')
-                     mode:str='generative', # 'generative' (SID decoding) or 'dense' (the dense head, `talkwalk.dense`)
-                     device:str='auto', # 'auto', 'cpu' or 'cuda'
-                     **engine_kw, # more `EngineConfig` fields, e.g. quantize='int8'
-                    ):
-    "The engine to serve for `run_dir`, in one call."
-    from talkwalk.engine import Recommender
-    return Recommender.load(run_dir, mode=mode, stage=stage, device=device, **engine_kw)
 
 def serve(run_dir:str|Path, # a run folder with all artifacts (see `talkwalk.engine.require_run`)
           host:str='127.0.0.1', # interface to listen on ('0.0.0.0' for all)

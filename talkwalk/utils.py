@@ -11,7 +11,8 @@ import numpy as np, yaml
 
 # %% auto #0
 __all__ = ['repo_root', 'runs_dir', 'atomic_path', 'write_text_atomic', 'write_json_atomic', 'set_seed', 'pick_device',
-           'config_from', 'save_config', 'wandb_mode', 'start_wandb', 'is_headless']
+           'config_from', 'save_config', 'wandb_mode', 'start_wandb', 'is_headless', 'git_state', 'machine_info',
+           'cache_dir', 'unit']
 
 # %% ../nbs/utils.ipynb #64d022f9
 def repo_root() -> Path|None:
@@ -118,3 +119,34 @@ def start_wandb(stage:str, # stage name, e.g. 'data' or 'contrastive'
 def is_headless() -> bool:
     "True in batch runs (papermill via the Makefile, CI), where a notebook must not re-export the package."
     return bool(os.environ.get('TALKWALK_HEADLESS') or os.environ.get('CI'))
+
+# %% ../nbs/utils.ipynb #f32455e3
+def git_state(*paths:str, # files whose uncommitted changes are flagged (none: the whole tree)
+             ) -> str:
+    "The short commit the code runs from, with '+dirty' when `paths` have uncommitted changes; 'unknown' outside a git checkout."
+    import subprocess
+    root = repo_root()
+    if root is None: return 'unknown'
+    def git(*a): return subprocess.run(['git', *a], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    try: head, dirty = git('rev-parse', '--short', 'HEAD'), git('status', '--porcelain', '--', *paths)
+    except (OSError, subprocess.CalledProcessError): return 'unknown'
+    return (head or 'unknown') + ('+dirty' if dirty else '')
+
+def machine_info() -> str:
+    "A one-line description of the hardware and software a figure was measured on."
+    import platform, torch
+    commit = git_state()
+    return (f'{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__} ({pick_device()}, {torch.get_num_threads()} threads), '
+            f'python {platform.python_version()}' + (f', git {commit}' if commit != 'unknown' else ''))
+
+# %% ../nbs/utils.ipynb #404c928e
+def cache_dir() -> Path:
+    "Where model conversions and text embeddings are cached: `$TALKWALK_CACHE`, else `<repo>/.cache`, else `~/.cache/talkwalk`."
+    if os.environ.get('TALKWALK_CACHE'): return Path(os.environ['TALKWALK_CACHE'])
+    root = repo_root()
+    return (root/'.cache') if root else Path.home()/'.cache'/'talkwalk'
+
+def unit(x:np.ndarray) -> np.ndarray:
+    "Rows (or a vector) scaled to unit length (zero rows stay zero)."
+    x = np.asarray(x, np.float32); n = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.where(n == 0, 1, n)

@@ -18,7 +18,7 @@ def shared_data():
 @pytest.fixture(scope="session")
 def engine_run():
     """A run folder the engine can serve: runs/nb-ml-100k as the notebooks left it, else a tiny one built there (1-2 min)."""
-    from talkwalk.engine import require_run
+    from talkwalk.pipeline import require_run
     from talkwalk.utils import runs_dir
     return require_run(runs_dir() / "nb-ml-100k")
 
@@ -26,5 +26,5 @@ def engine_run():
 @pytest.fixture(scope="session")
 def engine(engine_run):
     """The real engine, loaded once per test session (about 10 s) and shared by the serving tests."""
-    from talkwalk.engine import Recommender
-    return Recommender.load(engine_run)
+    from talkwalk.recommender import load_recommender
+    return load_recommender(engine_run)

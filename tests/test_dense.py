@@ -13,22 +13,22 @@ TALKWALK = str(Path(sys.executable).parent / "talkwalk")
 @pytest.fixture(scope="module")
 def dense_run(engine_run):
     """The notebooks' run with a dense head (a tiny one is trained there if missing: about 30 s)."""
-    from talkwalk.dense import require_dense
-    return require_dense(engine_run)
+    from talkwalk.pipeline import require_run
+    return require_run(engine_run, dense=True)
 
 
 @pytest.fixture(scope="module")
 def dense(dense_run):
-    from talkwalk.engine import Recommender
-    return Recommender.load(dense_run, mode="dense")
+    from talkwalk.recommender import load_recommender
+    return load_recommender(dense_run, mode="dense")
 
 
 def test_load_through_every_entry_point(dense, dense_run):
-    from talkwalk.serve import load_recommender
-    from talkwalk.dense import load_dense_recommender
+    from talkwalk.recommender import load_recommender
+    from talkwalk.dense_engine import DenseRecommender
     assert dense.mode == "dense" and type(dense).__name__ == "DenseRecommender"
     assert load_recommender(dense_run, mode="dense").mode == "dense"
-    assert load_dense_recommender(dense_run).mode == "dense"
+    assert DenseRecommender.load(dense_run).mode == "dense"
 
 
 def test_turns_exclude_history_and_shown(dense):

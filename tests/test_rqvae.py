@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from talkwalk.data import DataConfig, load_dataset
-from talkwalk.rqvae import (REC, SID_END, SID_START, RQVAEConfig, SIDError, SIDTable, SIDTrie, add_collision_level,
-                            all_sid_tokens, assign_sid, load_item_embeddings, load_quantizer, load_sid_artifacts,
-                            parse_sid_string, run_rqvae_stage, sid_string, sid_tokens, text_item_embeddings)
+from talkwalk.sids import REC, SIDError, SIDTable, SIDTrie, SID_END, SID_START, all_sid_tokens, parse_sid_string, sid_string, sid_tokens
+from talkwalk.rqvae import (RQVAEConfig, add_collision_level, assign_sid, load_item_embeddings, load_quantizer, load_sid_artifacts, run_rqvae_stage, text_item_embeddings)
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 DATASETS = ("ml-100k", "amazon-scientific")
@@ -19,7 +18,7 @@ FAST = dict(embeddings="text", epochs=20, checkpoint_every=10, log_every=10, pro
 @pytest.fixture(scope="session")
 def text_emb(shared_data):
     """Text embeddings of both catalogues: encoded once per session (and cached on disk between sessions)."""
-    return {name: text_item_embeddings(name) for name in DATASETS}
+    return {name: text_item_embeddings(load_dataset(DataConfig(dataset=name))) for name in DATASETS}
 
 
 @pytest.fixture(scope="module", autouse=True)
