@@ -55,13 +55,14 @@ def load_item_embeddings(run_dir:str|Path, # run artifact folder holding contras
                         ) -> tuple:
     "Read the contrastive stage's item embeddings: `(ids, emb)` with `emb` float32 `[N, D]` aligned to `ids`."
     d = Path(run_dir)/'contrastive'
-    for f in (d/'item_emb.npy', d/'item_ids.json'):
+    emb_f, ids_f = artifact(d, 'contrastive', 'item_emb'), artifact(d, 'contrastive', 'item_ids')
+    for f in (emb_f, ids_f):
         if not f.exists():
             raise FileNotFoundError(f'{f} not found: run the contrastive stage first, e.g. talkwalk.contrastive.run_contrastive_stage('
                                     f'ContrastiveConfig(dataset=...), {str(run_dir)!r}) or nbs/01_contrastive.ipynb; or use '
                                     f'RQVAEConfig(embeddings="text") for text-only SIDs')
-    ids = [str(i) for i in json.loads((d/'item_ids.json').read_text())]
-    return ids, check_embeddings(ids, np.load(d/'item_emb.npy'), source=str(d/'item_emb.npy'))
+    ids = [str(i) for i in json.loads(ids_f.read_text())]
+    return ids, check_embeddings(ids, np.load(emb_f), source=str(emb_f))
 
 # %% ../nbs/02_rqvae.ipynb #f6bf1b53
 def _dataset_of(source) -> Dataset:
@@ -479,7 +480,7 @@ def stage_embeddings(cfg:RQVAEConfig, run_dir:str|Path) -> tuple:
         ids, emb = load_item_embeddings(run_dir); c = Path(run_dir)/'contrastive'/'config.yaml'
         made = yaml.safe_load(c.read_text()) if c.exists() else {}
         how = ', '.join(f'{k} {made[k]}' for k in ('epochs', 'n_variants', 'affinity_pairs', 'holdout_frac', 'seed') if k in made)
-        return ids, emb, f'contrastive: {Path(run_dir)/"contrastive"/"item_emb.npy"}' + (f' (stage 01 config: {how})' if how else '')
+        return ids, emb, f'contrastive: {RunDir(run_dir).path("contrastive", "item_emb")}' + (f' (stage 01 config: {how})' if how else '')
     ids, emb = text_item_embeddings(run_dir)
     return ids, emb, f'text: all-MiniLM-L6-v2 on title + canonical description ({RunDir(run_dir).dir("data")})'
 

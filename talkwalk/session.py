@@ -9,6 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from fastcore.basics import patch
+from .run import RunDir
 from .catalog import Dataset, load_descriptions, describe_user, is_missing
 from .sids import sid_string
 from .prompts import attribute_phrases
@@ -164,7 +165,7 @@ def _check_history(self, history) -> list:
     if history is None: return []
     history = [str(h) for h in history]
     if unknown := [h for h in history if h not in self.dataset.items.index]:
-        raise EngineError(f'{len(unknown)} history item id(s) not in the catalogue of {self.dataset.name}: {unknown[:5]}; use ids from {self.run_dir/"data/items.jsonl"}')
+        raise EngineError(f'{len(unknown)} history item id(s) not in the catalogue of {self.dataset.name}: {unknown[:5]}; use ids from {RunDir(self.run_dir).path("data", "items")}')
     return history
 
 @patch
