@@ -262,9 +262,9 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
                     ablation:bool=False, # also train one head per left-out signal
                     force:bool=False, progress:bool=True, log=print) -> dict:
     "Train the dense head of a run folder (and the ablation); writes `<run>/dense/` and returns its metrics."
-    cfg = cfg or DenseConfig(); set_seed(cfg.seed); run = RunDir.of(run_dir, cfg.dataset).require('data', 'contrastive'); run_dir, out = run.root, run.dir('dense')
-    if not force and run.has('dense') and run.config_matches('dense', cfg):
-        m = json.loads(run.path('dense', 'metrics').read_text())
+    cfg = cfg or DenseConfig(); set_seed(cfg.seed); rd = RunDir.of(run_dir, cfg.dataset).require('data', 'contrastive'); run_dir, out = rd.root, rd.dir('dense')
+    if not force and rd.has('dense') and rd.config_matches('dense', cfg):
+        m = json.loads(rd.path('dense', 'metrics').read_text())
         if not ablation or m.get('ablation'): log(f'[dense] {out} is trained at this config: reusing it'); return m
     t0 = time.time(); inp = dense_inputs(run_dir, cfg, progress, log)
     run = start_wandb('dense', cfg, run_dir)
@@ -282,7 +282,7 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
             m['ablation'][f'without {l}'] = max(h, key=lambda r: r.get('val_ndcg@10', r.get('steer_share', 0)))
             log(f"[dense] without {l}: {m['ablation'][f'without {l}']}")
     m['wall_s'] = round(time.time() - t0, 1)
-    save_head(head, out); write_json_atomic(run.path('dense', 'metrics'), m); save_config(cfg, run.config_path('dense'))
+    save_head(head, out); write_json_atomic(rd.path('dense', 'metrics'), m); save_config(cfg, rd.config_path('dense'))
     run.summary.update({f'best/{k}': v for k, v in m['best'].items()}); run.finish()
     log(f"[dense] best epoch {m['best']['epoch']}: " + ', '.join(f'{k} {v:.4f}' for k, v in m['best'].items() if k.startswith(('val_', 'steer_'))))
     return m
