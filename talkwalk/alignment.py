@@ -288,7 +288,7 @@ class AlignmentConfig:
     device: str = 'auto'
     dtype: str = 'float32'
     init: str = 'contrastive'  # 'contrastive' or 'mean'
-    max_history: int = 5       # history items in the prompt
+    max_history: int|None = None  # history items in the prompt (None: the data stage's cap, read from its artifacts)
     titles: bool = False       # titles after history SIDs
     user_profile: bool = True  # user metadata in the system turn
     n_text2sid: int = 1500
@@ -338,7 +338,7 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
     ids, emb = load_embeddings(run_dir/'contrastive'); item_emb = dict(zip(ids, emb))
     texts = dict(zip(ds.items.index, item_texts(ds)))
     out = RunDir(run_dir).dir('alignment'); out.mkdir(parents=True, exist_ok=True); save_config(cfg, out/CONFIG)
-    style = PromptStyle(cfg.max_history, cfg.titles, cfg.user_profile)
+    style = PromptStyle(cfg.max_history or split.max_history, cfg.titles, cfg.user_profile)  # what the engine reads back (engine.trained_style)
     sid_str = {i: sid_string(s) for i, s in sids.items()}
     n_per = {'text2sid': cfg.n_text2sid, 'sid2text': cfg.n_sid2text, 'next': cfg.n_next, 'steer': cfg.n_steer, 'session': cfg.n_session}
     examples = make_examples(ds, split, sids, sid_str, style, n_per, cfg.seed)

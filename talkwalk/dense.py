@@ -57,7 +57,7 @@ class DenseConfig:
     dataset: str = 'ml-100k'
     model: str = ''                 # the frozen LLM ('' = bundled SmolLM2-135M-Instruct)
     device: str = 'auto'
-    max_history: int = 5            # history titles in the prompt (most recent last)
+    max_history: int|None = None    # history titles in the prompt, most recent last (None: the data stage's cap)
     users: int = 0                  # training users (0: all), seeded sample
     targets_per_user: int = 2       # target contexts per user: each of the last n training items after the items before it
     val_users: int = 100            # validation users: valid-split ranking and held-out steering pairs
@@ -114,7 +114,7 @@ def build_examples(ds:Dataset, split, tok, attrs:list, masks:dict, cfg:DenseConf
     "Seeded training and validation contexts for every signal, from the training split and the metadata."
     rng, desc, T = np.random.default_rng(cfg.seed), load_descriptions(ds.domain), _Texts()
     pos = {i: p for p, i in enumerate(ds.items.index)}; title = ds.items['title'].astype(str).to_dict()
-    prof, H = _profiles(ds, desc), cfg.max_history
+    prof, H = _profiles(ds, desc), cfg.max_history or split.max_history
     chat = lambda msgs: T(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
     ctx = lambda hist, reqs, ans, p: chat(dense_messages([title[i] for i in hist], reqs, ans, p, ds.domain))
     def absent(items):  # an attribute (index into `attrs`) none of `items` has (else the rarest among them)
@@ -282,7 +282,7 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
             m['ablation'][f'without {l}'] = max(h, key=lambda r: r.get('val_ndcg@10', r.get('steer_share', 0)))
             log(f"[dense] without {l}: {m['ablation'][f'without {l}']}")
     m['wall_s'] = round(time.time() - t0, 1)
-    save_head(head, out); write_json_atomic(rd.path('dense', 'metrics'), m); save_config(cfg, rd.config_path('dense'))
+    write_json_atomic(rd.path('dense', 'metrics'), m); save_config(cfg, rd.config_path('dense')); save_head(head, out)  # the head last: it marks the stage done
     run.summary.update({f'best/{k}': v for k, v in m['best'].items()}); run.finish()
     log(f"[dense] best epoch {m['best']['epoch']}: " + ', '.join(f'{k} {v:.4f}' for k, v in m['best'].items() if k.startswith(('val_', 'steer_'))))
     return m
