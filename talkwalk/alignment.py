@@ -4,20 +4,17 @@
 
 # %% ../nbs/03_alignment.ipynb #dff51411
 from __future__ import annotations
-import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
-from collections import Counter, OrderedDict
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from itertools import combinations
+import dataclasses, hashlib, math, shutil, time
+from dataclasses import dataclass
 from pathlib import Path
-import numpy as np, pandas as pd, yaml
+import numpy as np, pandas as pd
 import torch, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .utils import runs_dir, set_seed, pick_device, write_json_atomic, save_config, start_wandb, machine_info
 from .run import RunDir, CONFIG
 from .catalog import Dataset, Split, load_data_artifacts, load_descriptions, describe_item, describe_user, item_texts
-from .sids import SPECIAL, SIDTable, TokenTrie, level_token, sid_string
-from .prompts import (SYSTEM, PromptStyle, rec_messages, rec_answer, attribute_phrases, STEER_TEMPLATES, REACTION_TEMPLATES, with_attr)
+from .sids import SPECIAL, SIDTable, TokenTrie, sid_string
+from .prompts import SYSTEM, PromptStyle, rec_messages, attribute_phrases, STEER_TEMPLATES, REACTION_TEMPLATES, with_attr
 from .decoding import constrained_beam_search, rec_prompt_ids, unconstrained_valid
 from .metrics import ranking_metrics, prefix_accuracy
 from .llm import default_model_dir, load_llm

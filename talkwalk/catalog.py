@@ -4,7 +4,7 @@
 
 # %% ../nbs/catalog.ipynb #79d3d4ee
 from __future__ import annotations
-import dataclasses, importlib.util, json, math, os, re
+import json, math, os
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, yaml

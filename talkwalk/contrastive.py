@@ -4,25 +4,23 @@
 
 # %% ../nbs/01_contrastive.ipynb #da1dbe2f
 from __future__ import annotations
-import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
-from collections import Counter, OrderedDict
-from contextlib import contextmanager
+import dataclasses, hashlib, json, math, time
 from dataclasses import dataclass, field
-from itertools import combinations
 from pathlib import Path
-import numpy as np, pandas as pd, yaml
-import torch, torch.nn as nn, torch.nn.functional as F
+import numpy as np, pandas as pd
+import torch, torch.nn.functional as F
 from tqdm.auto import tqdm
-from .utils import repo_root, runs_dir, set_seed, pick_device, atomic_path, write_json_atomic, write_text_atomic, save_config, config_from, start_wandb, machine_info
+from .utils import runs_dir, set_seed, pick_device, atomic_path, write_json_atomic, write_text_atomic, save_config, start_wandb
 from .run import RunDir, CONFIG, artifact
-from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_item, describe_user, describe_composite, describe_affinity, is_missing
-from .encoders import TextCache, Featurizer, MetadataEncoder, TextAdapter, ContrastiveModel, KINDS, load_contrastive, load_embeddings
+from .catalog import (Dataset, load_data_artifacts, load_descriptions, describe_item, describe_user, describe_composite,
+                              describe_affinity, is_missing)
+from .encoders import TextCache, Featurizer, MetadataEncoder, ContrastiveModel, KINDS
 
 # %% auto #0
 __all__ = ['GENRE_QUERIES', 'symmetric_infonce', 'same_matrix', 'smoothing_loss', 'ContrastiveConfig', 'holdout_items',
            'meta_signature', 'build_pairs', 'train_contrastive', 'save_contrastive', 'item_as_text', 'recall_at',
            'genre_query_precision', 'evaluate_space', 'run_contrastive_stage', 'format_metrics', 'plot_item_map',
-           'machine_info', 'write_contrastive_report']
+           'write_contrastive_report']
 
 # %% ../nbs/01_contrastive.ipynb #12c70ace
 def symmetric_infonce(meta:torch.Tensor, text:torch.Tensor, logit_scale:torch.Tensor,
@@ -324,14 +322,6 @@ def plot_item_map(emb:np.ndarray, labels:list, title:str, path:str|Path|None=Non
     return fig
 
 # %% ../nbs/01_contrastive.ipynb #52e01010
-def machine_info() -> str:
-    "A one-line description of the hardware and software a figure was measured on."
-    import platform, subprocess
-    try: commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=repo_root() or '.').stdout.strip()
-    except OSError: commit = ''
-    return (f'{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__} ({pick_device()}, {torch.get_num_threads()} threads), '
-            f'python {platform.python_version()}' + (f', git {commit}' if commit else ''))
-
 def write_contrastive_report(reports:str|Path) -> Path:
     "Regenerate `reports/contrastive.md` from every `reports/contrastive_<dataset>.json`."
     reports = Path(reports); parts = []

@@ -4,17 +4,14 @@
 
 # %% ../nbs/00_data.ipynb #969d2e50
 from __future__ import annotations
-import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
-from collections import Counter, OrderedDict
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from itertools import combinations
+import csv, dataclasses, importlib.util, json, math, os, re, warnings
+from dataclasses import dataclass
 from pathlib import Path
-import numpy as np, pandas as pd, yaml
+import numpy as np, pandas as pd
 from .utils import repo_root, runs_dir, save_config, write_json_atomic, write_text_atomic, atomic_path, start_wandb, set_seed
-from .run import RunDir, CONFIG, artifact
-from .catalog import (FIELD_KINDS, DataError, Field, Dataset, Split, leave_one_out, is_missing, load_descriptions, describe_item, describe_user,
-                              describe_composite, describe_affinity, load_data_artifacts)
+from .run import CONFIG, artifact
+from .catalog import (DataError, Field, Dataset, Split, leave_one_out, is_missing, load_descriptions, describe_item, describe_user,
+                              describe_composite)
 
 # %% auto #0
 __all__ = ['ML100K_GENRES', 'ML_ITEM_FIELDS', 'ML100K_USER_FIELDS', 'ML_LATEST_ITEM_FIELDS', 'LCREC_ITEM_FIELDS', 'DATASETS',

@@ -4,17 +4,15 @@
 
 # %% ../nbs/06_dense.ipynb #be1ed871
 from __future__ import annotations
-import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
-from collections import Counter, OrderedDict
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from itertools import combinations
+import dataclasses, hashlib, json, time
+from dataclasses import dataclass
 from pathlib import Path
-import numpy as np, pandas as pd, yaml
-import torch, torch.nn as nn, torch.nn.functional as F
+import numpy as np
+import torch, torch.nn.functional as F
 from tqdm.auto import tqdm
-from .utils import runs_dir, set_seed, pick_device, atomic_path, write_json_atomic, write_text_atomic, save_config, config_from, start_wandb, machine_info, unit
-from .run import ArtifactError, RunDir, CONFIG
+from .utils import (set_seed, pick_device, atomic_path, write_json_atomic, write_text_atomic, save_config, start_wandb,
+                            machine_info, unit)
+from .run import ArtifactError, RunDir
 from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_user, item_texts, user_profile
 from .prompts import STEER_TEMPLATES, with_attr, dense_messages, catalogue_attributes
 from .metrics import steering_precision
@@ -253,7 +251,7 @@ def dense_inputs(run_dir:Path, cfg:DenseConfig, progress:bool=True, log=print) -
     ex = build_examples(ds, split, tok, attrs, masks, cfg)
     t0 = time.time(); X = FeatureCache(RunDir(run_dir).path('dense', 'features'), cfg.model or 'SmolLM2-135M-Instruct').features(model, tok, ex.texts, cfg.llm_batch, progress=progress)
     log(f'[dense] {len(ex.texts):,} contexts -> LLM features {X.shape} in {time.time() - t0:.0f} s')
-    T = unit(TextCache().encode(item_texts(ds), progress=False))
+    T = unit(TextCache(RunDir(run_dir).saved_config('contrastive').get('text_encoder', '')).encode(item_texts(ds), progress=False))  # the contrastive stage's encoder
     D, C = attribute_vectors(E, attrs, masks)
     return dict(ds=ds, ex=ex, X=X, E=E, T=T, D=D, C=C, M=np.stack([masks[a.key] for a in attrs]), attrs=attrs)
 

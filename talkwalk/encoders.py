@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
-from tqdm.auto import tqdm
 from .utils import atomic_path, cache_dir
 from .run import ArtifactError, artifact
-from .catalog import Field, is_missing
+from .catalog import is_missing
 
 # %% auto #0
 __all__ = ['KINDS', 'default_text_encoder', 'load_text_encoder', 'TextCache', 'FieldSpec', 'Featurizer', 'MetadataEncoder',

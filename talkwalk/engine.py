@@ -4,13 +4,10 @@
 
 # %% ../nbs/04_inference.ipynb #fae517a8
 from __future__ import annotations
-import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
-from collections import Counter, OrderedDict
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from itertools import combinations
+import copy, dataclasses, json, time
+from dataclasses import dataclass
 from pathlib import Path
-import numpy as np, pandas as pd, yaml
+import numpy as np
 import torch
 from fastcore.basics import patch
 from .utils import pick_device, config_from
@@ -20,7 +17,7 @@ from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
 from .decoding import trie_beam_search
 from .llm import load_aligned, apply_quantize
-from .session import EngineConfig, EngineError, Recommender, Session
+from .session import EngineConfig, Recommender, Session
 
 # %% auto #0
 __all__ = ['BENCH_REQUESTS', 'check_run', 'trained_style', 'GenerativeRecommender', 'generate_baseline', 'outlines_top1',

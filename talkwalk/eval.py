@@ -4,31 +4,17 @@
 
 # %% ../nbs/05_eval.ipynb #65ae7cea
 from __future__ import annotations
-import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
-from collections import Counter, OrderedDict
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from itertools import combinations
+import dataclasses, time
 from pathlib import Path
-import numpy as np, pandas as pd, yaml
-import torch
-from tqdm.auto import tqdm
-from .utils import repo_root, runs_dir, set_seed, write_json_atomic, write_text_atomic, atomic_path, save_config, start_wandb, machine_info, git_state, unit
-from .run import RunDir, ArtifactError
-from .catalog import Dataset, Split, load_data_artifacts, load_descriptions, is_missing, decade_of, item_texts, user_profile
-from .sids import SIDTable
-from .prompts import STEER_TEMPLATES, with_attr, Attribute, catalogue_attributes  # with_attr: the training requests' exact wording
-from .decoding import unconstrained_valid
-from .metrics import (target_rank, ranking_metrics, hierarchical_accuracy, coverage, intra_list_diversity, self_information, latency_summary,
-                              bootstrap_ci, steering_precision, attribute_shares, centroid_distance, jaccard)
-from .encoders import TextCache, load_contrastive, load_embeddings
-from .session import EngineConfig, EngineError, Recommender, Session, clean_request
-from .engine import check_run
+from .utils import repo_root, runs_dir, set_seed, write_json_atomic, save_config, start_wandb, machine_info, git_state
+from .run import RunDir
+from .prompts import catalogue_attributes
+from .encoders import TextCache
+from .session import Session
 from .recommender import load_recommender
-from .eval_data import *
-from .eval_methods import *
-from .eval_steer import *
-from .eval_report import *
+from .eval_data import EvalConfig, EvalData, load_eval_data, sample_users, llm_status
+from .eval_methods import EngineMethod, make_baselines, llm_variants, variant_not_run, run_ranking, summarise_ranking
+from .eval_steer import FAMILIES, steer_suite, run_steer, run_conversation, summarise_conversation, summarise_steer
 
 # %% auto #0
 __all__ = ['run_eval_stage']
@@ -58,14 +44,6 @@ def _log_wandb(run, results:dict):
              'steerability': wandb.Table(columns=['method', 'test', 'figure', 'mean', 'lo', 'hi', 'n'], data=steer),
              'latency': wandb.Table(columns=['method', 'p50_ms', 'p95_ms', 'n'],
                                     data=[[m, l['p50_ms'], l['p95_ms'], l['n']] for m, l in results['latency'].items()])})
-
-def _git_commit() -> str:
-    "The commit the code ran from (short), with '+dirty' when the evaluation's files had uncommitted changes."
-    root = repo_root()
-    if root is None: return 'unknown'
-    def git(*a): return subprocess.run(['git', *a], cwd=root, capture_output=True, text=True).stdout.strip()
-    try: return (git('rev-parse', '--short', 'HEAD') or 'unknown') + ('+dirty' if git('status', '--porcelain', '--', 'nbs/05_eval.ipynb', 'talkwalk/eval.py') else '')
-    except OSError: return 'unknown'
 
 # %% ../nbs/05_eval.ipynb #2c38c765
 def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:dict, records:dict, steer_raw:dict, conv_raw:dict, log=print):
@@ -104,11 +82,12 @@ def run_eval_stage(cfg:EvalConfig|None=None, # the stage config
     run = start_wandb('eval', cfg, run_dir)
     root = repo_root(); shown = run_dir.resolve().relative_to(root) if root and run_dir.resolve().is_relative_to(root) else run_dir
     results = {'dataset': ed.ds.name, 'domain': ed.ds.domain, 'run': str(shown), 'config': dataclasses.asdict(cfg), 'machine': machine_info(),
-               'commit': _git_commit(), 'not_run': {}, 'notes': [],
+               'commit': git_state('nbs', 'talkwalk'), 'not_run': {}, 'notes': [],
                'split': {'items': len(ed.cands), 'users': int(ed.ds.interactions.user_id.nunique()), 'interactions': len(ed.ds.interactions),
                          'train_interactions': len(ed.split.train), 'test_users': len(ed.test_users), 'max_history': ed.split.max_history},
                'users': {'sample': sample, 'steer': steer_users, 'seed': cfg.seed}}
-    texts = TextCache(); baselines, results['not_run'] = make_baselines(ed, cfg, texts)
+    texts = TextCache(RunDir(run_dir).saved_config('contrastive').get('text_encoder', ''))  # the encoder the contrastive stage used
+    baselines, results['not_run'] = make_baselines(ed, cfg, texts)
     records = run_ranking(baselines, [ed.cases[u] for u in ed.test_users], ed.cands, cfg.request, cfg.depth, cfg.progress)
     log(f'[eval] baselines on {len(ed.test_users):,} test users in {time.time() - t_start:.0f} s')
     attrs, masks = catalogue_attributes(ed.ds, cfg.min_attr_items)

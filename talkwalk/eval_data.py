@@ -4,29 +4,21 @@
 
 # %% ../nbs/eval_data.ipynb #dbc2a86e
 from __future__ import annotations
-import dataclasses, json, math, subprocess, time
-from collections import Counter
 from dataclasses import dataclass, field
-from itertools import combinations
 from pathlib import Path
-import numpy as np, pandas as pd, torch
-from tqdm.auto import tqdm
-from .utils import repo_root, runs_dir, set_seed, write_json_atomic, write_text_atomic, atomic_path, save_config, start_wandb, machine_info, git_state, unit
+import numpy as np, pandas as pd
+from .utils import unit
 from .run import RunDir, ArtifactError
-from .catalog import Dataset, Split, load_data_artifacts, load_descriptions, is_missing, decade_of, item_texts, user_profile
+from .catalog import Dataset, Split, load_data_artifacts, user_profile
 from .sids import SIDTable
-from .prompts import STEER_TEMPLATES, with_attr, Attribute, catalogue_attributes  # with_attr: the training requests' exact wording
-from .decoding import unconstrained_valid
-from .metrics import (target_rank, ranking_metrics, hierarchical_accuracy, coverage, intra_list_diversity, self_information, latency_summary,
-                              bootstrap_ci, steering_precision, attribute_shares, centroid_distance, jaccard)
-from .encoders import TextCache, load_contrastive, load_embeddings
-from .session import EngineConfig, EngineError, Recommender, Session, clean_request
+from .metrics import self_information
+from .encoders import load_embeddings
+from .session import EngineError
 from .engine import check_run
-from .recommender import load_recommender
 
 # %% auto #0
-__all__ = ['EvalConfig', 'EvalError', 'Case', 'prior_items', 'Candidates', 'rank_items', 'EvalData', 'unit', 'user_profile',
-           'load_eval_data', 'sample_users', 'llm_status']
+__all__ = ['EvalConfig', 'EvalError', 'Case', 'prior_items', 'Candidates', 'rank_items', 'EvalData', 'load_eval_data',
+           'sample_users', 'llm_status']
 
 # %% ../nbs/eval_data.ipynb #abf6d67a
 @dataclass
@@ -110,16 +102,6 @@ class EvalData:
     item_emb: np.ndarray        # contrastive item embeddings, rows L2-normalised
     train_counts: np.ndarray    # training interactions per item (popularity)
     info: np.ndarray            # self-information of each item (novelty)
-
-def unit(x:np.ndarray) -> np.ndarray:
-    "Rows (or a vector) scaled to unit length (zero rows stay zero)."
-    x = np.asarray(x, np.float32); n = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.where(n == 0, 1, n)
-
-def user_profile(ds:Dataset, user_id:str) -> dict|None:
-    "A user's metadata as the engine takes it (missing values dropped), or None."
-    if not ds.user_fields or user_id not in ds.users.index: return None
-    return {k: v for k, v in ds.users.loc[user_id].items() if not is_missing(v)} or None
 
 def load_eval_data(run_dir:str|Path) -> EvalData:
     "Read a run folder's data, split, SID table and contrastive item embeddings for evaluation."

@@ -4,26 +4,19 @@
 
 # %% ../nbs/eval_methods.ipynb #aae35289
 from __future__ import annotations
-import dataclasses, json, math, subprocess, time
-from collections import Counter
-from dataclasses import dataclass, field
-from itertools import combinations
+import json, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
-from .utils import repo_root, runs_dir, set_seed, write_json_atomic, write_text_atomic, atomic_path, save_config, start_wandb, machine_info, git_state, unit
-from .run import RunDir, ArtifactError
-from .catalog import Dataset, Split, load_data_artifacts, load_descriptions, is_missing, decade_of, item_texts, user_profile
-from .sids import SIDTable
-from .prompts import STEER_TEMPLATES, with_attr, Attribute, catalogue_attributes  # with_attr: the training requests' exact wording
+from .utils import unit
+from .run import RunDir
+from .catalog import Dataset, item_texts
 from .decoding import unconstrained_valid
-from .metrics import (target_rank, ranking_metrics, hierarchical_accuracy, coverage, intra_list_diversity, self_information, latency_summary,
-                              bootstrap_ci, steering_precision, attribute_shares, centroid_distance, jaccard)
-from .encoders import TextCache, load_contrastive, load_embeddings
-from .session import EngineConfig, EngineError, Recommender, Session, clean_request
-from .engine import check_run
-from .recommender import load_recommender
-from .eval_data import *
+from .metrics import (target_rank, ranking_metrics, hierarchical_accuracy, coverage, intra_list_diversity, latency_summary,
+                              bootstrap_ci)
+from .encoders import TextCache, load_contrastive
+from .session import Recommender, Session, clean_request
+from .eval_data import EvalConfig, EvalError, Case, Candidates, rank_items, EvalData
 
 # %% auto #0
 __all__ = ['SASREC_FILE', 'Method', 'rank_for', 'Popularity', 'EmbeddingKNN', 'RankedLists', 'EngineMethod', 'make_baselines',
@@ -107,7 +100,7 @@ SASREC_FILE = 'baselines/sasrec/ranked_test.jsonl'
 
 def make_baselines(ed:EvalData, cfg:EvalConfig, texts:TextCache|None=None) -> tuple:
     "`(methods, not_run)`: popularity, text kNN, contrastive kNN and SASRec (where its rankings exist); `not_run` says why one is missing."
-    texts = texts or TextCache()
+    texts = texts or TextCache(RunDir(ed.run_dir).saved_config('contrastive').get('text_encoder', ''))  # the encoder the contrastive stage used
     pos, not_run = ed.cands.pos, {}
     text_emb = unit(texts.encode(item_texts(ed.ds), progress=False))
     cmodel = load_contrastive(ed.run_dir/'contrastive'); cmodel.texts = texts

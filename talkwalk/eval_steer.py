@@ -4,27 +4,13 @@
 
 # %% ../nbs/eval_steer.ipynb #a8aac8a4
 from __future__ import annotations
-import dataclasses, json, math, subprocess, time
-from collections import Counter
-from dataclasses import dataclass, field
 from itertools import combinations
-from pathlib import Path
-import numpy as np, pandas as pd, torch
+import numpy as np, pandas as pd
 from tqdm.auto import tqdm
-from .utils import repo_root, runs_dir, set_seed, write_json_atomic, write_text_atomic, atomic_path, save_config, start_wandb, machine_info, git_state, unit
-from .run import RunDir, ArtifactError
-from .catalog import Dataset, Split, load_data_artifacts, load_descriptions, is_missing, decade_of, item_texts, user_profile
-from .sids import SIDTable
-from .prompts import STEER_TEMPLATES, with_attr, Attribute, catalogue_attributes  # with_attr: the training requests' exact wording
-from .decoding import unconstrained_valid
-from .metrics import (target_rank, ranking_metrics, hierarchical_accuracy, coverage, intra_list_diversity, self_information, latency_summary,
-                              bootstrap_ci, steering_precision, attribute_shares, centroid_distance, jaccard)
-from .encoders import TextCache, load_contrastive, load_embeddings
-from .session import EngineConfig, EngineError, Recommender, Session, clean_request
-from .engine import check_run
-from .recommender import load_recommender
-from .eval_data import *
-from .eval_methods import *
+from .prompts import STEER_TEMPLATES, with_attr, Attribute
+from .metrics import ranking_metrics, bootstrap_ci, steering_precision, attribute_shares, centroid_distance, jaccard
+from .eval_data import EvalConfig, EvalData
+from .eval_methods import Method, rank_for
 
 # %% auto #0
 __all__ = ['NOUNS', 'NEW_TEMPLATES', 'NEGATIVE_TEMPLATES', 'RANGE_TEMPLATES', 'FAMILIES', 'steer_request', 'range_requests',

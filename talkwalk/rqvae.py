@@ -4,22 +4,21 @@
 
 # %% ../nbs/02_rqvae.ipynb #c961c949
 from __future__ import annotations
-import copy, csv, dataclasses, hashlib, importlib.util, json, math, os, platform, re, shutil, subprocess, tempfile, threading, time, uuid, warnings
-from collections import Counter, OrderedDict
+import hashlib, json, os, platform, tempfile, time, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import combinations
 from pathlib import Path
-import numpy as np, pandas as pd, yaml
+import numpy as np, yaml
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 from vector_quantize_pytorch import ResidualVQ
-from .utils import atomic_path, pick_device, repo_root, runs_dir, save_config, set_seed, start_wandb, write_json_atomic, write_text_atomic, git_state
+from .utils import (atomic_path, pick_device, runs_dir, save_config, set_seed, start_wandb, write_json_atomic, write_text_atomic,
+                            git_state)
 from .run import RunDir, CONFIG, artifact
 from .catalog import Dataset, item_texts, load_data_artifacts, is_missing
-from .sids import SIDError, SIDTable, SIDTrie, level_token, sid_string
-from .encoders import TextCache, load_embeddings
+from .sids import SIDError, SIDTable, SIDTrie
+from .encoders import TextCache
 
 # %% auto #0
 __all__ = ['QUANTIZERS', 'EMBEDDINGS', 'check_embeddings', 'load_item_embeddings', 'text_item_embeddings', 'RQVAEConfig',
@@ -596,16 +595,6 @@ def format_sid_stats(st:dict) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/02_rqvae.ipynb #50cb7a33
-def _git_state() -> str:
-    "The commit the code ran from, and whether this stage's files had uncommitted changes."
-    import subprocess
-    root = repo_root()
-    if root is None: return 'unknown (not a git checkout)'
-    def git(*a): return subprocess.run(['git', *a], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-    try: head, dirty = git('rev-parse', '--short', 'HEAD'), git('status', '--porcelain', '--', 'nbs/02_rqvae.ipynb', 'talkwalk/rqvae.py')
-    except (OSError, subprocess.CalledProcessError): return 'unknown (git not available)'
-    return f'commit {head}' + (' plus uncommitted changes to nbs/02_rqvae.ipynb / talkwalk/rqvae.py' if dirty else '')
-
 def _report_rows(results:list) -> list:
     "Markdown table rows, one per (data set, quantiser)."
     rows = ['| data set | embeddings | quantiser | codes/level | identical emb. | rel. sq. error | usage % (L1/L2/L3...) | perplexity (L1/L2/L3...) | collision rate | largest group | same-L1 label share | random-pair share | lift | train s |',
@@ -629,7 +618,7 @@ def write_report(results:list, # stats dicts of the runs
     md = ['# Semantic IDs (stage 02): RQ-VAE vs RQ-KMeans', '',
           f"Produced by `{command}` (notebook `nbs/02_rqvae.ipynb`, parameters `configs/papermill/full/02_rqvae.yaml`) on "
           f"{time.strftime('%Y-%m-%d')}; {platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{sorted({st['threads'] for st in results})} thread(s) while fitting; code: {_git_state()}.", '',
+          f"{sorted({st['threads'] for st in results})} thread(s) while fitting; code: commit {git_state('nbs', 'talkwalk')}.", '',
           f"**Embeddings used: {', '.join(kinds)}.**", '', *sorted({f"- {st['dataset']}, {st['embedding_source']}" for st in results}), '',
           *_report_rows(results), '',
           '- identical emb.: share of items whose embedding equals another item\'s (to 5 decimals); no quantiser can separate them, so they always collide.',
