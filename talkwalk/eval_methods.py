@@ -19,8 +19,8 @@ from .session import Recommender, Session, clean_request
 from .eval_data import EvalConfig, EvalError, Case, Candidates, rank_items, EvalData
 
 # %% auto #0
-__all__ = ['SASREC_FILE', 'Method', 'rank_for', 'Popularity', 'EmbeddingKNN', 'RankedLists', 'EngineMethod', 'make_baselines',
-           'llm_variants', 'variant_not_run', 'run_ranking', 'user_metrics', 'summarise_ranking']
+__all__ = ['Method', 'rank_for', 'Popularity', 'EmbeddingKNN', 'RankedLists', 'EngineMethod', 'make_baselines', 'llm_variants',
+           'variant_not_run', 'run_ranking', 'user_metrics', 'summarise_ranking']
 
 # %% ../nbs/eval_methods.ipynb #267921a2
 class Method:
@@ -96,8 +96,6 @@ class EngineMethod(Method):
         return unconstrained_valid(self.rec.model, self.rec.tok, torch.tensor([ids], device=self.rec.device), self.rec.trie)
 
 # %% ../nbs/eval_methods.ipynb #bc7e860b
-SASREC_FILE = 'baselines/sasrec/ranked_test.jsonl'
-
 def make_baselines(ed:EvalData, cfg:EvalConfig, texts:TextCache|None=None) -> tuple:
     "`(methods, not_run)`: popularity, text kNN, contrastive kNN and SASRec (where its rankings exist); `not_run` says why one is missing."
     texts = texts or TextCache(RunDir(ed.run_dir).saved_config('contrastive').get('text_encoder', ''))  # the encoder the contrastive stage used
@@ -107,8 +105,9 @@ def make_baselines(ed:EvalData, cfg:EvalConfig, texts:TextCache|None=None) -> tu
     methods = [Popularity(ed.train_counts),
                EmbeddingKNN('text-knn', text_emb, pos, lambda t: texts.encode(t, progress=False), cfg.steer_weight, cfg.knn_history, cfg.request),
                EmbeddingKNN('contrastive-knn', ed.item_emb, pos, cmodel.embed_text, cfg.steer_weight, cfg.knn_history, cfg.request)]
-    if (ed.run_dir/SASREC_FILE).exists(): methods.append(RankedLists('sasrec', ed.run_dir/SASREC_FILE, pos))
-    else: not_run['sasrec'] = f'not run: no {ed.run_dir/SASREC_FILE}; `make sasrec` trains SASRec (RecBole) on this split and writes it'
+    sasrec = RunDir(ed.run_dir).path('baselines', 'sasrec')
+    if sasrec.exists(): methods.append(RankedLists('sasrec', sasrec, pos))
+    else: not_run['sasrec'] = f'not run: no {sasrec}; `make sasrec` trains SASRec (RecBole) on this split and writes it'
     return methods, not_run
 
 # %% ../nbs/eval_methods.ipynb #51b30792

@@ -8,7 +8,7 @@ import hashlib, json, os, platform, tempfile, time, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-import numpy as np, yaml
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -476,8 +476,7 @@ class SIDRun:
 def stage_embeddings(cfg:RQVAEConfig, run_dir:str|Path) -> tuple:
     "The item embeddings `cfg.embeddings` names: `(ids, emb, description of the source)`."
     if cfg.embeddings == 'contrastive':
-        ids, emb = load_item_embeddings(run_dir); c = Path(run_dir)/'contrastive'/'config.yaml'
-        made = yaml.safe_load(c.read_text()) if c.exists() else {}
+        ids, emb = load_item_embeddings(run_dir); made = RunDir(run_dir).saved_config('contrastive')
         how = ', '.join(f'{k} {made[k]}' for k in ('epochs', 'n_variants', 'affinity_pairs', 'holdout_frac', 'seed') if k in made)
         return ids, emb, f'contrastive: {RunDir(run_dir).path("contrastive", "item_emb")}' + (f' (stage 01 config: {how})' if how else '')
     ids, emb = text_item_embeddings(run_dir)
@@ -515,8 +514,8 @@ def fit_quantizer(emb:np.ndarray, cfg:RQVAEConfig, codebook_size:int, out:Path|N
 def save_sid_artifacts(out:Path, cfg:RQVAEConfig, q, ids:list, sids:np.ndarray, table:SIDTable, trie:SIDTrie, stats:dict):
     "Write the stage's artifacts into `out`, each atomically."
     q.save(out)
-    with atomic_path(out/'codes.npy') as t, open(t, 'wb') as f: np.save(f, sids)
-    write_json_atomic(out/'item_ids.json', ids, indent=None)
+    with atomic_path(artifact(out, 'rqvae', 'codes')) as t, open(t, 'wb') as f: np.save(f, sids)
+    write_json_atomic(artifact(out, 'rqvae', 'item_ids'), ids, indent=None)
     table.save(artifact(out, 'rqvae', 'lookup')); trie.save(artifact(out, 'rqvae', 'trie'))
     write_json_atomic(artifact(out, 'rqvae', 'stats'), stats); save_config(cfg, out/CONFIG)
 
