@@ -15,8 +15,8 @@ from .sids import sid_string
 from .prompts import attribute_phrases
 
 # %% auto #0
-__all__ = ['REPEAT', 'EngineError', 'Session', 'EngineConfig', 'clean_request', 'attribute_words', 'explain', 'Rec',
-           'Recommender', 'parse_history']
+__all__ = ['REPEAT', 'NEGATION', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'clean_request', 'attribute_words',
+           'explain', 'Rec', 'Recommender', 'parse_history']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -71,7 +71,14 @@ class EngineConfig:
     kv_sessions: int = 32          # sessions whose KV cache is kept (least recently used dropped)
     threads: int = 0               # torch threads (0: leave as set)
 
-REPEAT = re.compile(r"\b(again|once more|one more time|repeat|replay|re-?watch)\b", re.I)
+REPEAT = re.compile(r"\b(?:play|show|watch|give|put on|recommend)(?:\s+me)?\s+(?:that|it|this|the last one|the same)\s+(?:one\s+)?(?:again|once more|one more time)\b"
+                    r"|\b(?:repeat|replay|re-?watch)\s+(?:that|it|this|the last one)\b|^\s*(?:again|once more|one more time|same again)\s*[.!?]*\s*$", re.I)
+NEGATION = re.compile(r"\b(?:never|not|no|don'?t|do not|won'?t|stop|without|nothing)\b", re.I)
+
+def wants_repeat(request:str) -> bool:
+    "Whether the request asks for the last pick again ('play that again', 'repeat that'); negated phrasings ('never again', 'don't play that again') do not."
+    m = REPEAT.search(request)
+    return bool(m) and not NEGATION.search(request[:m.end()])
 
 def clean_request(text, max_chars:int=1000) -> str:
     "The request as the model will read it: stripped, special-token spellings defused; empty means 'recommend something'."
@@ -215,12 +222,10 @@ def turn(self:Recommender, s:Session, request:str='', k:int=10,
     request = clean_request(request, self.cfg.max_request_chars)
     if not isinstance(k, int) or isinstance(k, bool) or k < 1: raise EngineError(f'k must be a positive integer, got {k!r}')
     if k > self.cfg.max_k: raise EngineError(f'k={k} is more than max_k={self.cfg.max_k} (EngineConfig.max_k; the catalogue has {len(self.sids):,} items)')
-    repeat = bool(REPEAT.search(request)) and bool(s.turns)
-    exclude = set() if repeat else set(s.history) | set(s.shown)
-    with self.lock: ranked = self._rank(s, request, k, exclude, cache)
-    if repeat:  # "play that again": the last pick first, then the model's ranking
-        last = s.turns[-1]['items'][0]
-        ranked = [(last, 0.0)] + [(i, sc) for i, sc in ranked if i != last][:k - 1]
+    repeat = wants_repeat(request) and bool(s.turns) and bool(s.turns[-1]['items'])
+    exclude, n = set(s.history) | set(s.shown), k - 1 if repeat else k  # a repeat brings back only the item asked for
+    with self.lock: ranked = self._rank(s, request, n, exclude, cache) if n else []
+    if repeat: ranked = [(s.turns[-1]['items'][0], 0.0)] + ranked  # "play that again": the last pick first, then new items
     previous = self.titles.get(s.turns[-1]['items'][0]) if s.turns and s.turns[-1]['items'] else None
     recs = self._recs(ranked, request, previous)
     s.turns.append({'request': request, 'items': [r.item_id for r in recs]})
