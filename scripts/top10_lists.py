@@ -7,9 +7,12 @@ from pathlib import Path
 REQUESTS = ['recommend something', 'now something funny from the 80s', 'no horror please']
 
 def lists(run, n, seed):
-    from talkwalk.eval import load_eval_data, sample_users, EvalConfig, make_baselines, EngineMethod, rank_for
-    try: from talkwalk.recommender import load_recommender  # the re-layered package
+    try:  # the re-layered package
+        from talkwalk.eval_data import load_eval_data, sample_users, EvalConfig
+        from talkwalk.eval_methods import make_baselines, EngineMethod, rank_for
+        from talkwalk.recommender import load_recommender
     except ImportError:  # the package before the re-layering (commit 7846ab7)
+        from talkwalk.eval import load_eval_data, sample_users, EvalConfig, make_baselines, EngineMethod, rank_for
         from talkwalk.engine import Recommender
         load_recommender = lambda run, **kw: Recommender.load(run, **kw)
     ed = load_eval_data(run); cfg = EvalConfig(progress=False)
