@@ -15,7 +15,8 @@ from .alignment import AlignmentConfig, run_alignment_stage
 from .dense import DenseConfig, run_dense_stage
 
 # %% auto #0
-__all__ = ['PRESETS', 'STAGE_CONFIGS', 'STAGE_RUNNERS', 'stage_config', 'build_pipeline', 'foreign_stages', 'require_run']
+__all__ = ['PRESETS', 'STAGE_CONFIGS', 'STAGE_RUNNERS', 'PIPELINE', 'stage_config', 'build_pipeline', 'foreign_stages',
+           'require_run']
 
 # %% ../nbs/pipeline.ipynb #f1ea7001
 PRESETS = {  # stage config overrides per size; every size runs on a 2-core CPU
@@ -38,10 +39,17 @@ def stage_config(name:str, dataset:str, preset:str):
     if preset not in PRESETS: raise ValueError(f'unknown preset {preset!r}; choose one of {sorted(PRESETS)}')
     return config_from(STAGE_CONFIGS[name], {'dataset': dataset, **PRESETS[preset].get(name, {})})
 
-def build_pipeline(run_dir:str|Path, dataset:str='ml-100k', preset:str='demo', force:bool=False, dense:bool=False, log=print) -> Path:
+PIPELINE = ['data', 'contrastive', 'rqvae', 'alignment', 'dense']
+
+def build_pipeline(run_dir:str|Path, dataset:str='ml-100k', preset:str='demo', force:bool=False,
+                   dense:bool=False, # also train the dense head
+                   upto:str|None=None, # the last stage to train (default: alignment, or the dense head with `dense`)
+                   log=print) -> Path:
     "Train stages 00-03 (and the dense head with `dense`) into `run_dir` at a named size, reusing each stage whose artifacts and config already match."
     run = RunDir.of(run_dir); stale = force
-    for name in ['data', 'contrastive', 'rqvae', 'alignment'] + (['dense'] if dense else []):
+    last = upto or ('dense' if dense else 'alignment')
+    if last not in PIPELINE: raise ValueError(f'upto={upto!r}: choose one of {PIPELINE}')
+    for name in PIPELINE[:PIPELINE.index(last) + 1]:
         cfg = stage_config(name, dataset, preset)
         stale = stale or not (run.has(name) and run.config_matches(name, cfg))  # a retrained stage invalidates later ones
         if not stale: log(f'[{name}] reusing {run.dir(name)} (same config)'); continue
