@@ -2,11 +2,13 @@
 import pytest
 import torch
 
-from talkwalk.alignment import (PromptStyle, TokenTrie, add_sid_tokens, constrained_beam_search, encode_example,
-                                load_llm, make_examples, param_checksums, rec_messages, rec_prompt_ids, save_stage_b, train_stage_a,
-                                train_stage_b)
-from talkwalk.rqvae import sid_string
-from talkwalk.data import DataConfig, leave_one_out, load_dataset
+from talkwalk.alignment import add_sid_tokens, encode_example, make_examples, param_checksums, save_stage_b, train_stage_a, train_stage_b
+from talkwalk.prompts import PromptStyle, rec_messages
+from talkwalk.sids import TokenTrie, sid_string
+from talkwalk.decoding import constrained_beam_search, rec_prompt_ids
+from talkwalk.llm import load_llm
+from talkwalk.data import DataConfig, load_dataset
+from talkwalk.catalog import leave_one_out
 
 
 @pytest.fixture(scope="module")

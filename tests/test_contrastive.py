@@ -8,8 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from talkwalk.contrastive import (ContrastiveConfig, load_contrastive, load_embeddings, run_contrastive_stage,
-                                  same_matrix, symmetric_infonce)
+from talkwalk.contrastive import ContrastiveConfig, run_contrastive_stage, same_matrix, symmetric_infonce
+from talkwalk.encoders import load_contrastive, load_embeddings
+from talkwalk.data import DataConfig, run_data_stage
 
 
 def test_loss_symmetric_and_lower_for_matched_pairs():
@@ -48,6 +49,7 @@ def toy_run(tmp_path_factory):
     rows = ["user,item,timestamp"] + [f"u{u},i{int(rng.integers(60))},{t}" for u in range(20) for t in range(6)]
     (data / "interactions.csv").write_text("\n".join(rows) + "\n")
     cfg = ContrastiveConfig(dataset=str(data), epochs=2, batch_size=16, n_variants=1, holdout_frac=0.2)
+    run_data_stage(DataConfig(dataset=str(data)), root / "run")  # the stage reads the data stage's artifacts
     model, metrics = run_contrastive_stage(cfg, root / "run")
     return root / "run", model, metrics, pd.DataFrame(items).set_index("id")
 

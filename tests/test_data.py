@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from talkwalk.data import (DataConfig, DataError, Field, build_dataset, dataset_stats, describe_item, describe_user,
-                           embedded_ml100k_dir, leave_one_out, load_data_artifacts, load_dataset, load_descriptions,
-                           load_lcrec, load_movielens_100k, run_data_stage)
+from talkwalk.data import DataConfig, build_dataset, dataset_stats, embedded_ml100k_dir, load_dataset, load_lcrec, load_movielens_100k, run_data_stage
+from talkwalk.catalog import DataError, Field, describe_item, describe_user, leave_one_out, load_data_artifacts, load_descriptions
 
 
 def _frames_equal(a, b):

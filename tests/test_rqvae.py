@@ -1,13 +1,14 @@
 """The semantic-ID stage on the real data sets, with text embeddings (fast, and independent of the contrastive stage)."""
 import json
+import shutil
 import os
 
 import numpy as np
 import pytest
 
-from talkwalk.data import DataConfig, load_dataset
+from talkwalk.data import DataConfig, load_dataset, run_data_stage
 from talkwalk.sids import REC, SIDError, SIDTable, SIDTrie, SID_END, SID_START, all_sid_tokens, parse_sid_string, sid_string, sid_tokens
-from talkwalk.rqvae import (RQVAEConfig, add_collision_level, assign_sid, load_item_embeddings, load_quantizer, load_sid_artifacts, run_rqvae_stage, text_item_embeddings)
+from talkwalk.rqvae import RQVAEConfig, add_collision_level, assign_sid, load_item_embeddings, load_quantizer, load_sid_artifacts, run_rqvae_stage, text_item_embeddings
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 DATASETS = ("ml-100k", "amazon-scientific")
@@ -39,9 +40,11 @@ def runs(one_thread, text_emb, tmp_path_factory):
     out = {}
     for name in DATASETS:
         ids, emb = text_emb[name]
+        data = tmp_path_factory.mktemp(f"{name}-data")
+        run_data_stage(DataConfig(dataset=name), data)  # the stage reads item metadata (coherence) from the run's data artifacts
         for q in QUANTIZERS:
-            out[name, q] = run_rqvae_stage(RQVAEConfig(dataset=name, quantizer=q, **FAST), tmp_path_factory.mktemp(f"{name}-{q}"),
-                                           ids=ids, emb=emb)
+            run = tmp_path_factory.mktemp(f"{name}-{q}"); shutil.copytree(data / "data", run / "data")
+            out[name, q] = run_rqvae_stage(RQVAEConfig(dataset=name, quantizer=q, **FAST), run, ids=ids, emb=emb)
     return out
 
 
