@@ -8,7 +8,7 @@ import dataclasses
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .utils import config_from, pick_device, unit
-from .run import RunDir
+from .run import ArtifactError, RunDir
 from .catalog import Dataset, load_data_artifacts
 from .sids import SIDTable
 from .prompts import dense_messages
@@ -63,8 +63,11 @@ class ItemIndex:
 
 # %% ../nbs/dense_engine.ipynb #e93ca657
 def check_dense_run(run_dir:str|Path) -> RunDir:
-    "The run folder, if the dense head can serve it; else an error naming what is missing and the command that makes it."
-    return RunDir.of(run_dir).require('data', 'contrastive', 'dense')
+    "The run folder, if the dense head can serve it; else an error naming everything missing and the commands that make it."
+    run = RunDir.of(run_dir)
+    if run.root.is_dir() and (gone := run.missing('data', 'contrastive', 'dense')):
+        raise ArtifactError(f'{run.root} cannot serve dense mode; missing: ' + '; '.join(f'{p.relative_to(run.root)} ({run.command(s)})' for s, p in gone))
+    return run.require('data', 'contrastive', 'dense')
 
 class DenseRecommender(Recommender):
     "The dense head: same sessions and answers as every head; items are the nearest neighbours of the projected LLM state."

@@ -72,13 +72,14 @@ class RunDir:
     def command(self, stage:str) -> str:
         "The command that writes `stage` for this run."
         return STAGES[stage][0].format(run=self.root)
+    def missing(self, *stages:str) -> list:
+        "`(stage, path)` of every completion artifact of `stages` that does not exist."
+        return [(s, self.path(s, n)) for s in stages for n in STAGES[s][1] if not self.path(s, n).exists()]
     def require(self, *stages:str) -> RunDir:
         "This run, if every stage in `stages` finished; else an `ArtifactError` naming the missing file and the command that writes it."
         if not self.root.is_dir(): raise ArtifactError(f'{self.root} is not a folder: pass a run folder written by the TalkWalk stages (e.g. runs/ml-100k)')
-        for s in stages:
-            for n in STAGES[s][1]:
-                if not self.path(s, n).exists():
-                    raise ArtifactError(f'{self.path(s, n)} is missing: run the {s} stage for this run folder first ({self.command(s)}, or `make demo`)')
+        if gone := self.missing(*stages):
+            s, p = gone[0]; raise ArtifactError(f'{p} is missing: run the {s} stage for this run folder first ({self.command(s)}, or `make demo`)')
         return self
     def config_path(self, stage:str) -> Path: return self.dir(stage)/CONFIG
     def saved_config(self, stage:str) -> dict:
