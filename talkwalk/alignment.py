@@ -82,7 +82,7 @@ def init_sid_rows(model, tok, sids:dict, # item id -> SID tuple (levels + collis
                   levels:int=3, seed:int=0) -> dict:
     "Set the embeddings of the SID tokens: mapped from the contrastive space, or the vocabulary mean; returns fit stats."
     E = model.get_input_embeddings().weight
-    new = {t: i for t, i in tok.get_vocab().items() if t.startswith('<|L') or t in SPECIAL}
+    new = {t: i for t, i in sorted(tok.get_vocab().items(), key=lambda ti: ti[1]) if t.startswith('<|L') or t in SPECIAL}  # id order: the vocab dict's order differs per process
     base = E[:min(new.values())] if new else E
     mean, norm = base.mean(0), base.norm(dim=1).mean()
     g = torch.Generator().manual_seed(seed)
