@@ -14,7 +14,7 @@ from .utils import runs_dir, set_seed, pick_device, write_json_atomic, save_conf
 from .run import RunDir, CONFIG
 from .catalog import Dataset, Split, load_data_artifacts, load_descriptions, describe_item, describe_user, item_texts
 from .sids import SPECIAL, SIDTable, TokenTrie, sid_string
-from .prompts import SYSTEM, PromptStyle, rec_messages, attribute_phrases, STEER_TEMPLATES, REACTION_TEMPLATES, with_attr
+from .prompts import SYSTEM, PromptStyle, rec_messages, rec_answer, attribute_phrases, STEER_TEMPLATES, REACTION_TEMPLATES, with_attr
 from .decoding import constrained_beam_search, rec_prompt_ids, unconstrained_valid
 from .metrics import ranking_metrics, prefix_accuracy
 from .llm import default_model_dir, load_llm
@@ -119,7 +119,7 @@ def make_examples(ds:Dataset, split:Split, sids:dict, sid_str:dict, style:Prompt
     train_items = sorted(set(split.train.item_id) & set(sid_str))
     titles = ds.items['title'].to_dict()
     profiles = {u: describe_user(r, ds.user_fields, desc) for u, r in ds.users.iterrows()} if len(ds.user_fields) else {}
-    rec = lambda i: '<|rec|>' + sid_str[i]
+    rec = lambda i: rec_answer([sid_str[i]])  # the answer format the engine's conversations use too
     for i in rng.choice(train_items, size=min(n_per_kind.get('text2sid', 0), len(train_items)), replace=False):
         text = describe_item(ds.items.loc[i], ds.item_fields, desc, rng)
         out.append(Example('text2sid', [{'role': 'system', 'content': SYSTEM}, {'role': 'user', 'content': f'Request: {text}'}, {'role': 'assistant', 'content': rec(i)}], (), (i,)))
