@@ -49,7 +49,8 @@ def cmd_rqvae(args):
 def cmd_align(args):
     "Align the LLM with the run's semantic IDs (stage 03: A, then optionally B) and print validation metrics."
     from talkwalk.alignment import AlignmentConfig, run_alignment_stage, format_alignment
-    cfg, run_dir = stage_config(AlignmentConfig, args, ('dataset', 'model', 'a_steps', 'b_steps', 'stage_b', 'val_users', 'device'))
+    cfg, run_dir = stage_config(AlignmentConfig, args, ('dataset', 'model', 'a_steps', 'b_steps', 'stage_b', 'val_users', 'device', 'n_sequence', 'history_loss',
+                                                        'a_minutes', 'b_minutes', 'eval_every', 'bf16', 'resume', 'b_mode', 'lora_targets', 'lora_r', 'batch_size'))
     metrics = run_alignment_stage(cfg, run_dir)
     print(format_alignment(metrics)); print(f'artifacts: {run_dir/"alignment"}')
     return 0
@@ -179,8 +180,20 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument('--dataset', default=None); a.add_argument('--run', default=None)
     a.add_argument('--model', default=None, help="a transformers causal LM path or hub id (default: the bundled SmolLM2-135M-Instruct)")
     a.add_argument('--a-steps', dest='a_steps', type=int, default=None); a.add_argument('--b-steps', dest='b_steps', type=int, default=None)
-    a.add_argument('--no-stage-b', dest='stage_b', action='store_false', default=None)
-    a.add_argument('--val-users', dest='val_users', type=int, default=None); a.add_argument('--device', default=None)
+    a.add_argument('--no-stage-b', dest='stage_b', action='store_false', default=None, help='stage A only (the new embedding rows)')
+    a.add_argument('--val-users', dest='val_users', type=int, default=None, help='validation users scored at each check (default 100)')
+    a.add_argument('--device', default=None, help='auto (default), cpu or cuda')
+    a.add_argument('--n-sequence', dest='n_sequence', type=int, default=None, help='sequence-task windows (-1: every window of every training user; 0: off)')
+    a.add_argument('--answer-only', dest='history_loss', action='store_false', default=None, help='sequence task: loss on the answer only, not on every history item (ablation)')
+    a.add_argument('--a-minutes', dest='a_minutes', type=float, default=None, help='wall-time cap of stage A (0: none)')
+    a.add_argument('--b-minutes', dest='b_minutes', type=float, default=None, help='wall-time cap of stage B (0: none)')
+    a.add_argument('--eval-every', dest='eval_every', type=int, default=None, help='validate and checkpoint every N steps, keeping the best')
+    a.add_argument('--bf16', dest='bf16', action='store_true', default=None, help='bf16 autocast (default: where the hardware is fast at it)')
+    a.add_argument('--no-bf16', dest='bf16', action='store_false', help='float32 training')
+    a.add_argument('--no-resume', dest='resume', action='store_false', default=None, help='train afresh, discarding checkpoints of an interrupted run')
+    a.add_argument('--b-mode', dest='b_mode', choices=['lora', 'top'], default=None, help='stage B: LoRA (default) or a full fine-tune of the top layers')
+    a.add_argument('--lora-targets', dest='lora_targets', choices=['attention', 'all-linear'], default=None, help='LoRA target modules')
+    a.add_argument('--lora-r', dest='lora_r', type=int, default=None, help='LoRA rank'); a.add_argument('--batch-size', dest='batch_size', type=int, default=None)
     a.set_defaults(func=cmd_align)
     n = sub.add_parser('dense', help='train the dense head: frozen LLM hidden state -> contrastive space (serve it with --mode dense)')
     n.add_argument('--config', default=None, help='a DenseConfig YAML; flags override it')

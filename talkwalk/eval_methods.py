@@ -128,7 +128,7 @@ def variant_not_run(v:dict, run_dir:Path, llm_reason:str|None) -> str|None:
     "Why variant `v` cannot run on this run folder, or None (`llm_reason`: why the generative engine cannot serve the run)."
     if llm_reason and v['mode'] == 'generative': return llm_reason if llm_reason.startswith('not run') else f'not run: {llm_reason}'
     if v['mode'] == 'dense': return None if RunDir(run_dir).has('dense') else f'not run: no dense head in this run (talkwalk dense --run {run_dir}, or nbs/06_dense)'
-    if v['stage'] == 'b' and not RunDir(run_dir).path('alignment', 'adapter').exists(): return 'not run: stage B (LoRA) was not trained in this run'
+    if v['stage'] == 'b' and not any(RunDir(run_dir).path('alignment', a).exists() for a in ('adapter', 'stage_b_model')): return 'not run: stage B was not trained in this run'
     return None
 
 # %% ../nbs/eval_methods.ipynb #aed5c37c

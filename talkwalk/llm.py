@@ -69,9 +69,11 @@ def load_llm(name:str='', # '' = the bundled SmolLM2-135M-Instruct; else a local
 # %% ../nbs/llm.ipynb #023cefde
 def load_aligned(run:str|Path|RunDir, # a run folder with the alignment stage
                  stage:str='b', device:str='cpu') -> tuple:
-    "`(model, tokenizer)` of a run's aligned LLM: stage 'a', or 'b' (stage A + LoRA merged; falls back to A when B was not run)."
+    "`(model, tokenizer)` of a run's aligned LLM: stage 'a', or 'b' (stage A + LoRA merged, or the top-layer fine-tune; falls back to A when B was not run)."
     run = RunDir.of(run).require('alignment')
     model, tok = load_llm(str(run.path('alignment', 'stage_a')), device)
+    if stage == 'b' and run.path('alignment', 'stage_b_model').exists():  # a top-layer fine-tune: a whole checkpoint
+        return load_llm(str(run.path('alignment', 'stage_b')), device)
     if stage == 'b' and run.path('alignment', 'adapter').exists():
         from peft import PeftModel
         model = PeftModel.from_pretrained(model, str(run.path('alignment', 'stage_b'))).merge_and_unload()

@@ -21,11 +21,11 @@ __all__ = ['PRESETS', 'STAGE_CONFIGS', 'STAGE_RUNNERS', 'PIPELINE', 'stage_confi
 # %% ../nbs/pipeline.ipynb #f1ea7001
 PRESETS = {  # stage config overrides per size; every size runs on a 2-core CPU
     'tiny': {'contrastive': dict(epochs=1, n_variants=1, affinity_pairs=200), 'rqvae': dict(epochs=30, threads=1, progress=False),
-             'alignment': dict(max_history=3, n_text2sid=40, n_sid2text=40, n_next=80, n_steer=40, n_session=20, a_steps=2,
+             'alignment': dict(max_history=3, n_sequence=40, n_text2sid=40, n_sid2text=40, n_next=80, n_steer=40, n_session=20, a_steps=2,
                                b_steps=1, batch_size=2, val_users=2),
              'dense': dict(users=24, targets_per_user=1, val_users=8, epochs=3, hidden=64)},
     'demo': {'contrastive': dict(epochs=5), 'rqvae': dict(epochs=100, threads=1, progress=False),
-             'alignment': dict(max_history=3, n_text2sid=300, n_sid2text=200, n_next=600, n_steer=300, n_session=200, a_steps=60,
+             'alignment': dict(max_history=3, n_sequence=600, n_text2sid=300, n_sid2text=200, n_next=600, n_steer=300, n_session=200, a_steps=60,
                                stage_b=False, batch_size=8, val_users=10),
              'dense': dict(users=24, targets_per_user=1, val_users=8, epochs=3, hidden=64)},
     'full': {},  # every stage at its config's defaults (the benchmark runs use configs/papermill/full/)

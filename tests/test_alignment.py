@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from talkwalk.alignment import add_sid_tokens, encode_example, make_examples, param_checksums, save_stage_b, train_stage_a, train_stage_b
+import copy
+from talkwalk.alignment import add_sid_tokens, encode_example, make_examples, param_checksums, save_stage_b, sid_code_ids, train_stage_a, train_stage_b
 from talkwalk.prompts import PromptStyle, rec_messages
 from talkwalk.sids import TokenTrie, sid_string
 from talkwalk.decoding import constrained_beam_search, rec_prompt_ids
@@ -61,7 +62,7 @@ def test_stage_a_changes_only_new_rows(ml, llm):
 def test_examples_never_contain_validation_or_test_targets(ml):
     ds, split, sids = ml
     sid_str = {i: sid_string(s) for i, s in sids.items()}
-    n = {"text2sid": 300, "sid2text": 300, "next": 3000, "steer": 1000, "session": 500}
+    n = {"text2sid": 300, "sid2text": 300, "next": 3000, "steer": 1000, "session": 500, "sequence": 2000}
     ex = make_examples(ds, split, sids, sid_str, PromptStyle(), n, seed=1)
     held = {(r.user_id, r.target) for df in (split.valid, split.test) for r in df.itertuples()}
     train = split.train_sequences()
@@ -119,3 +120,25 @@ def test_stage_b_adapter_is_small_and_reloads(ml, llm, tmp_path):
         again = PeftModel.from_pretrained(base, str(tmp_path / "b"))(ids).logits[0, -1]
     assert torch.allclose(ref, again, atol=1e-5)
     pm.unload()  # leave the shared module-scoped model as it was
+
+
+def test_stage_b_top_layers_moves_only_the_top_and_the_new_rows(ml, llm, tmp_path):
+    ds, split, sids = ml
+    model, tok, new_ids, n_old, _ = llm
+    m = copy.deepcopy(model)
+    sid_str = {i: sid_string(s) for i, s in sids.items()}
+    ex = make_examples(ds, split, sids, sid_str, PromptStyle(max_history=3), {"sequence": 4}, seed=3)
+    enc = [encode_example(tok, e, 256, sid_code_ids(tok)) for e in ex]
+    layers = m.get_decoder().layers
+    low, top = [p.detach().clone() for p in layers[0].parameters()], [p.detach().clone() for p in layers[-1].parameters()]
+    old_rows = m.get_input_embeddings().weight[:n_old].detach().clone()
+    pm, stats = train_stage_b(m, tok, enc, new_ids, steps=2, lr=1e-3, batch_size=2, mode="top", top_layers=2)
+    assert pm is m and stats["steps"] == 2
+    assert all(torch.equal(a, b) for a, b in zip(low, layers[0].parameters())), "layers below the top ones are frozen"
+    assert not all(torch.equal(a, b) for a, b in zip(top, layers[-1].parameters())), "the top layer trained"
+    assert torch.equal(old_rows, m.get_input_embeddings().weight[:n_old]), "the original vocabulary rows are frozen"
+    save_stage_b(pm, tmp_path / "b", tok)
+    m2, _ = load_llm(str(tmp_path / "b"))
+    assert torch.equal(m2.get_decoder().layers[-1].self_attn.q_proj.weight, layers[-1].self_attn.q_proj.weight)
+    with pytest.raises(ValueError, match="decoder layers"):
+        train_stage_b(copy.deepcopy(model), tok, enc, new_ids, steps=1, lr=1e-3, batch_size=2, mode="top", top_layers=999)

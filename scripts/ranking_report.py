@@ -1,0 +1,82 @@
+"""reports/ranking.md: the ranking benchmark of issue 14 in one page, from files committed commands wrote: the alignment run's
+metrics (validation before / during / after training, throughput, the validation curve), the test evaluation
+(reports/results_<dataset>.json, `make papermill PROFILE=full NOTEBOOKS=nbs/05_eval.ipynb`), the bf16 vs float32 training-step
+measurement (reports/train_throughput.json) and the codebook widths (reports/codebook_widths.json), with the issue's targets.
+
+    python scripts/ranking_report.py --run runs/ml-100k [--out reports/ranking]"""
+import argparse, json
+from pathlib import Path
+import yaml
+from talkwalk.utils import write_json_atomic, write_text_atomic
+
+def ci(v:dict|None, d:int=3) -> str:
+    "A figure with its 95% CI."
+    if not v or v.get('mean') is None: return '—'
+    return f"{v['mean']:.{d}f} [{v['lo']:.{d}f}, {v['hi']:.{d}f}]" if v.get('lo') is not None else f"{v['mean']:.{d}f}"
+
+def val_row(name:str, m:dict) -> str:
+    return f"| {name} | {m['users']} | " + ' | '.join(f"{m.get(c, float('nan')):.3f}" for c in ('hit@10', 'ndcg@10', 'L1', 'L1-2', 'L1-3', 'valid_unconstrained')) + ' |'
+
+def build(run:Path, reports:Path) -> tuple:
+    "`(markdown, summary dict)`."
+    m = json.loads((run/'alignment'/'metrics.json').read_text()); cfg = yaml.safe_load((run/'alignment'/'config.yaml').read_text())
+    res = json.loads((reports/f"results_{m['dataset']}.json").read_text())
+    thr = json.loads((reports/'train_throughput.json').read_text()) if (reports/'train_throughput.json').exists() else None
+    S, A = res['ranking']['sample'], res['ranking']['all_users']
+    out = [f"# Ranking: the LLM as a recommender ({m['dataset']})", '',
+           f"Alignment: `talkwalk align --config configs/ranking/{m['dataset']}-alignment.yaml --run {run}` (upstream stages: `configs/ranking/{m['dataset']}-*.yaml`, "
+           f"commands in `scripts/ranking_benchmark.sh`). Test evaluation: `{res['command']}` ({res['config']['n_llm_users']} seeded test users for every method, "
+           f"{res['config']['bootstrap']} bootstrap resamples; the baselines also on all {res['split']['test_users']:,} test users). Validation figures come from "
+           "the validation split only; nothing here was tuned on test.", '',
+           f"Training on: {m['machine']}.", '',
+           f"Training examples: {m['examples']:,} ({', '.join(f'{k} {v:,}' for k, v in m.get('examples_by_kind', {}).items())}); history cap "
+           f"{cfg['max_history'] or res['split']['max_history']}; loss on every history item's SID: {cfg['history_loss']}; batch {cfg['batch_size']}; bf16 {cfg['bf16']}.", '',
+           '## Test split (leave-one-out, full-catalogue ranking)', '',
+           '| method | Hit@10 (sample) | NDCG@10 (sample) | L1 (sample) | valid SIDs unconstrained | Hit@10 (all users) | NDCG@10 (all users) |', '|---|---|---|---|---|---|---|']
+    for name, s in S.items():
+        a = A.get(name, {})
+        out.append(f"| {name} | {ci(s.get('hit@10'))} | {ci(s.get('ndcg@10'))} | {ci(s.get('L1'))} | {ci(s.get('valid_format'), 2)} | {ci(a.get('hit@10'))} | {ci(a.get('ndcg@10'))} |")
+    for name, why in res.get('not_run', {}).items(): out.append(f'| {name} | {why} | | | | | |')
+    out += ['', '## Validation during training (100 fixed validation users; each user\'s training items excluded)', '',
+            '| model | users | Hit@10 | NDCG@10 | L1 | L1-2 | L1-3 | valid unconstrained |', '|---|---|---|---|---|---|---|---|']
+    out += [val_row(n, m[k]) for n, k in (('before training', 'before'), ('stage A (new rows only)', 'after_a'), ('stage A + B', 'after_b')) if k in m]
+    out += ['', '| phase | steps | train s | validation s | tokens/s | item targets/s | loss first -> last | kept checkpoint |', '|---|---|---|---|---|---|---|---|']
+    for ph in ('stage_a', 'stage_b'):
+        if ph in m:
+            t = m[ph]; out.append(f"| {ph} | {t['steps']} | {t['seconds']} | {t['validation_seconds']} | {t['tokens_per_s']} | {t['targets_per_s']} | "
+                                  f"{t['loss_first']:.3f} -> {t['loss_last']:.3f} | {t.get('best_checkpoint') or 'last'} |")
+    out += ['', 'The validation curve against training time (each check; the kept checkpoint is the best NDCG@10):', '', '| phase | step | minutes | Hit@10 | NDCG@10 | L1 | valid unconstrained |', '|---|---|---|---|---|---|---|']
+    for ph in ('stage_a', 'stage_b'):
+        for c in m.get(ph, {}).get('curve', []):
+            out.append(f"| {ph} | {c['step']} | {c['seconds'] / 60:.1f} | {c.get('hit@10', float('nan')):.3f} | {c.get('ndcg@10', float('nan')):.3f} | {c.get('L1', float('nan')):.3f} | {c.get('valid_unconstrained', float('nan')):.2f} |")
+    if thr:
+        out += ['', f"## Training throughput: float32 vs bf16 autocast (`{thr['command']}`, {thr['machine']})", '',
+                f"Batches of {thr['batch_size']} sequence windows ({thr['window_items']} items each), interleaved in one process.", '',
+                '| phase | float32 tokens/s | bf16 tokens/s | speed-up (median of rounds) | first-step loss fp32 / bf16 |', '|---|---|---|---|---|']
+        out += [f"| stage {k.upper()} | {v['fp32_tokens_per_s']} | {v['bf16_tokens_per_s']} | {v['speedup']}x | {v['first_loss_fp32']:.4f} / {v['first_loss_bf16']:.4f} |" for k, v in thr['summary'].items()]
+    pop = A.get('popularity', {}); sas = A.get('sasrec', {})
+    gen = {k: v for k, v in S.items() if k.startswith('talkwalk-') and 'dense' not in k}
+    best = max(gen, key=lambda k: gen[k]['ndcg@10']['mean']) if gen else None
+    summary = {'dataset': m['dataset'], 'best_generative': best,
+               'generative': {k: {c: v[c] for c in ('hit@10', 'ndcg@10', 'L1', 'valid_format') if c in v} for k, v in gen.items()},
+               'popularity_all': {c: pop.get(c) for c in ('hit@10', 'ndcg@10')}, 'sasrec_all': {c: sas.get(c) for c in ('hit@10', 'ndcg@10')},
+               'dense': {k: {c: v[c] for c in ('hit@10', 'ndcg@10')} for k, v in S.items() if 'dense' in k}}
+    if best:
+        g = gen[best]; out += ['', f'## Targets of issue 14 (best generative variant on the sample: {best})', '',
+                               '| target | now | floor | aim | reached |', '|---|---|---|---|---|']
+        lo_h, lo_n = g['hit@10']['lo'], g['ndcg@10']['lo']
+        out.append(f"| Hit@10 / NDCG@10 | {ci(g['hit@10'])} / {ci(g['ndcg@10'])} | CI lower bound above popularity's {pop['hit@10']['mean']:.3f} / {pop['ndcg@10']['mean']:.3f} | "
+                   f"SASRec's {sas.get('hit@10', {}).get('mean', float('nan')):.3f} / {sas.get('ndcg@10', {}).get('mean', float('nan')):.3f} | "
+                   f"{'floor' if lo_h > pop['hit@10']['mean'] and lo_n > pop['ndcg@10']['mean'] else 'no: lower bounds ' + f'{lo_h:.3f} / {lo_n:.3f}'} |")
+        out.append(f"| L1 accuracy | {ci(g['L1'])} | 0.30 | 0.80 | {'yes' if g['L1']['mean'] >= 0.3 else 'no'} |")
+        out.append(f"| unconstrained valid-SID rate | {ci(g.get('valid_format'), 2)} | 0.90 | 1.00 | {'yes' if g.get('valid_format', {}).get('mean', 0) >= 0.9 else 'no'} |")
+        for k, v in summary['dense'].items():
+            out.append(f"| {k} Hit@10 | {ci(v['hit@10'])} | above popularity ({pop['hit@10']['mean']:.3f}) | above the generative head | {'yes' if v['hit@10']['mean'] > pop['hit@10']['mean'] else 'no'} |")
+    return '\n'.join(out) + '\n', summary
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--run', required=True); ap.add_argument('--reports', default='reports'); ap.add_argument('--out', default=None)
+    a = ap.parse_args(); md, summ = build(Path(a.run), Path(a.reports))
+    out = Path(a.out or f"{a.reports}/ranking_{summ['dataset']}")
+    write_json_atomic(out.with_suffix('.json'), summ); print('wrote', write_text_atomic(out.with_suffix('.md'), md))
