@@ -13,15 +13,15 @@ from talkwalk.run import RunDir
 from talkwalk.sids import SIDTable
 from talkwalk.utils import write_json_atomic, write_text_atomic, machine_info, git_state
 
-def width_stats(run:Path, dataset:str, width:int, epochs:int) -> dict:
+def width_stats(run:Path, dataset:str, width:int, epochs:int, collab_weight:float=0.0) -> dict:
     "Fit the SID stage at `width` codes per level in a scratch copy of `run` (data + contrastive linked) and summarise its SIDs."
     with tempfile.TemporaryDirectory(dir=run.parent) as d:
         for s in ('data', 'contrastive'): (Path(d)/s).symlink_to((run/s).resolve())
-        t0 = time.time(); res = run_rqvae_stage(RQVAEConfig(dataset=dataset, codebook_size=width, epochs=epochs, threads=1, progress=False), d)
+        t0 = time.time(); res = run_rqvae_stage(RQVAEConfig(dataset=dataset, codebook_size=width, epochs=epochs, threads=1, progress=False, collab_weight=collab_weight), d)
         table = SIDTable.load(RunDir(d).path('rqvae', 'lookup')); stats = res.stats
     sids = np.array(list(table.sid_of.values()))
     l1 = np.bincount(sids[:, 0], minlength=width)
-    return {'width': width, 'items': len(sids), 'l1_codes_used': int((l1 > 0).sum()), 'items_per_l1_median': float(np.median(l1[l1 > 0])),
+    return {'width': width, 'collab_weight': collab_weight, 'items': len(sids), 'l1_codes_used': int((l1 > 0).sum()), 'items_per_l1_median': float(np.median(l1[l1 > 0])),
             'items_per_l1_max': int(l1.max()), 'distinct_l1_2': len({tuple(s[:2]) for s in sids}), 'distinct_l1_3': len({tuple(s[:3]) for s in sids}),
             'collision_rate': stats['collisions']['collision_rate'], 'largest_group': stats['collisions']['largest_group'],
             'coherence_lift': (stats.get('coherence') or {}).get('lift'), 'relative_sq_error': stats['reconstruction']['relative_sq_error'],
@@ -38,7 +38,7 @@ def to_md(report:dict) -> str:
         out += [f'## {name}', '', f"Command: `{sec['command']}`; {sec['machine']}; git {sec['git']}.", '',
                 '| codes per level | L1 codes used | items per L1 code (median / max) | distinct L1-2 | distinct L1-3 | collision rate | largest group | coherence lift | recon. error |',
                 '|---|---|---|---|---|---|---|---|---|']
-        out += [f"| {r['width']} | {r['l1_codes_used']} | {r['items_per_l1_median']:.0f} / {r['items_per_l1_max']} | {r['distinct_l1_2']:,} | {r['distinct_l1_3']:,} | "
+        out += [f"| {r['width']}{' + collab. ' + str(r['collab_weight']) if r.get('collab_weight') else ''} | {r['l1_codes_used']} | {r['items_per_l1_median']:.0f} / {r['items_per_l1_max']} | {r['distinct_l1_2']:,} | {r['distinct_l1_3']:,} | "
                 f"{r['collision_rate']:.3f} | {r['largest_group']} | {r['coherence_lift'] if r['coherence_lift'] is None else round(r['coherence_lift'], 2)} | {r['relative_sq_error']:.3f} |"
                 for r in sec['widths']]
         out.append('')
@@ -48,11 +48,12 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--run', required=True, help='a run folder with the data and contrastive stages'); ap.add_argument('--dataset', default=None)
     ap.add_argument('--widths', default='16,32,64,256'); ap.add_argument('--epochs', type=int, default=500)
+    ap.add_argument('--collab-weights', default='0', help='comma-separated: 0 = content only; > 0 fuses collaborative embeddings')
     ap.add_argument('--out', default='reports/codebook_widths')
     a = ap.parse_args(); run = Path(a.run); RunDir(run).require('data', 'contrastive')
     dataset = a.dataset or RunDir(run).saved_config('data').get('dataset') or run.name
-    rows = [width_stats(run, dataset, int(w), a.epochs) for w in a.widths.split(',')]
+    rows = [width_stats(run, dataset, int(w), a.epochs, float(c)) for c in a.collab_weights.split(',') for w in a.widths.split(',')]
     f = Path(a.out + '.json'); report = json.loads(f.read_text()) if f.exists() else {'datasets': {}}
-    report['datasets'][dataset] = {'command': f'python scripts/codebook_widths.py --run {a.run} --widths {a.widths}', 'machine': machine_info(),
+    report['datasets'][dataset] = {'command': f'python scripts/codebook_widths.py --run {a.run} --widths {a.widths} --collab-weights {a.collab_weights}', 'machine': machine_info(),
                                    'git': git_state('talkwalk', 'scripts'), 'widths': rows}
     write_json_atomic(f, report); print('wrote', write_text_atomic(Path(a.out + '.md'), to_md(report)))

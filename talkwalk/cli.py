@@ -41,7 +41,7 @@ def cmd_contrastive(args):
 def cmd_rqvae(args):
     "Quantise item embeddings into semantic IDs (stage 02) and print the codebook statistics."
     from talkwalk.rqvae import RQVAEConfig, run_rqvae_stage, format_sid_stats
-    cfg, run_dir = stage_config(RQVAEConfig, args, ('dataset', 'epochs', 'quantizer', 'embeddings', 'threads'))
+    cfg, run_dir = stage_config(RQVAEConfig, args, ('dataset', 'epochs', 'quantizer', 'embeddings', 'threads', 'codebook_size', 'collab_weight'))
     res = run_rqvae_stage(cfg, run_dir)
     print(format_sid_stats(res.stats)); print(f'artifacts: {res.out}')
     return res
@@ -174,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--epochs', type=int, default=None); r.add_argument('--threads', type=int, default=None)
     r.add_argument('--quantizer', choices=['rqvae', 'rqkmeans'], default=None)
     r.add_argument('--embeddings', choices=['contrastive', 'text'], default=None)
+    r.add_argument('--codebook-size', dest='codebook_size', type=lambda v: v if v == 'auto' else int(v), default=None,
+                   help="codes per level: an integer, or 'auto' (sized to the catalogue: the smallest power of two k with k**levels >= items)")
+    r.add_argument('--collab-weight', dest='collab_weight', type=float, default=None,
+                   help='fuse collaborative embeddings (SVD of the training interactions) into the quantiser input with this weight (0: content only)')
     r.set_defaults(func=cmd_rqvae)
     a = sub.add_parser('align', help='teach the LLM the semantic IDs (stage 03)')
     a.add_argument('--config', default=None, help='an AlignmentConfig YAML; flags override it')

@@ -24,9 +24,9 @@ from .encoders import TextCache
 __all__ = ['QUANTIZERS', 'EMBEDDINGS', 'check_embeddings', 'load_item_embeddings', 'text_item_embeddings', 'RQVAEConfig',
            'check_config', 'auto_codebook_size', 'resolve_codebook_size', 'check_addressable', 'RQVAE',
            'codebook_stats', 'train_rqvae', 'RQVAEQuantizer', 'RQKMeansQuantizer', 'load_quantizer',
-           'add_collision_level', 'assign_sid', 'coherence_field', 'semantic_coherence', 'SIDRun', 'stage_embeddings',
-           'cpu_threads', 'fit_quantizer', 'save_sid_artifacts', 'measure_sids', 'run_rqvae_stage',
-           'load_sid_artifacts', 'format_sid_stats', 'write_report']
+           'add_collision_level', 'assign_sid', 'coherence_field', 'semantic_coherence', 'SIDRun',
+           'collaborative_item_embeddings', 'stage_embeddings', 'cpu_threads', 'fit_quantizer', 'save_sid_artifacts',
+           'measure_sids', 'run_rqvae_stage', 'load_sid_artifacts', 'format_sid_stats', 'write_report']
 
 # %% ../nbs/02_rqvae.ipynb #74f8f38b
 def check_embeddings(ids:list, # item ids, one per row
@@ -86,6 +86,8 @@ class RQVAEConfig:
     "Config of the semantic-ID stage."
     dataset: str = 'ml-100k'        # the data set the items belong to (text embeddings and coherence read its metadata)
     embeddings: str = 'contrastive' # 'contrastive' (<run>/contrastive/item_emb.npy) or 'text' (frozen text encoder)
+    collab_weight: float = 0.0      # > 0: fuse the content embeddings with collaborative ones learned from the training interactions (weight of the unit-norm collaborative part)
+    collab_dim: int = 32            # dimensions of the collaborative embeddings (truncated SVD of the item x user training matrix)
     quantizer: str = 'rqvae'        # 'rqvae' (encoder -> ResidualVQ -> decoder) or 'rqkmeans' (residual k-means)
     levels: int = 3                 # semantic levels; a collision level is added on top
     codebook_size: int|str = 256    # codes per level, or 'auto' (see `auto_codebook_size`)
@@ -120,6 +122,9 @@ def check_config(cfg:RQVAEConfig) -> RQVAEConfig:
         raise SIDError(f"codebook_size={cfg.codebook_size!r}: use an integer >= 2 or 'auto'")
     if cfg.max_collision_codes < 1: raise SIDError(f'max_collision_codes={cfg.max_collision_codes}: need at least 1')
     if cfg.threads < 0: raise SIDError(f'threads={cfg.threads}: use 0 (default) or a positive count')
+    if not (isinstance(cfg.collab_weight, (int, float)) and 0 <= cfg.collab_weight < float('inf')):
+        raise SIDError(f'collab_weight={cfg.collab_weight!r}: use 0 (content only) or a positive weight such as 1.0')
+    if cfg.collab_dim < 1: raise SIDError(f'collab_dim={cfg.collab_dim}: need at least 1 dimension')
     return cfg
 
 # %% ../nbs/02_rqvae.ipynb #a8ed62b1
@@ -473,8 +478,35 @@ class SIDRun:
     stats: dict         # measurements (also in stats.json)
     out: Path           # artifact folder
 
+def collaborative_item_embeddings(run_dir:str|Path, # a run folder with the data stage
+                                  ids:list, # item ids, one row each
+                                  dim:int=32, seed:int=0) -> np.ndarray:
+    "Unit-norm item vectors from a truncated SVD of the training split's item x user matrix (scipy); items without training interactions get zeros."
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import svds
+    _, split = load_data_artifacts(RunDir(run_dir).require('data').dir('data'))
+    pos = {i: k for k, i in enumerate(ids)}; tr = split.train[split.train.item_id.isin(pos)]
+    users = {u: k for k, u in enumerate(tr.user_id.unique())}
+    m = csr_matrix((np.ones(len(tr)), ([pos[i] for i in tr.item_id], [users[u] for u in tr.user_id])), shape=(len(ids), len(users)))
+    m.data[:] = 1.0; m = m.multiply(1 / np.sqrt(np.maximum(m.sum(1), 1))).tocsr()  # binary, each item's row scaled by 1/sqrt(its count)
+    k = min(dim, min(m.shape) - 1)
+    u, s, _ = svds(m, k=k, random_state=seed)
+    x = u * s; norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.where(norm > 0, x / np.maximum(norm, 1e-12), 0).astype(np.float32)
+
 def stage_embeddings(cfg:RQVAEConfig, run_dir:str|Path) -> tuple:
-    "The item embeddings `cfg.embeddings` names: `(ids, emb, description of the source)`."
+    "The item embeddings `cfg.embeddings` names, fused with collaborative ones when `cfg.collab_weight > 0`: `(ids, emb, description of the source)`."
+    ids, emb, how = _content_embeddings(cfg, run_dir)
+    if cfg.collab_weight <= 0: return ids, emb, how
+    col = collaborative_item_embeddings(run_dir, ids, cfg.collab_dim, cfg.seed)
+    unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    fused = np.hstack([unit, cfg.collab_weight * col]).astype(np.float32)
+    return ids, check_embeddings(ids, fused, source='content + collaborative embeddings'), (
+        f'{how} + collaborative (SVD of the training item x user matrix, {col.shape[1]} dims, weight {cfg.collab_weight}; '
+        f'{int((np.abs(col).sum(1) == 0).sum())} items without training interactions: content only)')
+
+def _content_embeddings(cfg:RQVAEConfig, run_dir:str|Path) -> tuple:
+    "The content embeddings `cfg.embeddings` names: `(ids, emb, description of the source)`."
     if cfg.embeddings == 'contrastive':
         ids, emb = load_item_embeddings(run_dir); made = RunDir(run_dir).saved_config('contrastive')
         how = ', '.join(f'{k} {made[k]}' for k in ('epochs', 'n_variants', 'affinity_pairs', 'holdout_frac', 'seed') if k in made)
