@@ -37,7 +37,10 @@ def build(run:Path, reports:Path) -> tuple:
         a = A.get(name, {})
         out.append(f"| {name} | {ci(s.get('hit@10'))} | {ci(s.get('ndcg@10'))} | {ci(s.get('L1'))} | {ci(s.get('valid_format'), 2)} | {ci(a.get('hit@10'))} | {ci(a.get('ndcg@10'))} |")
     for name, why in res.get('not_run', {}).items(): out.append(f'| {name} | {why} | | | | | |')
-    out += ['', '## Validation during training (100 fixed validation users; each user\'s training items excluded)', '',
+    excl = m.get('validation', {}).get('excludes_training_items')
+    out += ['', f"## Validation during training ({cfg['val_users']} fixed validation users; "
+            + ("each user's training items excluded, as the test protocol excludes everything before the target)" if excl else
+               "this run's validation did NOT exclude the users' training items (it predates that change), so its figures are lower than the test protocol's would be; the test evaluation above excludes them)"), '',
             '| model | users | Hit@10 | NDCG@10 | L1 | L1-2 | L1-3 | valid unconstrained |', '|---|---|---|---|---|---|---|---|']
     out += [val_row(n, m[k]) for n, k in (('before training', 'before'), ('stage A (new rows only)', 'after_a'), ('stage A + B', 'after_b')) if k in m]
     out += ['', '| phase | steps | train s | validation s | tokens/s | item targets/s | loss first -> last | kept checkpoint |', '|---|---|---|---|---|---|---|---|']

@@ -515,6 +515,7 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
     examples = make_examples(ds, split, sids, sid_str, style, n_per, cfg.seed)
     run = start_wandb('alignment', cfg, run_dir)
     metrics = {'dataset': ds.name, 'examples': len(examples), 'examples_by_kind': dict(Counter(e.kind for e in examples)), 'machine': machine_info(),
+               'validation': {'users': cfg.val_users, 'excludes_training_items': True},
                **progress.get('metrics', {})}
     save_progress = lambda: write_json_atomic(out/'progress.json', {'inputs': inputs, 'metrics': metrics})
     trie, seen = None, split.train_sequences()  # validation excludes each user's training items, as the test protocol excludes everything before the target
