@@ -518,6 +518,7 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
                'validation': {'users': cfg.val_users, 'excludes_training_items': True},
                **progress.get('metrics', {})}
     save_progress = lambda: write_json_atomic(out/'progress.json', {'inputs': inputs, 'metrics': metrics})
+    save_progress()  # from now on an interrupted run can resume: its checkpoints are tied to these inputs
     trie, seen = None, split.train_sequences()  # validation excludes each user's training items, as the test protocol excludes everything before the target
     def score(model, n_users=cfg.val_users):
         return evaluate_generative(merged(model), tok, ds, split.valid, sids, trie, style, n_users, seed=cfg.seed, levels=levels, progress=False, seen=seen)
@@ -548,7 +549,6 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
         pm, metrics['stage_b'] = train_stage_b(model, tok, encoded, new_ids, cfg.b_steps, cfg.b_lr, cfg.batch_size, cfg.lora_r,
                                                cfg.lora_alpha, cfg.lora_dropout, cfg.seed, run.log, mode=cfg.b_mode, targets=cfg.lora_targets,
                                                top_layers=cfg.top_layers, out_dir=out/'checkpoints'/'stage_b', minutes=cfg.b_minutes, **phase)
-        shutil.rmtree(rd.path('alignment', 'stage_b'), ignore_errors=True)
         save_stage_b(pm, rd.path('alignment', 'stage_b'), tok)
         validate(pm, 'after_b')
     write_json_atomic(rd.path('alignment', 'metrics'), metrics); run.finish()
