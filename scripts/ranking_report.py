@@ -69,7 +69,7 @@ def build(run:Path, reports:Path) -> tuple:
                                '| target | now | floor | aim | reached |', '|---|---|---|---|---|']
         lo_h, lo_n = g['hit@10']['lo'], g['ndcg@10']['lo']
         out.append(f"| Hit@10 / NDCG@10 | {ci(g['hit@10'])} / {ci(g['ndcg@10'])} | CI lower bound above popularity's {pop['hit@10']['mean']:.3f} / {pop['ndcg@10']['mean']:.3f} | "
-                   f"SASRec's {sas.get('hit@10', {}).get('mean', float('nan')):.3f} / {sas.get('ndcg@10', {}).get('mean', float('nan')):.3f} | "
+                   + (f"SASRec's {sas['hit@10']['mean']:.3f} / {sas['ndcg@10']['mean']:.3f} (same run)" if sas else "SASRec, not run in this evaluation") + " | "
                    f"{'floor' if lo_h > pop['hit@10']['mean'] and lo_n > pop['ndcg@10']['mean'] else 'no: lower bounds ' + f'{lo_h:.3f} / {lo_n:.3f}'} |")
         out.append(f"| L1 accuracy | {ci(g['L1'])} | 0.30 | 0.80 | {'yes' if g['L1']['mean'] >= 0.3 else 'no'} |")
         out.append(f"| unconstrained valid-SID rate | {ci(g.get('valid_format'), 2)} | 0.90 | 1.00 | {'yes' if g.get('valid_format', {}).get('mean', 0) >= 0.9 else 'no'} |")

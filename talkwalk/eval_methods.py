@@ -107,7 +107,7 @@ def make_baselines(ed:EvalData, cfg:EvalConfig, texts:TextCache|None=None) -> tu
                EmbeddingKNN('contrastive-knn', ed.item_emb, pos, cmodel.embed_text, cfg.steer_weight, cfg.knn_history, cfg.request)]
     sasrec = RunDir(ed.run_dir).path('baselines', 'sasrec')
     if sasrec.exists(): methods.append(RankedLists('sasrec', sasrec, pos))
-    else: not_run['sasrec'] = f'not run: no {sasrec}; `make sasrec` trains SASRec (RecBole) on this split and writes it'
+    else: not_run['sasrec'] = f'not run: no {sasrec.relative_to(ed.run_dir)} in the run folder; `make sasrec` trains SASRec (RecBole) on this split and writes it'
     return methods, not_run
 
 # %% ../nbs/eval_methods.ipynb #51b30792
