@@ -321,7 +321,9 @@ def train_phase(model, encoded:list, pad_id:int,
     trainer = SIDTrainer(model=model, args=args, train_dataset=encoded, eval_dataset=[0] if checking else None,
                          data_collator=partial(collate, pad_id=pad_id), validate=validate, target_ids=target_ids, processing_class=tokenizer,
                          callbacks=[clock, LogTo(log, log_prefix), *callbacks])
-    trainer.remove_callback(ProgressCallback); trainer.add_callback(ValidationBar())
+    for cb in [c for c in trainer.callback_handler.callbacks if isinstance(c, ProgressCallback) or type(c).__name__ == 'NotebookProgressCallback']:
+        trainer.remove_callback(cb)  # in Jupyter the Trainer picks its notebook bar, whose on_train_end fails after a resumed run stops at once
+    trainer.add_callback(ValidationBar())
     last = get_last_checkpoint(str(out_dir)) if resume and out_dir.is_dir() else None
     t0 = time.time(); trainer.train(resume_from_checkpoint=last)
     secs = max(time.time() - t0 - trainer.counts['val_seconds'], 1e-9); c = trainer.counts
