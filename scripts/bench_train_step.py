@@ -5,9 +5,11 @@ ratios are fair on a shared machine.
     python scripts/bench_train_step.py --run runs/ml-100k [--steps 4 --rounds 2 --out reports/train_throughput.json]
 
 Reads the run's data and SID stages; writes the JSON (tokens/s, item targets/s and the first-step loss per setting and round)."""
-import argparse, statistics, time
+import argparse, statistics
 from pathlib import Path
-from talkwalk.alignment import AlignmentConfig, load_sids, prepare_model, make_examples, encode_example, sid_code_ids, train_stage_a, train_stage_b
+from peft import LoraConfig, get_peft_model
+from talkwalk.alignment import (AlignmentConfig, load_sids, prepare_model, make_examples, encode_example, sid_code_ids, lora_targets,
+                                 train_phase, train_stage_a)
 from talkwalk.catalog import load_data_artifacts
 from talkwalk.prompts import PromptStyle
 from talkwalk.sids import sid_string
@@ -27,15 +29,12 @@ if __name__ == '__main__':
         enc = [encode_example(tok, e, 512, sid_code_ids(tok)) for e in ex]
         kw = dict(resume=False, target_ids=sid_code_ids(tok, 1))
         if stage == 'b':  # LoRA once; each measurement continues training the same adapter
-            from talkwalk.alignment import lora_targets
-            from peft import LoraConfig, get_peft_model
             for p in model.parameters(): p.requires_grad_(False)
             model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=lora_targets(model, 'all-linear'), task_type='CAUSAL_LM', trainable_token_indices=sorted(new_ids)))
         for r in range(a.rounds):
             for bf16 in (False, True):
                 if stage == 'a': st = train_stage_a(model, tok, enc, n_old, a.steps, 1e-6, a.batch_size, bf16=bf16, **kw)
                 else:
-                    from talkwalk.alignment import train_phase
                     st = train_phase(model, enc, tok.pad_token_id, steps=a.steps, lr=1e-6, batch_size=a.batch_size, bf16=bf16, **kw)
                 rows.append({'stage': stage, 'round': r, 'bf16': bf16, 'tokens_per_s': st['tokens_per_s'], 'targets_per_s': st['targets_per_s'], 'loss_first': st['loss_first']})
                 print(rows[-1], flush=True)
