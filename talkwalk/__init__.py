@@ -7,8 +7,9 @@ __version__ = "0.1.0"
 __all__ = []
 
 # %% ../nbs/index.ipynb #d2f0f5c8
-_LAZY = {'load_recommender': 'talkwalk.recommender', 'Recommender': 'talkwalk.session', 'Session': 'talkwalk.session', 'Rec': 'talkwalk.session',
-         'EngineError': 'talkwalk.session', 'EngineConfig': 'talkwalk.session', 'RunDir': 'talkwalk.run',
+_LAZY = {'load_recommender': 'talkwalk.recommender', 'Recommender': 'talkwalk.recommender', 'Session': 'talkwalk.session', 'Rec': 'talkwalk.session',
+         'EngineError': 'talkwalk.session', 'EngineConfig': 'talkwalk.session', 'Constraints': 'talkwalk.session', 'RunDir': 'talkwalk.run',
+         'export_run': 'talkwalk.export',
          'build_pipeline': 'talkwalk.pipeline', 'require_run': 'talkwalk.pipeline',
          'load_dataset': 'talkwalk.data', 'leave_one_out': 'talkwalk.data'}
 

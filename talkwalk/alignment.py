@@ -16,6 +16,7 @@ from transformers import Trainer, TrainingArguments, TrainerCallback, ProgressCa
 from transformers.trainer_utils import get_last_checkpoint
 from .utils import runs_dir, set_seed, pick_device, write_json_atomic, save_config, start_wandb, machine_info
 from .run import RunDir, CONFIG, ArtifactError
+from .tracking import log_outputs, use_inputs
 from .catalog import Dataset, Split, load_data_artifacts, load_descriptions, describe_item, describe_user, item_texts
 from .sids import SPECIAL, SIDError, SIDTable, TokenTrie, sid_string
 from .prompts import SYSTEM, PromptStyle, rec_messages, rec_answer, attribute_phrases, STEER_TEMPLATES, REACTION_TEMPLATES, with_attr
@@ -27,10 +28,10 @@ from .encoders import load_embeddings
 # %% auto #0
 __all__ = ['add_sid_tokens', 'fit_linear_map', 'apply_map', 'llm_text_embeddings', 'code_targets', 'init_sid_rows', 'Example',
            'sequence_windows', 'make_examples', 'sid_code_ids', 'encode_example', 'collate', 'evaluate_generative',
-           'labelled_loss', 'pick_bf16', 'SIDTrainer', 'WallClock', 'ValidationBar', 'LogTo', 'train_phase',
-           'train_stage_a', 'param_checksums', 'lora_targets', 'top_layers_of', 'train_stage_b', 'merged',
-           'save_stage_b', 'AlignmentConfig', 'load_sids', 'prepare_model', 'training_inputs', 'check_resumable',
-           'run_alignment_stage', 'format_alignment']
+           'level_codes', 'labelled_loss', 'pick_bf16', 'SIDTrainer', 'WallClock', 'ValidationBar', 'LogTo',
+           'train_phase', 'train_stage_a', 'param_checksums', 'lora_targets', 'top_layers_of', 'train_stage_b',
+           'merged', 'save_stage_b', 'AlignmentConfig', 'load_sids', 'prepare_model', 'training_inputs',
+           'check_resumable', 'run_alignment_stage', 'format_alignment']
 
 # %% ../nbs/03_alignment.ipynb #7f5101af
 def add_sid_tokens(model, tok, tokens:list, # every SID token (all levels' codes), e.g. from `talkwalk.rqvae.all_sid_tokens`
@@ -233,12 +234,28 @@ def evaluate_generative(model, tok, ds:Dataset, cases:pd.DataFrame, sids:dict, t
     return {'users': len(df), **{c: float(df[c].mean()) for c in df.columns if c != 'seconds'}, 'decode_p50_s': float(df.seconds.median())} if len(df) else {'users': 0}
 
 # %% ../nbs/03_alignment.ipynb #7a4cacbd
-def labelled_loss(model, input_ids:torch.Tensor, labels:torch.Tensor, attention_mask:torch.Tensor) -> torch.Tensor:
-    "Next-token cross-entropy at the labelled positions only: the output matrix is applied there, not at every position."
+def level_codes(tok) -> list:
+    "Per SID level, the token ids of its codes (sorted): the choices constrained decoding makes among."
+    return [torch.tensor(sorted(sid_code_ids(tok, l))) for l in range(1, 1 + max((int(t[3:t.index('_')]) for t in tok.get_vocab() if t.startswith('<|L')), default=0))]
+
+def labelled_loss(model, input_ids:torch.Tensor, labels:torch.Tensor, attention_mask:torch.Tensor,
+                  codes:list|None=None, # `level_codes(tok)`: needed unless `code_loss='vocab'`
+                  code_loss:str='vocab', # a SID code target's loss: over the whole vocabulary ('vocab'), over its level's codes only
+                                         # ('level': the choice constrained decoding makes), or the sum of both ('both')
+                 ) -> torch.Tensor:
+    "Next-token cross-entropy at the labelled positions only (the output matrix is applied there, not at every position)."
     h = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-    sel = labels[:, 1:] != -100
-    logits = model.get_output_embeddings()(h[:, :-1][sel])
-    return F.cross_entropy(logits.float(), labels[:, 1:][sel])
+    sel = labels[:, 1:] != -100; y = labels[:, 1:][sel]
+    logits = model.get_output_embeddings()(h[:, :-1][sel]).float()
+    if code_loss == 'vocab' or not codes: return F.cross_entropy(logits, y)
+    if code_loss not in ('level', 'both'): raise ValueError(f"code_loss={code_loss!r}: use 'vocab', 'level' or 'both'")
+    loss = F.cross_entropy(logits, y, reduction='none')
+    for ids in codes:
+        ids = ids.to(y.device); m = torch.isin(y, ids)
+        if not m.any(): continue
+        level = F.cross_entropy(logits[m][:, ids], torch.searchsorted(ids, y[m]), reduction='none')  # ids are sorted: the target's column
+        loss[m] = level if code_loss == 'level' else loss[m] + level
+    return loss.mean()
 
 def pick_bf16(flag:bool|None, # True / False as asked; None: where the hardware has fast bf16 matrix units
               device:str) -> bool:
@@ -249,9 +266,9 @@ def pick_bf16(flag:bool|None, # True / False as asked; None: where the hardware 
 
 class SIDTrainer(Trainer):
     "A transformers `Trainer` whose loss is `labelled_loss`, whose evaluation is `validate(model) -> metrics` (constrained decoding on the validation split), counting tokens and item targets."
-    def __init__(self, *args, validate=None, target_ids=(), **kw):
+    def __init__(self, *args, validate=None, target_ids=(), codes=None, code_loss:str='vocab', **kw):
         super().__init__(*args, **kw)
-        self.validate, self.target_ids = validate, torch.tensor(sorted(target_ids), dtype=torch.long)
+        self.validate, self.target_ids, self.codes, self.code_loss = validate, torch.tensor(sorted(target_ids), dtype=torch.long), codes, code_loss
         self.counts = {'tokens': 0, 'labels': 0, 'targets': 0, 'val_seconds': 0.0}
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -259,7 +276,7 @@ class SIDTrainer(Trainer):
         self.counts['tokens'] += int(inputs['attention_mask'].sum()); self.counts['labels'] += int((lab != -100).sum())
         self.counts['targets'] += int(torch.isin(lab, self.target_ids.to(lab.device)).sum())
         with self.accelerator.autocast():  # labelled_loss calls the decoder, not model.forward, which accelerate wraps in autocast
-            loss = labelled_loss(model, inputs['input_ids'], lab, inputs['attention_mask'])
+            loss = labelled_loss(model, inputs['input_ids'], lab, inputs['attention_mask'], self.codes, self.code_loss)
         return (loss, None) if return_outputs else loss
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix='eval'):
@@ -305,6 +322,7 @@ def train_phase(model, encoded:list, pad_id:int,
                 bf16:bool=False, resume:bool=True, seed:int=0, warmup_frac:float=0.05,
                 target_ids=(), # token ids that count as one item target (the SID's first level)
                 tokenizer=None, # saved with each checkpoint, so a checkpoint folder loads on its own
+                code_loss:str='vocab', # SID code targets' loss: 'vocab', 'level' or 'both' (`labelled_loss`; 'level'/'both' need `tokenizer`)
                 log=None, log_prefix:str='', callbacks=(), desc:str='train') -> dict:
     "Train `model`'s trainable parameters on `encoded` with a transformers `Trainer` (AdamW, warm-up + cosine, length-grouped batches); returns throughput, losses and the validation curve."
     tmp = out_dir is None; out_dir = Path(tempfile.mkdtemp(prefix='talkwalk-train-') if tmp else out_dir)
@@ -320,6 +338,7 @@ def train_phase(model, encoded:list, pad_id:int,
     clock = WallClock(minutes)
     trainer = SIDTrainer(model=model, args=args, train_dataset=encoded, eval_dataset=[0] if checking else None,
                          data_collator=partial(collate, pad_id=pad_id), validate=validate, target_ids=target_ids, processing_class=tokenizer,
+                         codes=level_codes(tokenizer) if tokenizer is not None and code_loss != 'vocab' else None, code_loss=code_loss,
                          callbacks=[clock, LogTo(log, log_prefix), *callbacks])
     for cb in [c for c in trainer.callback_handler.callbacks if isinstance(c, ProgressCallback) or type(c).__name__ == 'NotebookProgressCallback']:
         trainer.remove_callback(cb)  # in Jupyter the Trainer picks its notebook bar, whose on_train_end fails after a resumed run stops at once
@@ -437,6 +456,7 @@ class AlignmentConfig:
     n_steer: int = 1500
     n_session: int = 800
     max_len: int = 384
+    code_loss: str = 'vocab'    # SID code targets' cross-entropy over the whole vocabulary, over their level's codes ('level', what constrained decoding chooses among) or both
     batch_size: int = 8
     grad_accum: int = 1        # gradient accumulation steps (an optimiser step sees batch_size * grad_accum examples)
     bf16: bool|None = None     # bf16 autocast (None: where the hardware has fast bf16: AMX CPUs, bf16 GPUs)
@@ -515,7 +535,7 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
     sid_str = {i: sid_string(s) for i, s in sids.items()}
     n_per = {'text2sid': cfg.n_text2sid, 'sid2text': cfg.n_sid2text, 'next': cfg.n_next, 'steer': cfg.n_steer, 'session': cfg.n_session, 'sequence': cfg.n_sequence}
     examples = make_examples(ds, split, sids, sid_str, style, n_per, cfg.seed)
-    run = start_wandb('alignment', cfg, run_dir)
+    run = start_wandb('alignment', cfg, run_dir); use_inputs(run, run_dir, 'alignment')
     metrics = {'dataset': ds.name, 'examples': len(examples), 'examples_by_kind': dict(Counter(e.kind for e in examples)), 'machine': machine_info(),
                'validation': {'users': cfg.val_users, 'excludes_training_items': True},
                **progress.get('metrics', {})}
@@ -531,7 +551,7 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
     metrics.setdefault('init', init); trie = TokenTrie(sids, tok); dev = next(model.parameters()).device.type
     sid_ids = sid_code_ids(tok) if cfg.history_loss else None
     encoded = [encode_example(tok, e, cfg.max_len, sid_ids) for e in examples]
-    phase = dict(grad_accum=cfg.grad_accum, eval_every=cfg.eval_every, validate=score, select=cfg.select_metric, bf16=pick_bf16(cfg.bf16, dev),
+    phase = dict(grad_accum=cfg.grad_accum, eval_every=cfg.eval_every, validate=score, select=cfg.select_metric, bf16=pick_bf16(cfg.bf16, dev), code_loss=cfg.code_loss,
                  resume=cfg.resume, target_ids=sid_code_ids(tok, 1))
     if 'stage_a' in metrics and (a_dir/'config.json').exists():  # stage A finished before the interruption
         print(f'resuming after stage A (from {a_dir})'); model, tok = load_llm(str(a_dir), pick_device(cfg.device))
@@ -553,7 +573,7 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
                                                top_layers=cfg.top_layers, out_dir=out/'checkpoints'/'stage_b', minutes=cfg.b_minutes, **phase)
         save_stage_b(pm, rd.path('alignment', 'stage_b'), tok)
         validate(pm, 'after_b')
-    write_json_atomic(rd.path('alignment', 'metrics'), metrics); run.finish()
+    write_json_atomic(rd.path('alignment', 'metrics'), metrics); log_outputs(run, run_dir, 'alignment'); run.finish()
     shutil.rmtree(out/'checkpoints', ignore_errors=True); (out/'progress.json').unlink(missing_ok=True)  # finished: nothing left to resume
     return metrics
 

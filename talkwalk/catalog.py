@@ -8,7 +8,6 @@ import json, math, os
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
-from .utils import repo_root
 from .run import ArtifactError, artifact
 
 # %% auto #0
@@ -80,19 +79,21 @@ def leave_one_out(inter:pd.DataFrame, # chronological interactions (as in `Datas
     return Split(inter[pos >= 2].reset_index(drop=True), cases(2), cases(1), max_history)
 
 # %% ../nbs/catalog.ipynb #2e93a2f4
-def descriptions_dir() -> Path:
-    "The description YAML folder: `$TALKWALK_DESCRIPTIONS`, else `<repo>/data/descriptions`, else the installed copy."
-    import sys
-    cands = ([Path(os.environ['TALKWALK_DESCRIPTIONS'])] if os.environ.get('TALKWALK_DESCRIPTIONS') else []) + \
-            [r/'data'/'descriptions' for r in (repo_root(),) if r] + [Path(sys.prefix)/'share'/'talkwalk'/'descriptions']
-    found = next((c for c in cands if (c/'items').exists()), None)
-    if found is None: raise FileNotFoundError(f'description YAMLs not found in {[str(c) for c in cands]}; set TALKWALK_DESCRIPTIONS')
-    return found
+def descriptions_dir():
+    "The description YAML folder: `$TALKWALK_DESCRIPTIONS` if set, else the package's own `talkwalk/descriptions` (a `Path`, or a `Traversable`)."
+    from importlib.resources import files
+    env = os.environ.get('TALKWALK_DESCRIPTIONS')
+    d = Path(env) if env else files('talkwalk')/'descriptions'
+    if not (d/'items').is_dir():
+        where, fix = (('$TALKWALK_DESCRIPTIONS', 'point it at a folder with items/<domain>.yaml') if env else
+                      ('the installed talkwalk package', 'reinstall talkwalk (`pip install .` or its wheel carries them) or set TALKWALK_DESCRIPTIONS'))
+        raise FileNotFoundError(f'description YAMLs not found: {d} (from {where}) has no items/ folder; {fix}')
+    return d
 
 def load_descriptions(domain:str) -> dict:
     "Load the item, user, composite and affinity phrasings for `domain` (missing parts are empty)."
     d = descriptions_dir()
-    def y(p): return (yaml.safe_load(p.read_text(encoding='utf-8')) or {}) if p.exists() else {}
+    def y(p): return (yaml.safe_load(p.read_text(encoding='utf-8')) or {}) if p.is_file() else {}
     return {'domain': domain, 'items': y(d/'items'/f'{domain}.yaml'), 'users': y(d/'users'/f'{domain}.yaml'),
             'composites': y(d/'composites'/f'{domain}.yaml').get('composites', []),
             'affinity': y(d/'user_item_affinity.yaml').get(domain, y(d/'user_item_affinity.yaml').get('generic', [])),
@@ -222,15 +223,20 @@ def load_data_artifacts(folder:str|Path) -> tuple:
     folder = Path(folder)
     f = lambda name: artifact(folder, 'data', name)
     if not f('fields').exists(): raise ArtifactError(f"{f('fields')} not found: run the data stage first (talkwalk data, or nbs/00_data.ipynb)")
-    meta = json.loads(f('fields').read_text())
-    items, users = _read_jsonl_frame(f('items'), 'item_id'), _read_jsonl_frame(f('users'), 'user_id')
+    def read(name, how):  # a missing or corrupt file names itself and the command that writes it again
+        try: return how(f(name))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ArtifactError(f"{f(name)} cannot be read ({type(e).__name__}: {' '.join(str(e).split())[:200]}): "
+                                f"write the data stage again (talkwalk data --run {folder.parent}, or nbs/00_data.ipynb)") from None
+    meta = read('fields', lambda p: json.loads(p.read_text()))
+    items, users = read('items', lambda p: _read_jsonl_frame(p, 'item_id')), read('users', lambda p: _read_jsonl_frame(p, 'user_id'))
     items.index = items.index.astype(str); users.index = users.index.astype(str)
-    inter = pd.read_csv(f('interactions'), dtype={'user_id': str, 'item_id': str})
+    inter = read('interactions', lambda p: pd.read_csv(p, dtype={'user_id': str, 'item_id': str}))
     def cases(p):
-        df = pd.read_json(f(p), lines=True, dtype={'user_id': str, 'target': str})
+        df = pd.read_json(p, lines=True, dtype={'user_id': str, 'target': str})
         if len(df): df['history'] = df['history'].map(lambda h: tuple(str(x) for x in h))
         return df
-    ds = Dataset(meta['name'], meta['domain'], items, users, inter, [Field(**f) for f in meta['item_fields']],
-                 [Field(**f) for f in meta['user_fields']], meta['notes'])
+    ds = read('fields', lambda p: Dataset(meta['name'], meta['domain'], items, users, inter, [Field(**f) for f in meta['item_fields']],
+                                          [Field(**f) for f in meta['user_fields']], meta['notes']))
     pos = inter.groupby('user_id', sort=False).cumcount(ascending=False)
-    return ds, Split(inter[pos >= 2].reset_index(drop=True), cases('valid'), cases('test'), meta['max_history'])
+    return ds, Split(inter[pos >= 2].reset_index(drop=True), read('valid', cases), read('test', cases), read('fields', lambda p: meta['max_history']))

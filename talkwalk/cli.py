@@ -4,19 +4,23 @@
 
 # %% ../nbs/cli.ipynb #b85255d0
 from __future__ import annotations
-import argparse, dataclasses, sys, time
+import argparse, dataclasses, os, sys, time
 from pathlib import Path
 from .utils import runs_dir
 
 # %% auto #0
 __all__ = ['DEMO_TURNS', 'stage_config', 'cmd_data', 'cmd_contrastive', 'cmd_rqvae', 'cmd_align', 'cmd_dense', 'query_items',
-           'load_engine', 'print_recs', 'cmd_recommend', 'cmd_chat', 'cmd_serve', 'cmd_demo', 'build_parser', 'main']
+           'load_engine', 'print_recs', 'cmd_recommend', 'cmd_chat', 'cmd_serve', 'cmd_export', 'cmd_train', 'cmd_demo',
+           'build_parser', 'main']
 
 # %% ../nbs/cli.ipynb #9d194c71
 def stage_config(cls, args, keys:tuple) -> tuple:
     "`(config, run folder)` of a stage: `cls` defaults, then `--config` YAML, then the flags in `keys` that were given."
     from talkwalk.utils import config_from
+    from talkwalk.run import RunDir
     given = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    if 'dataset' not in given and getattr(args, 'run', None) and cls.__name__ != 'DataConfig' and RunDir(args.run).has('data'):
+        given['dataset'] = RunDir(args.run).saved_config('data')['dataset']  # the data set the run really holds, not the default
     cfg = config_from(cls, given, getattr(args, 'config', None))
     return cfg, Path(args.run or runs_dir()/Path(cfg.dataset).name)
 
@@ -50,7 +54,8 @@ def cmd_align(args):
     "Align the LLM with the run's semantic IDs (stage 03: A, then optionally B) and print validation metrics."
     from talkwalk.alignment import AlignmentConfig, run_alignment_stage, format_alignment
     cfg, run_dir = stage_config(AlignmentConfig, args, ('dataset', 'model', 'a_steps', 'b_steps', 'stage_b', 'val_users', 'device', 'n_sequence', 'history_loss',
-                                                        'a_minutes', 'b_minutes', 'eval_every', 'bf16', 'resume', 'b_mode', 'lora_targets', 'lora_r', 'batch_size'))
+                                                        'a_minutes', 'b_minutes', 'eval_every', 'bf16', 'resume', 'b_mode', 'lora_targets', 'lora_r', 'batch_size',
+                                                        'code_loss', 'init', 'use_unsloth'))
     metrics = run_alignment_stage(cfg, run_dir)
     print(format_alignment(metrics)); print(f'artifacts: {run_dir/"alignment"}')
     return 0
@@ -73,17 +78,22 @@ def query_items(model, items, texts:list, k:int=5) -> dict:
 
 def _user_arg(text:str|None) -> dict|None:
     "The `--user` flag: a JSON object of user fields."
+    return _json_arg(text, '--user', '{"age": 30, "occupation": "writer"}')
+
+def _json_arg(text:str|None, flag:str, example:str='{...}') -> dict|None:
+    "A flag holding a JSON object (`None` when not given)."
     import json
     if not text: return None
-    try: user = json.loads(text)
-    except json.JSONDecodeError as e: raise ValueError(f'--user must be a JSON object such as \'{{"age": 30, "occupation": "writer"}}\': {e}') from None
-    if not isinstance(user, dict): raise ValueError(f'--user must be a JSON object, got {type(user).__name__}')
-    return user
+    try: value = json.loads(text)
+    except json.JSONDecodeError as e: raise ValueError(f"{flag} must be a JSON object such as '{example}': {e}") from None
+    if not isinstance(value, dict): raise ValueError(f'{flag} must be a JSON object, got {type(value).__name__}')
+    return value
 
 def load_engine(args):
     "The `Recommender` for `--run`, `--stage`, `--device`, `--mode` (one call)."
     from talkwalk.recommender import load_recommender
-    return load_recommender(args.run, mode=getattr(args, 'mode', 'generative'), stage=args.stage, device=args.device)
+    return load_recommender(args.run, mode=getattr(args, 'mode', 'generative'), stage=args.stage, device=args.device,
+                            **({'quantize': args.quantize} if getattr(args, 'quantize', None) else {}))
 
 def print_recs(recs:list, out=None):
     "Print recommendations one per line: rank, title, SID, score and explanation."
@@ -96,7 +106,7 @@ def cmd_recommend(args):
     rec = load_engine(args)
     history = parse_history(args.history)
     t0 = time.perf_counter()
-    recs = rec.recommend(args.say, user=_user_arg(args.user), history=history, k=args.k, user_id=args.user_id)
+    recs = rec.recommend(args.say, user=_user_arg(args.user), history=history, k=args.k, user_id=args.user_id, constraints=_json_arg(args.constraints, '--constraints'))
     dt = time.perf_counter() - t0
     if args.json: print(json.dumps({'request': args.say, 'items': [r.to_dict() for r in recs], 'seconds': round(dt, 3)}, indent=1))
     else: print_recs(recs); print(f'({len(recs)} items in {dt * 1000:.0f} ms)')
@@ -107,22 +117,59 @@ def cmd_chat(args, lines=None):
     from talkwalk.session import Session, EngineError, parse_history
     rec = load_engine(args)
     history = parse_history(args.history)
-    s = rec.session(_user_arg(args.user), history, args.user_id)
+    s, rules = rec.session(_user_arg(args.user), history, args.user_id), _json_arg(args.constraints, '--constraints')
     print(f'TalkWalk chat on {rec.dataset.name} ({len(rec.dataset.items):,} items, {rec.mode} mode). Type a request; /new, /save FILE, /load FILE, /quit.')
     for line in (lines if lines is not None else iter(lambda: input('you> '), None)):
         line = line.strip()
         if line in ('/quit', '/exit'): break
         if line == '/new': s = rec.session(s.user, s.history); print('(new session)'); continue
         if line.startswith('/save '): Path(line[6:].strip()).write_text(s.to_json()); print(f'(saved to {line[6:].strip()})'); continue
-        if line.startswith('/load '): s = Session.from_json(Path(line[6:].strip()).read_text()); print(f'(loaded {len(s.turns)} turns)'); continue
-        try: t0 = time.perf_counter(); recs = rec.turn(s, line, args.k); print_recs(recs); print(f'({(time.perf_counter() - t0) * 1000:.0f} ms)')
+        try:
+            if line.startswith('/load '):  # checked like a new session (the engine's restore), never trusted
+                s = rec.restore(_read_json(line[6:].strip())); print(f'(loaded {len(s.turns)} turns)'); continue
+            t0 = time.perf_counter(); recs = rec.turn(s, line, args.k, constraints=rules); print_recs(recs); print(f'({(time.perf_counter() - t0) * 1000:.0f} ms)')
         except EngineError as e: print(f'error: {e}')
     return 0
 
+def _read_json(path:str):
+    "A JSON file's content; an `EngineError` naming the file when it is missing or not JSON."
+    import json
+    from talkwalk.session import EngineError
+    try: return json.loads(Path(path).read_text())
+    except OSError as e: raise EngineError(f'cannot read {path}: {e.strerror}') from None
+    except ValueError as e: raise EngineError(f'{path} is not a saved session (not JSON: {e})') from None
+
 def cmd_serve(args):
     "The HTTP API (and the Gradio demo at /ui) for a run."
-    from talkwalk.serve import serve
-    serve(args.run, host=args.host, port=args.port, ui=args.ui, stage=args.stage, mode=args.mode, device=args.device)
+    from talkwalk.serve import serve, ServeConfig
+    keys = ('host', 'port', 'ui', 'sessions', 'redis_url', 'session_db', 'max_sessions', 'session_ttl_s', 'allowed_hosts', 'max_body_bytes', 'read_timeout_s', 'shutdown_timeout_s')
+    cfg = ServeConfig(**{k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}, api_keys=tuple(args.api_key or ()))
+    serve(args.run, cfg, stage=args.stage, mode=args.mode, device=args.device, **({'quantize': args.quantize} if args.quantize else {}))
+    return 0
+
+def cmd_export(args):
+    "Write a trained run as a Hugging Face model-repository folder: merged model and SID tokenizer, SID table, catalogue, model card."
+    from talkwalk.export import export_run
+    out = export_run(args.run, args.out, stage=args.stage, dtype=args.dtype, dense=args.dense, license=args.license, overwrite=args.force)
+    print(f'exported {args.run} -> {out}')
+    print(f'serve it:  talkwalk chat --run {out}   (or serve / recommend; load_recommender({str(out)!r}) in Python)')
+    print(f'share it:  huggingface-cli upload <user>/<repo> {out}   (then --run <user>/<repo> loads it where the network allows)')
+    return 0
+
+def cmd_train(args):
+    "Every stage in order into one run folder (data, contrastive, semantic IDs, alignment, and the dense head with --dense), each reused when its config is unchanged."
+    import yaml
+    from talkwalk.pipeline import build_pipeline
+    overrides = {}
+    if args.config:
+        try: overrides = yaml.safe_load(Path(args.config).read_text()) or {}
+        except (OSError, yaml.YAMLError) as e: raise ValueError(f'--config {args.config}: {e}') from None
+        if not isinstance(overrides, dict): raise ValueError(f'--config {args.config}: a mapping of stage -> fields, e.g. "alignment: {{b_minutes: 30}}"')
+    run = Path(args.run or runs_dir()/Path(args.dataset).name)
+    t0 = time.time()
+    build_pipeline(run, args.dataset, args.preset, force=args.retrain, dense=args.dense, overrides=overrides)
+    print(f'trained {run} in {time.time() - t0:.0f} s ({args.preset} size)')
+    print(f'next: talkwalk chat --run {run}     talkwalk serve --run {run}     talkwalk recommend --run {run} --say "something calm"')
     return 0
 
 DEMO_TURNS = ['recommend something', 'more like that', 'now something funny and light']
@@ -152,28 +199,38 @@ def cmd_demo(args):
 # %% ../nbs/cli.ipynb #165aa451
 def build_parser() -> argparse.ArgumentParser:
     "The `talkwalk` argument parser with its subcommands."
+    from talkwalk import __version__
     p = argparse.ArgumentParser(prog='talkwalk', description='TalkWalk: a steerable semantic-ID recommender.')
+    p.add_argument('--version', action='version', version=f'talkwalk {__version__}')
     sub = p.add_subparsers(dest='command', required=True)
+    t = sub.add_parser('train', help='every stage in order into one run folder (a new catalogue in one command)')
+    t.add_argument('--dataset', required=True, help='registered name (ml-100k, ml-latest-small, amazon-scientific, ...) or a folder in the generic layout')
+    t.add_argument('--run', default=None, help='run artifact folder (default runs/<dataset>)')
+    t.add_argument('--preset', choices=['tiny', 'demo', 'full'], default='demo', help='size: tiny (seconds, tests), demo (minutes, default) or full (each config at its defaults)')
+    t.add_argument('--config', default=None, help='a YAML of per-stage fields over the preset, e.g. "alignment: {b_minutes: 30, lora_r: 16}"')
+    t.add_argument('--dense', action='store_true', help='also train the dense head')
+    t.add_argument('--retrain', action='store_true', help='train every stage again even when its config is unchanged')
+    t.set_defaults(func=cmd_train)
     d = sub.add_parser('data', help='load, check and split a data set (stage 00)')
     d.add_argument('--config', default=None, help='a DataConfig YAML (e.g. configs/data.yaml); flags override it')
     d.add_argument('--dataset', default=None, help='registered name (ml-100k, ml-100k-grouplens, ml-latest-small, amazon-scientific) or a folder')
     d.add_argument('--run', default=None, help='run artifact folder (default runs/<dataset>)')
-    d.add_argument('--min-interactions', type=int, default=None)
-    d.add_argument('--max-history', type=int, default=None)
-    d.add_argument('--on-unknown-item', choices=['error', 'drop'], default=None)
+    d.add_argument('--min-interactions', type=int, default=None, help='users with fewer interactions are dropped (counted in the summary; default 3)')
+    d.add_argument('--max-history', type=int, default=None, help='history items kept per prompt (default 20)')
+    d.add_argument('--on-unknown-item', choices=['error', 'drop'], default=None, help='an interaction naming an item the catalogue lacks: an error (default) or dropped with a count')
     d.set_defaults(func=cmd_data)
     c = sub.add_parser('contrastive', help='train the metadata <-> language encoder (stage 01)')
     c.add_argument('--config', default=None, help='a ContrastiveConfig YAML (e.g. configs/contrastive.yaml); flags override it')
-    c.add_argument('--dataset', default=None); c.add_argument('--run', default=None)
-    c.add_argument('--epochs', type=int, default=None); c.add_argument('--device', default=None)
+    c.add_argument('--dataset', default=None, help="data set name or folder (default: the run's data stage's)"); c.add_argument('--run', default=None, help='run artifact folder (default runs/<dataset>)')
+    c.add_argument('--epochs', type=int, default=None, help='training epochs'); c.add_argument('--device', default=None, help='auto (default), cpu or cuda')
     c.add_argument('--text-encoder', dest='text_encoder', default=None, help='a sentence-transformers folder (default: bundled all-MiniLM-L6-v2)')
     c.set_defaults(func=cmd_contrastive)
     r = sub.add_parser('rqvae', help='quantise item embeddings into semantic IDs (stage 02)')
     r.add_argument('--config', default=None, help='an RQVAEConfig YAML; flags override it')
-    r.add_argument('--dataset', default=None); r.add_argument('--run', default=None)
-    r.add_argument('--epochs', type=int, default=None); r.add_argument('--threads', type=int, default=None)
-    r.add_argument('--quantizer', choices=['rqvae', 'rqkmeans'], default=None)
-    r.add_argument('--embeddings', choices=['contrastive', 'text'], default=None)
+    r.add_argument('--dataset', default=None, help="data set name or folder (default: the run's data stage's)"); r.add_argument('--run', default=None, help='run artifact folder (default runs/<dataset>)')
+    r.add_argument('--epochs', type=int, default=None, help='quantiser training epochs'); r.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    r.add_argument('--quantizer', choices=['rqvae', 'rqkmeans'], default=None, help='RQ-VAE (default) or residual k-means')
+    r.add_argument('--embeddings', choices=['contrastive', 'text'], default=None, help='item embeddings to quantise: the contrastive space (default) or the text encoder')
     r.add_argument('--codebook-size', dest='codebook_size', type=lambda v: v if v == 'auto' else int(v), default=None,
                    help="codes per level: an integer, or 'auto' (sized to the catalogue: the smallest power of two k with k**levels >= items)")
     r.add_argument('--collab-weight', dest='collab_weight', type=float, default=None,
@@ -181,9 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_rqvae)
     a = sub.add_parser('align', help='teach the LLM the semantic IDs (stage 03)')
     a.add_argument('--config', default=None, help='an AlignmentConfig YAML; flags override it')
-    a.add_argument('--dataset', default=None); a.add_argument('--run', default=None)
+    a.add_argument('--dataset', default=None, help="data set name or folder (default: the run's data stage's)"); a.add_argument('--run', default=None, help='run artifact folder (default runs/<dataset>)')
     a.add_argument('--model', default=None, help="a transformers causal LM path or hub id (default: the bundled SmolLM2-135M-Instruct)")
-    a.add_argument('--a-steps', dest='a_steps', type=int, default=None); a.add_argument('--b-steps', dest='b_steps', type=int, default=None)
+    a.add_argument('--a-steps', dest='a_steps', type=int, default=None, help='stage A optimiser steps (the LR schedule length)')
+    a.add_argument('--b-steps', dest='b_steps', type=int, default=None, help='stage B optimiser steps (the LR schedule length)')
     a.add_argument('--no-stage-b', dest='stage_b', action='store_false', default=None, help='stage A only (the new embedding rows)')
     a.add_argument('--val-users', dest='val_users', type=int, default=None, help='validation users scored at each check (default 100)')
     a.add_argument('--device', default=None, help='auto (default), cpu or cuda')
@@ -197,37 +255,62 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument('--no-resume', dest='resume', action='store_false', default=None, help='train afresh, discarding checkpoints of an interrupted run')
     a.add_argument('--b-mode', dest='b_mode', choices=['lora', 'top'], default=None, help='stage B: LoRA (default) or a full fine-tune of the top layers')
     a.add_argument('--lora-targets', dest='lora_targets', choices=['attention', 'all-linear'], default=None, help='LoRA target modules')
-    a.add_argument('--lora-r', dest='lora_r', type=int, default=None, help='LoRA rank'); a.add_argument('--batch-size', dest='batch_size', type=int, default=None)
+    a.add_argument('--lora-r', dest='lora_r', type=int, default=None, help='LoRA rank'); a.add_argument('--batch-size', dest='batch_size', type=int, default=None, help='examples per optimiser step')
+    a.add_argument('--code-loss', dest='code_loss', choices=['vocab', 'level', 'both'], default=None, help="SID code targets' loss: over the vocabulary (default), over their level's codes, or both")
+    a.add_argument('--init', choices=['contrastive', 'mean'], default=None, help='new SID rows from the contrastive space (default) or the vocabulary mean')
+    a.add_argument('--unsloth', dest='use_unsloth', action='store_true', default=None, help='load the model with unsloth (CUDA only; the gpu extra)')
     a.set_defaults(func=cmd_align)
     n = sub.add_parser('dense', help='train the dense head: frozen LLM hidden state -> contrastive space (serve it with --mode dense)')
     n.add_argument('--config', default=None, help='a DenseConfig YAML; flags override it')
-    n.add_argument('--dataset', default=None); n.add_argument('--run', default=None)
+    n.add_argument('--dataset', default=None, help="data set name or folder (default: the run's data stage's)"); n.add_argument('--run', default=None, help='run artifact folder (default runs/<dataset>)')
     n.add_argument('--model', default=None, help="the frozen LLM: a transformers causal LM path or hub id (default: the bundled SmolLM2-135M-Instruct)")
     n.add_argument('--preset', choices=['tiny', 'full'], default=None, help='tiny: a few users, seconds (tests)')
-    n.add_argument('--epochs', type=int, default=None); n.add_argument('--users', type=int, default=None)
+    n.add_argument('--epochs', type=int, default=None, help='training epochs'); n.add_argument('--users', type=int, default=None, help='training users')
     n.add_argument('--losses', default=None, help='training signals, comma separated: target,direction,anchor,delta,dropout')
     n.add_argument('--ablation', action='store_true', help='also train one head per left-out signal')
     n.add_argument('--force', action='store_true', help='retrain even when a head with this config exists')
-    n.add_argument('--device', default=None)
+    n.add_argument('--device', default=None, help='auto (default), cpu or cuda')
     n.set_defaults(func=cmd_dense)
     for name, helptext in (('recommend', 'one request -> k real items'), ('chat', 'an interactive session in the terminal'), ('serve', 'HTTP JSON API + Gradio demo')):
         e = sub.add_parser(name, help=helptext)
-        e.add_argument('--run', required=True, help='a run folder with all stage artifacts (e.g. runs/demo-ml-100k after `make demo`)')
+        e.add_argument('--run', required=True, help='a run folder (e.g. runs/demo-ml-100k after `make demo`), an exported run (talkwalk export), or its Hugging Face hub id')
         e.add_argument('--stage', choices=['a', 'b'], default='b', help='aligned model: stage A or A+B (default b)')
         e.add_argument('--mode', choices=['generative', 'dense'], default='generative', help='SID decoding (default) or the dense head')
-        e.add_argument('--device', default='auto')
+        e.add_argument('--device', default='auto', help='auto (default: cuda where present), cpu or cuda')
+        e.add_argument('--quantize', choices=['none', 'int8'], default=None, help='int8: dynamic int8 linear layers (CPU; faster, see reports/latency.md)')
         if name != 'serve':
             e.add_argument('--user', default=None, help='user metadata as JSON, e.g. \'{"age": 30, "occupation": "writer"}\'')
             e.add_argument('--user-id', dest='user_id', default=None, help="a known user's metadata and training history")
             e.add_argument('--history', default=None, help='item ids the user interacted with, comma or space separated')
             e.add_argument('-k', type=int, default=10, help='items per answer')
+            e.add_argument('--constraints', default=None, help='rules every item satisfies, as JSON, e.g. \'{"exclude": {"genres": ["Horror"]}, "ranges": {"year": [1980, 1989]}}\'')
         if name == 'recommend':
             e.add_argument('--say', default='', help='the request, in plain words')
             e.add_argument('--json', action='store_true', help='print JSON')
         if name == 'serve':
-            e.add_argument('--host', default='127.0.0.1'); e.add_argument('--port', type=int, default=8000)
-            e.add_argument('--no-ui', dest='ui', action='store_false', help='the JSON API only (no Gradio demo at /ui)')
+            e.add_argument('--host', default=None, help="interface to listen on (default 127.0.0.1; '0.0.0.0' for all)")
+            e.add_argument('--port', type=int, default=None, help='TCP port (default 8000)')
+            e.add_argument('--no-ui', dest='ui', action='store_false', default=None, help='the JSON API only (no Gradio demo at /ui)')
+            e.add_argument('--sessions', choices=['sqlite', 'redis', 'memory'], default=None, help='session store: sqlite (default; survives restarts, shared by processes on this machine), redis (shared by machines) or memory')
+            e.add_argument('--redis-url', dest='redis_url', default=None, help='with --sessions redis (default redis://localhost:6379/0)')
+            e.add_argument('--session-db', dest='session_db', default=None, help='the SQLite session file (default <run>/sessions/sessions.db)')
+            e.add_argument('--max-sessions', dest='max_sessions', type=int, default=None, help='sessions kept; the least recently used are dropped (default 10000)')
+            e.add_argument('--session-ttl', dest='session_ttl_s', type=float, default=None, help='seconds an idle session lives (default 7 days; 0: forever)')
+            e.add_argument('--api-key', dest='api_key', action='append', help='require this API key (repeat for several; also $TALKWALK_API_KEYS); sessions belong to their key')
+            e.add_argument('--allowed-host', dest='allowed_hosts', action='append', help='accept only this Host header (repeat for several; default any)')
+            e.add_argument('--max-body-bytes', dest='max_body_bytes', type=int, default=None, help='request body cap, Gradio uploads included (default 1000000)')
+            e.add_argument('--request-timeout', dest='read_timeout_s', type=float, default=None, help='seconds for a request body to arrive (default 10)')
+            e.add_argument('--shutdown-timeout', dest='shutdown_timeout_s', type=float, default=None, help='seconds open connections get on SIGTERM (default 5)')
         e.set_defaults(func={'recommend': cmd_recommend, 'chat': cmd_chat, 'serve': cmd_serve}[name])
+    x = sub.add_parser('export', help='write a trained run as a Hugging Face model repository folder (loads with transformers and with --run)')
+    x.add_argument('--run', required=True, help='a trained run folder (data, semantic IDs, alignment; the dense head and evaluation where present)')
+    x.add_argument('--out', required=True, help='the export folder: config.json, model.safetensors, tokenizer with SID tokens, rqvae/, data/, README.md')
+    x.add_argument('--stage', choices=['a', 'b'], default='b', help='b: stage A with the LoRA adapter merged (default; A where B was not trained); a: stage A')
+    x.add_argument('--dtype', choices=['float32', 'bfloat16', 'float16'], default=None, help='save the weights in this dtype (default: as trained)')
+    x.add_argument('--no-dense', dest='dense', action='store_false', help='leave the dense head out')
+    x.add_argument('--license', default=None, help="a Hub licence id for the model card's metadata (e.g. apache-2.0); check the data set's terms first")
+    x.add_argument('--force', action='store_true', help='replace an existing --out folder')
+    x.set_defaults(func=cmd_export)
     m = sub.add_parser('demo', help='the walk-through on the embedded MovieLens 100K: train at demo size, then a three-turn conversation')
     m.add_argument('--run', default=None, help='run artifact folder (default runs/demo-ml-100k)')
     m.add_argument('--retrain', action='store_true', help='train every stage again even when a matching run exists')
@@ -242,5 +325,15 @@ def main(argv:list|None=None) -> int:
     try:
         out = args.func(args)
         return out if isinstance(out, int) else 0
-    except (DataError, EngineError, FileNotFoundError, ValueError) as e:
-        print(f'talkwalk {args.command}: error: {e}', file=sys.stderr); return 2
+    except (DataError, EngineError, OSError, ValueError, KeyError) as e:  # bad input or a broken run folder: one line, exit 2
+        print(f'talkwalk {args.command}: error: {_one_line(e)}', file=sys.stderr); return 2
+    except KeyboardInterrupt: return 130
+    except Exception as e:  # a bug: still one line, with how to get the traceback
+        if os.environ.get('TALKWALK_DEBUG'): raise
+        print(f'talkwalk {args.command}: internal error: {type(e).__name__}: {_one_line(e)} (set TALKWALK_DEBUG=1 for the traceback)', file=sys.stderr); return 1
+
+def _one_line(e:BaseException) -> str:
+    "An exception's message on one line (errno errors with their file name)."
+    if isinstance(e, OSError) and e.filename and e.strerror: return f'{e.strerror}: {e.filename}'
+    msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+    return ' '.join(str(msg).split())

@@ -12,6 +12,7 @@ import torch, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .utils import runs_dir, set_seed, pick_device, atomic_path, write_json_atomic, write_text_atomic, save_config, start_wandb
 from .run import RunDir, CONFIG, artifact
+from .tracking import log_outputs, use_inputs
 from .catalog import (Dataset, load_data_artifacts, load_descriptions, describe_item, describe_user, describe_composite,
                               describe_affinity, is_missing)
 from .encoders import TextCache, Featurizer, MetadataEncoder, ContrastiveModel, KINDS
@@ -235,7 +236,7 @@ def recall_at(item_emb:np.ndarray, descs:list, desc_emb_fn, ks=(1, 10)) -> dict:
     return out
 
 # %% ../nbs/01_contrastive.ipynb #ae75b182
-GENRE_QUERIES = {  # plain-English requests, worded apart from the training phrasings in data/descriptions
+GENRE_QUERIES = {  # plain-English requests, worded apart from the training phrasings in talkwalk/descriptions
     'Action': 'explosions, car chases and big fight scenes', 'Adventure': 'heroes setting off on a daring journey to faraway places',
     'Animation': 'a cartoon', "Children's": 'something my young kids can watch', 'Comedy': 'something that will make me laugh',
     'Crime': 'gangsters, detectives and a robbery gone wrong', 'Documentary': 'a real-life story told by the people who lived it',
@@ -276,7 +277,7 @@ def run_contrastive_stage(cfg:ContrastiveConfig|None=None, run_dir:str|Path|None
     cfg = cfg or ContrastiveConfig(); run_dir = Path(run_dir or runs_dir()/Path(cfg.dataset).name)
     ds, split = load_data_artifacts(RunDir(run_dir).require('data').dir('data'))  # a missing data stage: an error naming its command
     out = RunDir(run_dir).dir('contrastive'); out.mkdir(parents=True, exist_ok=True); save_config(cfg, out/CONFIG)
-    run = start_wandb('contrastive', cfg, run_dir)
+    run = start_wandb('contrastive', cfg, run_dir); use_inputs(run, run_dir, 'contrastive')
     t0 = time.time()
     model, history, hold = train_contrastive(ds, split.train, cfg, out, log=run.log)
     train_s = time.time() - t0
@@ -285,7 +286,7 @@ def run_contrastive_stage(cfg:ContrastiveConfig|None=None, run_dir:str|Path|None
                'temperature': float(1 / model.logit_scale.exp()), **evaluate_space(model, ds, hold)}
     write_json_atomic(artifact(out, 'contrastive', 'metrics'), metrics)
     flat = {f'{k}/{m}': v for k, d in metrics.items() if isinstance(d, dict) and k != 'genre_query_p@20' for m, v in d.items()}
-    run.summary.update(flat); run.finish()
+    run.summary.update(flat); log_outputs(run, run_dir, 'contrastive'); run.finish()
     return model, metrics
 
 # %% ../nbs/01_contrastive.ipynb #d1b3a336

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .utils import repo_root, runs_dir, save_config, write_json_atomic, write_text_atomic, atomic_path, start_wandb, set_seed
 from .run import CONFIG, artifact
+from .tracking import log_outputs
 from .catalog import (DataError, Field, Dataset, Split, leave_one_out, is_missing, load_descriptions, describe_item, describe_user,
                               describe_composite)
 
@@ -414,5 +415,5 @@ def run_data_stage(cfg:DataConfig|None=None, # the stage config (defaults: embed
     st = dataset_stats(ds)
     run = start_wandb('data', cfg, run_dir)
     run.summary.update({'items': st['items'], 'users': st['users'], 'interactions': st['interactions'], 'sparsity': st['sparsity']})
-    run.finish()
+    log_outputs(run, run_dir, 'data'); run.finish()
     return ds, split, st

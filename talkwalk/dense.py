@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from .utils import (set_seed, pick_device, atomic_path, write_json_atomic, write_text_atomic, save_config, start_wandb,
                             machine_info, unit)
 from .run import ArtifactError, RunDir
+from .tracking import log_outputs, use_inputs
 from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_user, item_texts, user_profile
 from .prompts import STEER_TEMPLATES, with_attr, dense_messages, catalogue_attributes
 from .metrics import steering_precision
@@ -265,7 +266,7 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
         m = json.loads(rd.path('dense', 'metrics').read_text())
         if not ablation or m.get('ablation'): log(f'[dense] {out} is trained at this config: reusing it'); return m
     t0 = time.time(); inp = dense_inputs(run_dir, cfg, progress, log)
-    run = start_wandb('dense', cfg, run_dir)
+    run = start_wandb('dense', cfg, run_dir); use_inputs(run, run_dir, 'dense')
     args = [inp[k] for k in ('X', 'ex', 'E', 'T', 'D', 'C', 'M')]
     head, hist = train_head(*args, cfg, lambda r: run.log(r), progress)
     m = {'config': dataclasses.asdict(cfg), 'best': max(hist, key=lambda r: r.get('val_ndcg@10', r.get('steer_share', 0))), 'history': hist,
@@ -281,7 +282,7 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
             log(f"[dense] without {l}: {m['ablation'][f'without {l}']}")
     m['wall_s'] = round(time.time() - t0, 1)
     write_json_atomic(rd.path('dense', 'metrics'), m); save_config(cfg, rd.config_path('dense')); save_head(head, out)  # the head last: it marks the stage done
-    run.summary.update({f'best/{k}': v for k, v in m['best'].items()}); run.finish()
+    run.summary.update({f'best/{k}': v for k, v in m['best'].items()}); log_outputs(run, run_dir, 'dense'); run.finish()
     log(f"[dense] best epoch {m['best']['epoch']}: " + ', '.join(f'{k} {v:.4f}' for k, v in m['best'].items() if k.startswith(('val_', 'steer_'))))
     return m
 

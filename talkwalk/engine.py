@@ -16,7 +16,7 @@ from .catalog import Dataset, load_data_artifacts
 from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
 from .decoding import trie_beam_search
-from .llm import load_aligned, apply_quantize
+from .llm import load_aligned, apply_quantize, export_manifest
 from .session import EngineConfig, Recommender, Session
 
 # %% auto #0
@@ -25,17 +25,18 @@ __all__ = ['BENCH_REQUESTS', 'check_run', 'trained_style', 'GenerativeRecommende
 
 # %% ../nbs/04_inference.ipynb #50a272d5
 def check_run(run_dir:str|Path) -> RunDir:
-    "The run folder, if the generative head can serve it; else an error naming the missing piece and the command that makes it."
-    run = RunDir.of(run_dir).require('data', 'rqvae', 'alignment')
+    "The run folder (or exported run), if the generative head can serve it; else an error naming the missing piece and the command that makes it."
+    run = RunDir.of(run_dir); exported = export_manifest(run) is not None  # an export holds the merged model at its root, no alignment/ models
+    run = run.require('data', 'rqvae', *(() if exported else ('alignment',)))
     try: table = SIDTable.load(run.path('rqvae', 'lookup'))
     except Exception as e:
         raise ArtifactError(f'{run.path("rqvae", "lookup")} is not a SID table this version reads ({e}): re-run the semantic-ID and alignment stages') from None
-    tj = run.path('alignment', 'tokenizer')
+    tj = run/'tokenizer.json' if exported else run.path('alignment', 'tokenizer')
     vocab = {t['content'] for t in json.loads(tj.read_text()).get('added_tokens', [])} if tj.exists() else None
     if vocab is not None:
         need = {level_token(l + 1, int(c)) for s in table.sid_of.values() for l, c in enumerate(s)} | set(SPECIAL)
         if missing := sorted(need - vocab)[:3]:
-            raise ArtifactError(f'the aligned model in {run.dir("alignment")} lacks SID tokens of {run.path("rqvae", "lookup")} (e.g. {missing}): '
+            raise ArtifactError(f'the aligned model in {tj.parent} lacks SID tokens of {run.path("rqvae", "lookup")} (e.g. {missing}): '
                                 'the two come from different runs or versions; re-run the alignment stage (talkwalk align --run ...)')
     return run
 
@@ -75,6 +76,9 @@ class GenerativeRecommender(Recommender):
         if cfg.threads: torch.set_num_threads(cfg.threads)
         ds, split = load_data_artifacts(run.dir('data'))
         table = SIDTable.load(run.path('rqvae', 'lookup'))
+        if unknown := [i for i in table.sid_of if i not in ds.items.index]:
+            raise ArtifactError(f'{run.path("rqvae", "lookup")} names {len(unknown)} item(s) missing from the catalogue in {run.dir("data")} (e.g. {unknown[:3]}): '
+                                'the SID table and the data come from different runs; re-run the semantic-ID and alignment stages (talkwalk rqvae / align --run ...)')
         model, tok = load_aligned(run, cfg.stage, pick_device(cfg.device))
         return cls(run.root, ds, dict(table.sid_of), apply_quantize(model, cfg.quantize), tok, cfg, trained_style(run, split, cfg.max_history))
 
@@ -137,7 +141,8 @@ def generate_baseline(rec:Recommender, ids:list, k:int=10, exclude=frozenset()) 
 # %% ../nbs/04_inference.ipynb #fb71bf99
 def outlines_top1(rec:Recommender, messages:list) -> str:
     "The greedy top item through outlines: the chat goes in as an outlines `Chat`, a trie logits processor shapes the whole answer."
-    import outlines
+    try: import outlines
+    except ImportError as e: raise ImportError("outlines_top1 needs outlines, an optional extra: pip install 'talkwalk[outlines]'") from e
     from outlines.inputs import Chat
     from outlines.processors.base_logits_processor import OutlinesLogitsProcessor
     rec_id, start, end = rec.tok.convert_tokens_to_ids(['<|rec|>', '<|sid_start|>', '<|sid_end|>'])

@@ -4,10 +4,12 @@
 
 # %% ../nbs/05_eval.ipynb #65ae7cea
 from __future__ import annotations
-import dataclasses, time
+import dataclasses, tempfile, time
 from pathlib import Path
 from .utils import repo_root, runs_dir, set_seed, write_json_atomic, save_config, start_wandb, machine_info, git_state
 from .run import RunDir
+from .tracking import is_tracking, log_images, log_outputs, use_inputs
+from .eval_report import plot_metrics, plot_steer, plot_latency
 from .prompts import catalogue_attributes
 from .encoders import TextCache
 from .session import Session
@@ -21,7 +23,7 @@ __all__ = ['run_eval_stage']
 
 # %% ../nbs/05_eval.ipynb #76f92bc7
 def _log_wandb(run, results:dict):
-    "Summary metrics and per-variant tables of one evaluation."
+    "Summary metrics, per-variant tables and the report's plots (as images) of one evaluation."
     import wandb
     summ = {}
     for m, s in results['ranking']['sample'].items():
@@ -44,6 +46,11 @@ def _log_wandb(run, results:dict):
              'steerability': wandb.Table(columns=['method', 'test', 'figure', 'mean', 'lo', 'hi', 'n'], data=steer),
              'latency': wandb.Table(columns=['method', 'p50_ms', 'p95_ms', 'n'],
                                     data=[[m, l['p50_ms'], l['p95_ms'], l['n']] for m, l in results['latency'].items()])})
+    if not is_tracking(run): return
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        log_images(run, {'figures/metrics': plot_metrics(results, d/'metrics.png'), 'figures/steer': plot_steer(results, d/'steer.png'),
+                         'figures/latency': plot_latency(results, d/'latency.png')})
 
 # %% ../nbs/05_eval.ipynb #2c38c765
 def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:dict, records:dict, steer_raw:dict, conv_raw:dict, log=print):
@@ -79,7 +86,7 @@ def run_eval_stage(cfg:EvalConfig|None=None, # the stage config
     run_dir = Path(run_dir or runs_dir()/cfg.dataset); ed = load_eval_data(run_dir)
     sample_all = sample_users(ed, max(cfg.n_llm_users, cfg.n_steer_users), cfg.seed)
     sample, steer_users = sample_all[:cfg.n_llm_users], sample_all[:cfg.n_steer_users]
-    run = start_wandb('eval', cfg, run_dir)
+    run = start_wandb('eval', cfg, run_dir); use_inputs(run, run_dir, 'eval')
     root = repo_root(); shown = run_dir.resolve().relative_to(root) if root and run_dir.resolve().is_relative_to(root) else run_dir
     results = {'dataset': ed.ds.name, 'domain': ed.ds.domain, 'run': str(shown), 'config': dataclasses.asdict(cfg), 'machine': machine_info(),
                'commit': git_state('nbs', 'talkwalk'), 'not_run': {}, 'notes': [],
@@ -119,6 +126,6 @@ def run_eval_stage(cfg:EvalConfig|None=None, # the stage config
                               'families': list(FAMILIES), 'floor': 'popularity', 'not_steerable': [m.name for m in baselines if not m.steerable and m.name != 'popularity']}
     results['wall_s'] = round(time.time() - t_start, 1)
     write_json_atomic(RunDir(run_dir).path('eval', 'results'), results); save_config(cfg, RunDir(run_dir).config_path('eval'))
-    _log_wandb(run, results); run.finish()
+    _log_wandb(run, results); log_outputs(run, run_dir, 'eval'); run.finish()
     log(f"[eval] wrote {RunDir(run_dir).path('eval', 'results')} in {results['wall_s']:.0f} s")
     return results

@@ -11,10 +11,12 @@ from .prompts import STEER_TEMPLATES, with_attr, Attribute
 from .metrics import ranking_metrics, bootstrap_ci, steering_precision, attribute_shares, centroid_distance, jaccard
 from .eval_data import EvalConfig, EvalData
 from .eval_methods import Method, rank_for
+from .session import EngineError
 
 # %% auto #0
 __all__ = ['NOUNS', 'NEW_TEMPLATES', 'NEGATIVE_TEMPLATES', 'RANGE_TEMPLATES', 'FAMILIES', 'steer_request', 'range_requests',
-           'steer_suite', 'run_steer', 'run_conversation', 'summarise_conversation', 'summarise_steer']
+           'steer_suite', 'run_steer', 'run_conversation', 'summarise_conversation', 'summarise_steer',
+           'constraint_violations', 'random_constraints', 'constraint_suite']
 
 # %% ../nbs/eval_steer.ipynb #f03dc520
 NOUNS = {'movielens': ('movie', 'movies'), 'amazon': ('product', 'products')}
@@ -183,3 +185,66 @@ def summarise_steer(lists:dict, # one method's output of `run_steer`
         out['cost']['unsteered'] = {'hit@10': bootstrap_ci([float(ed.cases[u].target in t[:10]) for u, t in uns.items()], B, sd),
                                     'ndcg@10': bootstrap_ci([ranking_metrics(t, ed.cases[u].target, (10,), ())['ndcg@10'] for u, t in uns.items()], B, sd)}
     return out, per_case
+
+# %% ../nbs/eval_steer.ipynb #731b2e82
+def _item_values(v) -> set:
+    "An item field's value(s) as a set of lower-cased strings."
+    vs = v if isinstance(v, (list, tuple)) else [] if v is None or (isinstance(v, float) and np.isnan(v)) else [v]
+    return {str(x).lower() for x in vs}
+
+def constraint_violations(items:pd.DataFrame, # the catalogue (`Dataset.items`)
+                          ids:list, # returned item ids
+                          c:dict, # the constraints, as a `Constraints` dict
+                         ) -> list:
+    "`(item id, rule)` for every returned item that breaks a rule of `c`, checked row by row."
+    out = []
+    for i in ids:
+        row = items.loc[i]
+        for f, vals in c.get('include', {}).items():
+            if not _item_values(row[f]) & {v.lower() for v in vals}: out.append((i, f'include.{f}'))
+        for f, vals in c.get('exclude', {}).items():
+            if _item_values(row[f]) & {v.lower() for v in vals}: out.append((i, f'exclude.{f}'))
+        for f, (lo, hi) in c.get('ranges', {}).items():
+            x = float(row[f])
+            if not ((lo is None or x >= lo) and (hi is None or x <= hi)): out.append((i, f'ranges.{f}'))
+        if c.get('items') is not None and i not in c['items']: out.append((i, 'items'))
+        if i in c.get('exclude_items', []): out.append((i, 'exclude_items'))
+    return out
+
+def random_constraints(items:pd.DataFrame, fields:list, # the catalogue and its item `Field`s
+                       rng:np.random.Generator) -> dict:
+    "A seeded, random constraint set from the catalogue's own values: include one value, exclude up to two, a numeric range, banned ids."
+    labels = [f.name for f in fields if f.kind in ('categorical', 'multilabel')]
+    numbers = [f.name for f in fields if f.kind == 'numeric']
+    c = {}
+    if labels:
+        f = labels[int(rng.integers(len(labels)))]
+        seen = pd.Series([x for v in items[f] for x in sorted(_values_of_raw(v))]).value_counts()
+        common = list(seen.index[:30])
+        if rng.random() < 0.6: c['include'] = {f: [common[int(rng.integers(len(common)))]]}
+        if rng.random() < 0.6: c['exclude'] = {f: [common[int(j)] for j in rng.choice(len(common), size=min(2, len(common)), replace=False)]}
+        if c.get('include') and c.get('exclude'): c['exclude'][f] = [v for v in c['exclude'][f] if v not in c['include'][f]]
+    if numbers and rng.random() < 0.5:
+        f = numbers[int(rng.integers(len(numbers)))]; q = np.nanquantile(items[f].astype(float), sorted(rng.uniform(0, 1, 2)))
+        c['ranges'] = {f: [float(q[0]), float(q[1])]}
+    if rng.random() < 0.3: c['exclude_items'] = [str(i) for i in rng.choice(items.index, size=min(20, len(items) - 1), replace=False)]
+    return c
+
+def _values_of_raw(v) -> list:
+    "An item field's value(s) as strings, spelt as in the data."
+    if isinstance(v, (list, tuple)): return [str(x) for x in v]
+    return [] if v is None or (isinstance(v, float) and np.isnan(v)) else [str(v)]
+
+def constraint_suite(rec, # a loaded `Recommender` (either head)
+                     n:int=100, k:int=10, seed:int=0, history_items:int=5) -> dict:
+    "Run `n` seeded random constraint sets through `rec` (one-shot, a random short history each): violations, refusals and items returned."
+    rng = np.random.default_rng(seed); items = rec.dataset.items; ids = list(items.index)
+    returned = violations = refused = 0; examples = []
+    for _ in tqdm(range(n), desc='constraints', leave=False):
+        c = random_constraints(items, rec.dataset.item_fields, rng)
+        history = [str(i) for i in rng.choice(ids, size=history_items, replace=False)]
+        try: got = [r.item_id for r in rec.recommend('something good', history=history, k=k, constraints=c)]
+        except EngineError as err: refused += 1; examples.append(str(err)[:120]); continue
+        bad = constraint_violations(items, got, c); returned += len(got); violations += len(bad)
+    return {'sets': n, 'k': k, 'items_returned': returned, 'violations': violations, 'refused': refused,
+            'satisfied_share': 1 - violations / returned if returned else None, 'refusal_examples': examples[:3]}

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np, torch
 from tqdm.auto import tqdm
 from .utils import cache_dir
-from .run import RunDir
+from .run import ArtifactError, RunDir
 
 # %% auto #0
-__all__ = ['SMOLLM2_GGUF', 'smollm2_gguf', 'default_model_dir', 'load_llm', 'load_aligned', 'token_features', 'pad_id',
-           'llm_features', 'quantize_int8', 'apply_quantize']
+__all__ = ['SMOLLM2_GGUF', 'EXPORT_MANIFEST', 'smollm2_gguf', 'default_model_dir', 'load_llm', 'export_manifest', 'aligned_stage',
+           'load_aligned', 'token_features', 'pad_id', 'llm_features', 'quantize_int8', 'apply_quantize']
 
 # %% ../nbs/llm.ipynb #73871527
 SMOLLM2_GGUF = 'SmolLM2-135M-Instruct.Q4_1.gguf'
@@ -67,10 +67,28 @@ def load_llm(name:str='', # '' = the bundled SmolLM2-135M-Instruct; else a local
     return model.to(device).eval(), tok
 
 # %% ../nbs/llm.ipynb #023cefde
-def load_aligned(run:str|Path|RunDir, # a run folder with the alignment stage
+EXPORT_MANIFEST = 'talkwalk.json'  # marks an exported run (`talkwalk.export`): the aligned model, merged, at the folder's root
+
+def export_manifest(folder:str|Path|RunDir) -> dict|None:
+    "The manifest of an exported run folder (`talkwalk.export`), or `None` for a folder the stages trained."
+    root = RunDir.of(folder).root
+    return json.loads((root/EXPORT_MANIFEST).read_text()) if (root/EXPORT_MANIFEST).is_file() and (root/'config.json').is_file() else None
+
+def aligned_stage(run:str|Path|RunDir, stage:str='b') -> str:
+    "The alignment stage `load_aligned(run, stage)` loads: 'b' where asked for and trained (or exported), else 'a'."
+    run = RunDir.of(run)
+    if (info := export_manifest(run)) is not None: return info['stage']
+    return 'b' if stage == 'b' and (run.path('alignment', 'stage_b_model').exists() or run.path('alignment', 'adapter').exists()) else 'a'
+
+def load_aligned(run:str|Path|RunDir, # a run folder with the alignment stage, or an exported run
                  stage:str='b', device:str='cpu') -> tuple:
-    "`(model, tokenizer)` of a run's aligned LLM: stage 'a', or 'b' (stage A + LoRA merged, or the top-layer fine-tune; falls back to A when B was not run)."
-    run = RunDir.of(run).require('alignment')
+    "`(model, tokenizer)` of a run's aligned LLM: stage 'a', or 'b' (stage A + LoRA merged, or the top-layer fine-tune; falls back to A when B was not run); an export's merged model."
+    run = RunDir.of(run)
+    if (info := export_manifest(run)) is not None:
+        if stage == 'a' and info['stage'] != 'a':
+            raise ArtifactError(f"{run.root} is an export of stage {info['stage']} (merged into one model): it holds no stage-A model; export the run with stage='a' for that")
+        return load_llm(str(run.root), device)
+    run = run.require('alignment')
     model, tok = load_llm(str(run.path('alignment', 'stage_a')), device)
     if stage == 'b' and run.path('alignment', 'stage_b_model').exists():  # a top-layer fine-tune: a whole checkpoint
         return load_llm(str(run.path('alignment', 'stage_b')), device)

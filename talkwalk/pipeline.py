@@ -34,23 +34,27 @@ STAGE_CONFIGS = {'data': DataConfig, 'contrastive': ContrastiveConfig, 'rqvae': 
 STAGE_RUNNERS = {'data': run_data_stage, 'contrastive': run_contrastive_stage, 'rqvae': run_rqvae_stage, 'alignment': run_alignment_stage,
                  'dense': lambda cfg, run: run_dense_stage(cfg, run, progress=False)}
 
-def stage_config(name:str, dataset:str, preset:str):
-    "The config of pipeline stage `name` at a named size."
+def stage_config(name:str, dataset:str, preset:str,
+                 overrides:dict|None=None, # stage name -> fields over the preset's (a `talkwalk train --config` YAML)
+                ):
+    "The config of pipeline stage `name` at a named size, with `overrides[name]` on top."
     if preset not in PRESETS: raise ValueError(f'unknown preset {preset!r}; choose one of {sorted(PRESETS)}')
-    return config_from(STAGE_CONFIGS[name], {'dataset': dataset, **PRESETS[preset].get(name, {})})
+    if unknown := sorted(set(overrides or {}) - set(STAGE_CONFIGS)): raise ValueError(f'unknown stage(s) {unknown} in the overrides; stages: {list(STAGE_CONFIGS)}')
+    return config_from(STAGE_CONFIGS[name], {'dataset': dataset, **PRESETS[preset].get(name, {}), **(overrides or {}).get(name, {})})
 
 PIPELINE = ['data', 'contrastive', 'rqvae', 'alignment', 'dense']
 
 def build_pipeline(run_dir:str|Path, dataset:str='ml-100k', preset:str='demo', force:bool=False,
                    dense:bool=False, # also train the dense head
                    upto:str|None=None, # the last stage to train (default: alignment, or the dense head with `dense`)
+                   overrides:dict|None=None, # stage name -> config fields over the preset's
                    log=print) -> Path:
     "Train stages 00-03 (and the dense head with `dense`) into `run_dir` at a named size, reusing each stage whose artifacts and config already match."
     run = RunDir.of(run_dir); stale = force
     last = upto or ('dense' if dense else 'alignment')
     if last not in PIPELINE: raise ValueError(f'upto={upto!r}: choose one of {PIPELINE}')
     for name in PIPELINE[:PIPELINE.index(last) + 1]:
-        cfg = stage_config(name, dataset, preset)
+        cfg = stage_config(name, dataset, preset, overrides)
         stale = stale or not (run.has(name) and run.config_matches(name, cfg))  # a retrained stage invalidates later ones
         if not stale: log(f'[{name}] reusing {run.dir(name)} (same config)'); continue
         t0 = time.time(); log(f'[{name}] training ({preset} size)'); STAGE_RUNNERS[name](cfg, run.root); log(f'[{name}] done in {time.time() - t0:.0f} s')

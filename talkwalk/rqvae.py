@@ -16,6 +16,7 @@ from vector_quantize_pytorch import ResidualVQ
 from .utils import (atomic_path, pick_device, runs_dir, save_config, set_seed, start_wandb, write_json_atomic, write_text_atomic,
                             git_state)
 from .run import RunDir, CONFIG, artifact
+from .tracking import log_outputs, use_inputs
 from .catalog import Dataset, item_texts, load_data_artifacts, is_missing
 from .sids import SIDError, SIDTable, SIDTrie
 from .encoders import TextCache
@@ -578,12 +579,13 @@ def run_rqvae_stage(cfg:RQVAEConfig|None=None, # the stage config
     cfg = check_config(cfg or RQVAEConfig()); t0 = time.time()
     load0 = round(os.getloadavg()[0], 2) if hasattr(os, 'getloadavg') else None  # timings on a busy machine mean less: record how busy
     run_dir = Path(run_dir or runs_dir()/Path(cfg.dataset).name); out = Path(out_dir or run_dir/'rqvae')
+    inputs = ('data', 'contrastive') if emb is None and cfg.embeddings == 'contrastive' else ('data',)  # what this call reads, for W&B lineage
     if emb is None: ids, emb, source = stage_embeddings(cfg, run_dir)
     else: source = emb_source
     ids = [str(i) for i in ids]; emb = check_embeddings(ids, emb, source=source)
     K = resolve_codebook_size(cfg, len(ids)); check_addressable(len(ids), K, cfg.levels, cfg.max_collision_codes)
     out.mkdir(parents=True, exist_ok=True)
-    run = start_wandb('rqvae', cfg, run_dir)
+    run = start_wandb('rqvae', cfg, run_dir); use_inputs(run, run_dir, 'rqvae', inputs)
     try:
         t1 = time.time(); q, history, resumed = fit_quantizer(emb, cfg, K, out, run); train_s = time.time() - t1
         codes = q.codes(emb); sids, coll = add_collision_level(codes, cfg.max_collision_codes); _warn_collisions(cfg, coll)
@@ -601,6 +603,7 @@ def run_rqvae_stage(cfg:RQVAEConfig|None=None, # the stage config
         run.summary.update({'items': len(ids), 'codebook_size': K, 'collision_rate': coll['collision_rate'], 'largest_group': coll['largest_group'],
                             'relative_sq_error': stats['reconstruction']['relative_sq_error'], 'train_seconds': stats['train_seconds'],
                             **_level_log(stats['codebooks'])})
+        if out.resolve() == RunDir(run_dir).dir('rqvae').resolve(): log_outputs(run, run_dir, 'rqvae')  # a custom out_dir is not the run's SID table
     finally: run.finish()  # also when a check fails after training
     return SIDRun(ids, sids, table, trie, q, stats, out)
 

@@ -4,13 +4,14 @@
 
 # %% ../nbs/run.ipynb #ru000004
 from __future__ import annotations
-import dataclasses
+import dataclasses, fnmatch
 from pathlib import Path
 import yaml
+from fastcore.basics import patch
 from .utils import runs_dir, config_from
 
 # %% auto #0
-__all__ = ['ARTIFACTS', 'CONFIG', 'STAGES', 'ArtifactError', 'artifact', 'RunDir']
+__all__ = ['ARTIFACTS', 'CONFIG', 'STAGES', 'SCRATCH', 'ArtifactError', 'artifact', 'RunDir']
 
 # %% ../nbs/run.ipynb #ru000007
 class ArtifactError(ValueError):
@@ -96,3 +97,13 @@ class RunDir:
     def config_matches(self, stage:str, cfg) -> bool:
         "Whether `stage` saved exactly `cfg`."
         return self.config_path(stage).exists() and self.saved_config(stage) == yaml.safe_load(yaml.safe_dump(dataclasses.asdict(cfg)))
+
+# %% ../nbs/run.ipynb #ru000014
+SCRATCH = ('checkpoint*', 'progress.json', 'features.npz', '*.tmp', '.*')  # resume state, the dense head's LLM-feature cache, atomic-write leftovers
+
+@patch
+def files(self:RunDir, stage:str) -> list:
+    "The files of `stage`'s result, sorted: its folder, less checkpoints, caches and scratch files (`SCRATCH`) at any depth."
+    folder = self.dir(stage)
+    keep = lambda p: not any(fnmatch.fnmatch(part, pat) for part in p.relative_to(folder).parts for pat in SCRATCH)
+    return sorted(p for p in folder.rglob('*') if p.is_file() and keep(p)) if folder.is_dir() else []

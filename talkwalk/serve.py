@@ -4,48 +4,62 @@
 
 # %% ../nbs/serve.ipynb #7aa815ca
 from __future__ import annotations
-import html, json, os, re, socket, threading, time, urllib.request
+import asyncio, hashlib, html, json, os, re, socket, sqlite3, threading, time, urllib.request, uuid
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 import numpy as np
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field as PField
-from .session import EngineError, Session, parse_history  # one history parser for the engine, CLI and UI
+from pydantic import BaseModel, ConfigDict, Field as PField, create_model
+from .session import Constraints, EngineError, Session, parse_history, describe_errors  # one history parser and one validation layer for the engine, CLI and UI
 from .recommender import load_recommender
 
 # %% auto #0
-__all__ = ['DEFAULT_REQUESTS', 'SessionNotFound', 'SessionStore', 'SessionIn', 'TurnIn', 'RecommendIn', 'RecOut', 'TurnOut',
-           'RecommendOut', 'restore_session', 'session_json', 'engine_info', 'make_api', 'profile_from_inputs',
-           'render_cards', 'chat_reply', 'ui_turn', 'ui_new_session', 'make_ui', 'ui_theme', 'make_app', 'serve',
-           'free_port', 'running', 'http_json', 'bench_http']
+__all__ = ['DEFAULT_REQUESTS', 'SessionNotFound', 'SessionConflict', 'mint_id', 'SessionStore', 'SqliteSessionStore',
+           'RedisSessionStore', 'SessionIn', 'TurnIn', 'RecommendIn', 'RecOut', 'TurnOut', 'RecommendOut',
+           'session_json', 'engine_info', 'key_owner', 'make_api', 'profile_from_inputs', 'render_cards', 'chat_reply',
+           'ui_turn', 'ui_new_session', 'make_ui', 'ui_theme', 'BoundedRequests', 'ServeConfig', 'make_store',
+           'make_app', 'serve', 'free_port', 'running', 'http_json', 'bench_http']
 
 # %% ../nbs/serve.ipynb #d6e7ad71
 class SessionNotFound(KeyError):
-    "No session with this id (never created, deleted, or evicted from the store)."
-    def __str__(self): return f'unknown session {self.args[0]!r}'
+    "No session with this id for this caller (never created, expired, evicted, deleted, or another API key's)."
+    def __str__(self): return f'unknown session {self.args[0]!r:.80} (expired, deleted, or never created for this API key): start one with POST /sessions'
+
+class SessionConflict(RuntimeError):
+    "Another request (in another server process) changed the session during this turn."
+    def __str__(self): return f'session {self.args[0]!r} was changed by another request during this one: send the turn again'
+
+def mint_id() -> str:
+    "A new session id: 128 random bits as hex (the server's to choose, never a client's)."
+    return uuid.uuid4().hex
 
 @dataclass
 class _Slot:
     session: Session
+    owner: str = ''
+    touched: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 class SessionStore:
-    "A bounded, thread-safe LRU store of sessions, each with its own lock."
+    "Sessions in memory: bounded (LRU), expiring, thread-safe, each with its own lock; ids minted here."
     def __init__(self, max_sessions:int=1000, # sessions kept; the least recently used is evicted beyond this
-                 on_drop=None, # called with each evicted or removed `Session` (e.g. to free its KV cache)
+                 on_drop=None, # called with each evicted, expired or removed `Session` (e.g. to free its KV cache)
+                 ttl_s:float=0, # a session idle this long expires (0: never)
                 ):
-        self.max_sessions, self.on_drop, self._slots, self._lock = max_sessions, on_drop, OrderedDict(), threading.Lock()
+        self.max_sessions, self.on_drop, self.ttl_s, self._slots, self._lock = max_sessions, on_drop, ttl_s, OrderedDict(), threading.Lock()
     def __len__(self): return len(self._slots)
     def __contains__(self, sid): return sid in self._slots
 
-    def add(self, s:Session) -> Session:
-        "Store `s` (replacing a session with the same id) and evict the least recently used beyond the bound."
+    def create(self, s:Session, owner:str='') -> Session:
+        "Store `s` under a newly minted id (set on `s`) for `owner`; evict the least recently used beyond the bound."
+        s.id = mint_id()
         with self._lock:
-            self._slots[s.id] = _Slot(s); self._slots.move_to_end(s.id)
+            self._slots[s.id] = _Slot(s, owner); self._slots.move_to_end(s.id)
             dropped = [self._slots.popitem(last=False)[1].session for _ in range(len(self._slots) - self.max_sessions)]
         for d in dropped: self._dropped(d)
         return s
@@ -53,38 +67,170 @@ class SessionStore:
     def _dropped(self, s:Session):
         if self.on_drop: self.on_drop(s)
 
-    def _slot(self, sid:str) -> _Slot:
+    def _slot(self, sid:str, owner:str) -> _Slot:
         with self._lock:
-            if sid not in self._slots: raise SessionNotFound(sid)
-            self._slots.move_to_end(sid)
-            return self._slots[sid]
+            slot = self._slots.get(sid) if isinstance(sid, str) else None
+            if slot is None or slot.owner != owner: raise SessionNotFound(sid)
+            if self.ttl_s and time.time() - slot.touched > self.ttl_s:
+                self._slots.pop(sid); expired = True
+            else: slot.touched = time.time(); self._slots.move_to_end(sid); expired = False
+        if expired: self._dropped(slot.session); raise SessionNotFound(sid)
+        return slot
 
     @contextmanager
-    def hold(self, sid:str):
-        "Yield session `sid` with its lock held (`SessionNotFound` if absent)."
-        slot = self._slot(sid)
+    def hold(self, sid:str, owner:str=''):
+        "Yield session `sid` of `owner` with its lock held (`SessionNotFound` if absent, expired or another owner's)."
+        slot = self._slot(sid, owner)
         with slot.lock: yield slot.session
 
-    def remove(self, sid:str) -> Session:
-        "Delete session `sid` and return it (`SessionNotFound` if absent)."
-        with self._lock:
-            if sid not in self._slots: raise SessionNotFound(sid)
-            s = self._slots.pop(sid).session
-        self._dropped(s)
+    def remove(self, sid:str, owner:str='') -> Session:
+        "Delete session `sid` of `owner` and return it (`SessionNotFound` if absent)."
+        slot = self._slot(sid, owner)
+        with self._lock: self._slots.pop(sid, None)
+        self._dropped(slot.session)
+        return slot.session
+
+# %% ../nbs/serve.ipynb #565b20b0
+class SqliteSessionStore:
+    "Sessions in an SQLite file (WAL): they survive restarts and are shared by server processes on one machine; bounded, expiring, ids minted here."
+    def __init__(self, path:str|Path, # the database file (its folder is created)
+                 max_sessions:int=1000, on_drop=None, ttl_s:float=0):
+        self.path, self.max_sessions, self.on_drop, self.ttl_s = Path(path), max_sessions, on_drop, ttl_s
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local, self._locks, self._lock = threading.local(), {}, threading.Lock()
+        db = self._db()
+        db.execute('PRAGMA journal_mode=WAL')
+        db.execute('CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, owner TEXT NOT NULL, data TEXT NOT NULL, '
+                   'version INTEGER NOT NULL, touched REAL NOT NULL)')
+        db.execute('CREATE INDEX IF NOT EXISTS sessions_touched ON sessions (touched)')
+
+    def _db(self) -> sqlite3.Connection:
+        "This thread's connection (autocommit; each statement is its own transaction unless one is opened)."
+        if getattr(self._local, 'db', None) is None:
+            self._local.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._local.db.execute('PRAGMA synchronous=NORMAL')  # with WAL: a crashed process loses nothing committed
+        return self._local.db
+
+    def __len__(self): return self._db().execute('SELECT count(*) FROM sessions').fetchone()[0]
+    def __contains__(self, sid): return self._db().execute('SELECT 1 FROM sessions WHERE id=?', (sid,)).fetchone() is not None
+
+    def _drop(self, ids:list):
+        "Delete `ids` and tell `on_drop` (it gets bare sessions: the KV cache is keyed by id)."
+        if not ids: return
+        self._db().executemany('DELETE FROM sessions WHERE id=?', [(i,) for i in ids])
+        for i in ids:
+            if self.on_drop: self.on_drop(Session(id=i))
+
+    def create(self, s:Session, owner:str='') -> Session:
+        "Store `s` under a newly minted id (set on `s`) for `owner`; expire idle sessions and evict the least recently used beyond the bound."
+        s.id, db, now = mint_id(), self._db(), time.time()
+        db.execute('INSERT INTO sessions VALUES (?, ?, ?, 0, ?)', (s.id, owner, s.to_json(), now))
+        old = [r[0] for r in db.execute('SELECT id FROM sessions WHERE touched < ?', (now - self.ttl_s,))] if self.ttl_s else []
+        over = [r[0] for r in db.execute('SELECT id FROM sessions ORDER BY touched DESC LIMIT -1 OFFSET ?', (self.max_sessions,))]
+        self._drop(list(dict.fromkeys(old + over)))
         return s
+
+    def _row(self, sid:str, owner:str) -> tuple:
+        "`(session, version)` of `sid` for `owner` (`SessionNotFound` if absent, expired or another owner's)."
+        row = self._db().execute('SELECT owner, data, version, touched FROM sessions WHERE id=?', (sid,)).fetchone() if isinstance(sid, str) else None
+        if row is None or row[0] != owner: raise SessionNotFound(sid)
+        if self.ttl_s and time.time() - row[3] > self.ttl_s: self._drop([sid]); raise SessionNotFound(sid)
+        return Session.from_json(row[1]), row[2]
+
+    @contextmanager
+    def hold(self, sid:str, owner:str=''):
+        "Yield session `sid` of `owner`; afterwards write it back if it changed, unless another process changed it first (`SessionConflict`)."
+        with self._lock: lock = self._locks.setdefault(sid, threading.Lock()) if isinstance(sid, str) else threading.Lock()
+        with lock:
+            s, version = self._row(sid, owner); before = s.to_json()
+            yield s
+            s.id = sid; after = s.to_json()
+            n = self._db().execute('UPDATE sessions SET data=?, version=version+1, touched=? WHERE id=? AND version=?',
+                                   (after, time.time(), sid, version)).rowcount if after != before else 1
+            if not n: raise SessionConflict(sid)
+            if after == before: self._db().execute('UPDATE sessions SET touched=? WHERE id=?', (time.time(), sid))
+
+    def remove(self, sid:str, owner:str='') -> Session:
+        "Delete session `sid` of `owner` and return it (`SessionNotFound` if absent)."
+        s, _ = self._row(sid, owner); self._drop([sid])
+        with self._lock: self._locks.pop(sid, None)
+        return s
+
+# %% ../nbs/serve.ipynb #c35037aa
+class RedisSessionStore:
+    "Sessions in Redis (the `redis` extra): shared by servers on many machines; bounded (LRU), expiring, optimistic writes; ids minted here."
+    def __init__(self, url:str='redis://localhost:6379/0', max_sessions:int=1000, on_drop=None, ttl_s:float=0,
+                 prefix:str='talkwalk', # key prefix, so several deployments can share one Redis
+                ):
+        try: import redis
+        except ImportError: raise EngineError("sessions='redis' needs the redis client: pip install 'talkwalk[redis]'") from None
+        self.r, self.url, self.max_sessions, self.on_drop, self.ttl_s, self.prefix = redis.Redis.from_url(url), url, max_sessions, on_drop, ttl_s, prefix
+        self._watch_error = redis.WatchError
+        try: self.r.ping()
+        except redis.RedisError as e: raise EngineError(f'cannot reach Redis at {url}: {e}; start redis-server or give --redis-url') from None
+    def _key(self, sid): return f'{self.prefix}:session:{sid}'
+    @property
+    def _lru(self): return f'{self.prefix}:sessions'
+    def __len__(self): return self.r.zcard(self._lru)
+    def __contains__(self, sid): return bool(self.r.exists(self._key(sid)))
+
+    def _drop(self, ids:list):
+        if not ids: return
+        self.r.delete(*[self._key(i) for i in ids]); self.r.zrem(self._lru, *ids)
+        for i in ids:
+            if self.on_drop: self.on_drop(Session(id=i))
+
+    def _put(self, pipe, sid:str, owner:str, s:Session, version:int):
+        pipe.hset(self._key(sid), mapping={'owner': owner, 'data': s.to_json(), 'version': version})
+        if self.ttl_s: pipe.expire(self._key(sid), int(max(self.ttl_s, 1)))
+        pipe.zadd(self._lru, {sid: time.time()})
+
+    def create(self, s:Session, owner:str='') -> Session:
+        "Store `s` under a newly minted id (set on `s`) for `owner`; evict the least recently used beyond the bound."
+        s.id = mint_id(); pipe = self.r.pipeline(); self._put(pipe, s.id, owner, s, 0); pipe.execute()
+        if self.ttl_s: self.r.zremrangebyscore(self._lru, '-inf', time.time() - self.ttl_s)  # expired keys are gone already; forget them here too
+        over = self.r.zcard(self._lru) - self.max_sessions
+        if over > 0: self._drop([m.decode() for m, _ in self.r.zpopmin(self._lru, over)])
+        return s
+
+    def _row(self, sid, owner:str) -> tuple:
+        row = self.r.hgetall(self._key(sid)) if isinstance(sid, str) else {}
+        if not row or row[b'owner'].decode() != owner: raise SessionNotFound(sid)
+        return Session.from_json(row[b'data'].decode()), int(row[b'version'])
+
+    @contextmanager
+    def hold(self, sid:str, owner:str=''):
+        "Yield session `sid` of `owner`; afterwards write it back if it changed, unless another server changed it first (`SessionConflict`)."
+        with self.r.pipeline() as pipe:
+            pipe.watch(self._key(sid)) if isinstance(sid, str) else None
+            s, version = self._row(sid, owner); before = s.to_json()
+            yield s
+            s.id = sid
+            if s.to_json() == before:  # a read: no write, so no conflict with a concurrent turn
+                pipe.reset(); self.r.zadd(self._lru, {sid: time.time()}); return
+            pipe.multi(); self._put(pipe, sid, owner, s, version + 1)
+            try: pipe.execute()
+            except self._watch_error: raise SessionConflict(sid) from None
+
+    def remove(self, sid:str, owner:str='') -> Session:
+        "Delete session `sid` of `owner` and return it (`SessionNotFound` if absent)."
+        s, _ = self._row(sid, owner); self._drop([sid]); return s
 
 # %% ../nbs/serve.ipynb #7b9b18ef
 class SessionIn(BaseModel):
     "Body of `POST /sessions`: a new session for an optional user profile and history, or a saved one to restore."
+    model_config = ConfigDict(extra='forbid')  # a misspelt field is an error, not silently ignored
     user: Optional[dict[str, Any]] = PField(None, description='user profile, e.g. {"age": 25, "occupation": "student"}; fields as in the catalogue')
     history: Optional[list[str]] = PField(None, description='item ids the user already interacted with, oldest first')
     user_id: Optional[str] = PField(None, description="a known user's id: their profile and training history (unless given)")
-    state: Optional[dict[str, Any]] = PField(None, description='a session as returned by GET /sessions/{id}, to restore it (then user and history must be empty)')
+    state: Optional[dict[str, Any]] = PField(None, description='a session as returned by GET /sessions/{id}, to continue it as a new session (then user and history must be empty)')
 
 class TurnIn(BaseModel):
     "Body of `POST /sessions/{id}/turns`: one plain-English request."
-    request: str = PField(..., max_length=2000, description='what the user asks for, e.g. "something chill" ("" = anything)')
+    model_config = ConfigDict(extra='forbid')
+    request: str = PField(..., description='what the user asks for, e.g. "something chill" ("" = anything); at most EngineConfig.max_request_chars characters')
     k: int = PField(10, ge=1, le=100, description='number of items to recommend')
+    constraints: Optional[Constraints] = PField(None, description='rules every returned item satisfies (include/exclude field values, numeric ranges, item ids)')
 
 class RecommendIn(TurnIn):
     "Body of `POST /recommend`: a one-shot request, with an optional user profile and history."
@@ -106,21 +252,6 @@ class RecommendOut(BaseModel):
     items: list[RecOut]
 
 # %% ../nbs/serve.ipynb #626d8112
-def restore_session(rec, state:dict) -> Session:
-    "A `Session` from its saved JSON, validated by the engine like a new one (`EngineError` if not valid)."
-    if isinstance(state, dict) and 'session_id' in state:  # the API's answers carry the id twice: as id and session_id
-        state = {k: v for k, v in state.items() if k != 'session_id'}
-    try: s = Session.from_dict(state)
-    except EngineError: raise
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise EngineError(f'not a saved session: {type(e).__name__}: {e}') from e
-    checked = rec.session(user=s.user or None, history=s.history or None)  # the engine's checks on profile and history
-    s.user, s.history = checked.user, checked.history
-    ids = rec.dataset.items.index
-    unknown = [i for t in s.turns for i in t.get('items', []) if i not in ids] + [i for i in s.shown if i not in ids]
-    if unknown: raise EngineError(f'saved session shows items that are not in the catalogue: {sorted(set(unknown))[:5]}')
-    return s
-
 def session_json(s:Session) -> dict:
     "The session as plain JSON data, with its id also as `session_id` (NumPy scalars in a profile become numbers)."
     return json.loads(json.dumps({'session_id': s.id, **s.to_dict()}, default=lambda o: o.item() if hasattr(o, 'item') else str(o)))
@@ -136,49 +267,77 @@ def engine_info(rec) -> dict:
     return {**info, 'dataset': rec.dataset.name, 'items': len(rec.dataset.items)}
 
 # %% ../nbs/serve.ipynb #2a55b135
+def key_owner(key:str) -> str:
+    "The owner recorded for sessions made with API key `key`: a short hash, never the key itself."
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+def _error(status:int, detail:str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={'detail': detail})
+
+def _body_error(e:RequestValidationError) -> JSONResponse:
+    "422 naming each bad field and what it accepts (the JSON-decode case says to send JSON)."
+    if any(err.get('type') == 'json_invalid' for err in e.errors()):
+        return _error(422, 'the body is not valid JSON: send a JSON object with Content-Type: application/json')
+    return _error(422, describe_errors(e.errors()) + '. The schemas are at /docs')
+
 def make_api(rec, # a loaded `Recommender` (or anything with its public surface)
-             max_sessions:int=1000, # sessions kept in memory (least recently used evicted)
+             max_sessions:int=1000, # sessions kept (least recently used evicted) when `store` is not given
+             store=None, # a session store (`SessionStore`, `SqliteSessionStore`); default: in memory
+             api_keys:tuple=(), # when given, every route but /health needs one (`Authorization: Bearer KEY` or `X-API-Key: KEY`); sessions belong to their key
             ) -> FastAPI:
     "The TalkWalk HTTP JSON API around `rec`: sessions, turns, one-shot recommendations, health."
     app = FastAPI(title='TalkWalk', version=_version(),
                   description='A steerable recommender: ask for items in plain English, turn after turn. The demo UI is at /ui.')
-    store = app.state.sessions = SessionStore(max_sessions, on_drop=getattr(rec, 'end_session', None))
-    app.state.rec = rec
+    store = app.state.sessions = store if store is not None else SessionStore(max_sessions, on_drop=getattr(rec, 'end_session', None))  # an empty store is falsy
+    app.state.rec, keys = rec, {k for k in api_keys if k}
+    profile = getattr(rec, 'user_model', None)  # the engine's profile model: /docs shows it, pydantic checks it first
+    NewSession = create_model('NewSession', __base__=SessionIn, user=(Optional[profile], None)) if profile else SessionIn
+    OneShot = create_model('OneShot', __base__=RecommendIn, user=(Optional[profile], None)) if profile else RecommendIn
+    as_dict = lambda u: u.model_dump(exclude_none=True) if isinstance(u, BaseModel) else u
 
-    @app.exception_handler(EngineError)
-    def _engine_error(request:Request, e:EngineError): return JSONResponse(status_code=422, content={'detail': str(e)})
-    @app.exception_handler(SessionNotFound)
-    def _not_found(request:Request, e:SessionNotFound): return JSONResponse(status_code=404, content={'detail': str(e)})
+    app.exception_handler(EngineError)(lambda request, e: _error(422, str(e)))
+    app.exception_handler(SessionNotFound)(lambda request, e: _error(404, str(e)))
+    app.exception_handler(SessionConflict)(lambda request, e: _error(409, str(e)))
+    app.exception_handler(RequestValidationError)(lambda request, e: _body_error(e))
+
+    def owner(request:Request) -> str:
+        "The caller's owner tag: '' without API keys; a 401 without a valid key."
+        if not keys: return ''
+        auth = request.headers.get('authorization', '')
+        key = auth[7:].strip() if auth.lower().startswith('bearer ') else request.headers.get('x-api-key', '')
+        if key not in keys: raise HTTPException(401, 'missing or unknown API key: send "Authorization: Bearer KEY" or "X-API-Key: KEY" (the server was started with --api-key)')
+        return key_owner(key)
 
     @app.get('/health', summary='engine and server status')
     def health(): return {'status': 'ok', **engine_info(rec), 'sessions': len(store)}
 
-    @app.post('/sessions', summary='start a session (or restore a saved one)')
-    def create_session(body:SessionIn):
+    def create_session(body:SessionIn, who:str=Depends(owner)):
         if body.state is not None:
             if body.user or body.history or body.user_id: raise EngineError('give either state (to restore) or user/history/user_id, not both')
-            s = restore_session(rec, body.state)
-        else: s = rec.session(user=body.user, history=body.history, **_known(user_id=body.user_id))
-        store.add(s)
-        return session_json(s)
+            s = rec.restore(body.state)
+        else: s = rec.session(user=as_dict(body.user), history=body.history, **_known(user_id=body.user_id))
+        return session_json(store.create(s, who))
+    create_session.__annotations__['body'] = NewSession  # a class, not a string: this module's annotations are postponed and NewSession is local
+    app.post('/sessions', summary='start a session (or continue a saved one as a new session)')(create_session)
 
     @app.post('/sessions/{session_id}/turns', response_model=TurnOut, summary='one plain-English request in a session')
-    def turn(session_id:str, body:TurnIn):
-        with store.hold(session_id) as s:
-            items = rec.turn(s, body.request, k=body.k)
+    def turn(session_id:str, body:TurnIn, who:str=Depends(owner)):
+        with store.hold(session_id, who) as s:
+            items = rec.turn(s, body.request, k=body.k, **_known(constraints=body.constraints))
             return {'session_id': s.id, 'turn': len(s.turns), 'items': [r.to_dict() for r in items]}
 
-    @app.get('/sessions/{session_id}', summary='the session as JSON (save it; restore with POST /sessions {"state": ...})')
-    def get_session(session_id:str):
-        with store.hold(session_id) as s: return session_json(s)
+    @app.get('/sessions/{session_id}', summary='the session as JSON (save it; continue it with POST /sessions {"state": ...})')
+    def get_session(session_id:str, who:str=Depends(owner)):
+        with store.hold(session_id, who) as s: return session_json(s)
 
     @app.delete('/sessions/{session_id}', summary='forget a session')
-    def delete_session(session_id:str): return {'deleted': store.remove(session_id).id}
+    def delete_session(session_id:str, who:str=Depends(owner)): return {'deleted': store.remove(session_id, who).id}
 
-    @app.post('/recommend', response_model=RecommendOut, summary='one-shot recommendation, no session kept')
-    def recommend(body:RecommendIn):
-        recs = rec.recommend(body.request, user=body.user, history=body.history, k=body.k, **_known(user_id=body.user_id))
+    def recommend(body:RecommendIn, who:str=Depends(owner)):
+        recs = rec.recommend(body.request, user=as_dict(body.user), history=body.history, k=body.k, **_known(user_id=body.user_id, constraints=body.constraints))
         return {'items': [r.to_dict() for r in recs]}
+    recommend.__annotations__['body'] = OneShot
+    app.post('/recommend', response_model=RecommendOut, summary='one-shot recommendation, no session kept')(recommend)
     return app
 
 def _known(**kw) -> dict:
@@ -305,37 +464,103 @@ def ui_theme():
     return gr.themes.Default(font=sys_fonts, font_mono=['ui-monospace', 'Consolas', 'monospace'])
 
 # %% ../nbs/serve.ipynb #5b436fc0
+class BoundedRequests:
+    "ASGI middleware: read each HTTP request body up front, refusing bodies over `max_bytes` (413) and bodies slower than `timeout_s` (408)."
+    def __init__(self, app, max_bytes:int=1_000_000, timeout_s:float=10):
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
+
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http': return await self.app(scope, receive, send)
+        length = dict(scope.get('headers', [])).get(b'content-length', b'0')
+        if not length.isdigit() or int(length) > self.max_bytes:
+            return await self._refuse(send, 413, f'the request body is {length.decode(errors="replace")[:20]} bytes; the limit is {self.max_bytes:,} (--max-body-bytes)')
+        body, deadline, more = [], time.monotonic() + self.timeout_s, True
+        while more:
+            try: msg = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0.001))
+            except asyncio.TimeoutError:
+                return await self._refuse(send, 408, f'the request body did not arrive within {self.timeout_s:g} s (--request-timeout): send it whole')
+            if msg['type'] == 'http.disconnect': return
+            body.append(msg.get('body', b'')); more = msg.get('more_body', False)
+            if sum(map(len, body)) > self.max_bytes:
+                return await self._refuse(send, 413, f'the request body is over the limit of {self.max_bytes:,} bytes (--max-body-bytes)')
+        body = b''.join(body)
+        if b'json' in dict(scope.get('headers', [])).get(b'content-type', b''):
+            try: body.decode('utf-8')
+            except UnicodeDecodeError as e: return await self._refuse(send, 400, f'the body is not UTF-8 (byte {e.start}): send JSON encoded as UTF-8')
+        pending = [{'type': 'http.request', 'body': body, 'more_body': False}]
+        async def replay(): return pending.pop() if pending else await receive()  # then the real channel (disconnects)
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send, status:int, detail:str):
+        await JSONResponse(status_code=status, content={'detail': detail}, headers={'Connection': 'close'})({'type': 'http'}, None, send)
+
+@dataclass
+class ServeConfig:
+    "How `talkwalk serve` runs: where, with which session store, and its limits."
+    host: str = '127.0.0.1'       # interface to listen on ('0.0.0.0' for all)
+    port: int = 8000
+    ui: bool = True               # mount the Gradio demo at /ui
+    sessions: str = 'sqlite'      # 'sqlite' (survives restarts, shared by processes on one machine), 'redis' (shared by machines) or 'memory'
+    redis_url: str = 'redis://localhost:6379/0' # with sessions='redis'
+    session_db: str|None = None   # the SQLite file (default <run>/sessions/sessions.db)
+    max_sessions: int = 10_000    # least recently used sessions dropped beyond this
+    session_ttl_s: float = 7 * 86400 # idle sessions expire after this (0: never)
+    api_keys: tuple = ()          # when given, every route but /health needs one (also $TALKWALK_API_KEYS, comma separated)
+    allowed_hosts: tuple = ()     # Host header allowlist (empty: any)
+    max_body_bytes: int = 1_000_000 # request body cap (also caps Gradio uploads)
+    read_timeout_s: float = 10    # a request body must arrive within this
+    shutdown_timeout_s: float = 5 # on SIGTERM, open connections (a demo tab's stream) get this long
+    keep_alive_s: float = 5       # idle keep-alive connections are closed after this
+
+def make_store(cfg:ServeConfig, run_dir:str|Path|None=None, on_drop=None):
+    "The session store `cfg` asks for."
+    if cfg.sessions == 'memory': return SessionStore(cfg.max_sessions, on_drop, cfg.session_ttl_s)
+    if cfg.sessions == 'redis': return RedisSessionStore(cfg.redis_url, cfg.max_sessions, on_drop, cfg.session_ttl_s)
+    if cfg.sessions != 'sqlite': raise EngineError(f"sessions={cfg.sessions!r}: use 'sqlite', 'redis' or 'memory'")
+    path = Path(cfg.session_db) if cfg.session_db else Path(run_dir or '.')/'sessions'/'sessions.db'
+    try: return SqliteSessionStore(path, cfg.max_sessions, on_drop, cfg.session_ttl_s)
+    except (sqlite3.Error, OSError) as e: raise EngineError(f'cannot open the session database {path}: {e}; give another with --session-db or use --sessions memory') from None
+
 def make_app(rec, # a loaded `Recommender`
              ui:bool=True, # mount the Gradio demo at /ui
-             max_sessions:int=1000, # sessions kept by the API
-            ) -> FastAPI:
-    "The API, with the Gradio demo mounted at `/ui` when `ui`."
-    app = make_api(rec, max_sessions=max_sessions)
+             max_sessions:int=1000, # sessions kept by the API (when `store` is not given)
+             store=None, # a session store (default: in memory)
+             api_keys:tuple=(), allowed_hosts:tuple=(), max_body_bytes:int=1_000_000, read_timeout_s:float=10,
+            ):
+    "The API, with the Gradio demo mounted at `/ui` when `ui`, behind the body/time limits and the optional Host allowlist."
+    app = make_api(rec, max_sessions=max_sessions, store=store, api_keys=api_keys)
     if ui:
         os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
         import gradio as gr
         from fastapi.responses import RedirectResponse
         app.add_api_route('/', lambda: RedirectResponse('/ui/'), include_in_schema=False)
-        app = gr.mount_gradio_app(app, make_ui(rec), path='/ui', theme=ui_theme(), ssr_mode=False)
+        app = gr.mount_gradio_app(app, make_ui(rec), path='/ui', theme=ui_theme(), ssr_mode=False, max_file_size=max_body_bytes)
+    if allowed_hosts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(BoundedRequests, max_bytes=max_body_bytes, timeout_s=read_timeout_s)
     return app
 
-
 def serve(run_dir:str|Path, # a run folder with all artifacts (see `talkwalk.engine.require_run`)
-          host:str='127.0.0.1', # interface to listen on ('0.0.0.0' for all)
-          port:int=8000, # TCP port
-          ui:bool=True, # mount the Gradio demo at /ui
+          cfg:ServeConfig|None=None, # where and how to serve (default `ServeConfig()`)
           stage:str='b', # alignment stage whose model to load ('a' or 'b')
           mode:str='generative', # 'generative' or 'dense'
           device:str='auto', # 'auto', 'cpu' or 'cuda'
-          max_sessions:int=1000, # sessions kept in memory
-          rec=None, # an engine already loaded (then `run_dir`, `stage`, `mode`, `device` are not used)
+          rec=None, # an engine already loaded (then `run_dir`, `stage`, `mode`, `device` are not used for loading)
           **engine_kw, # more `EngineConfig` fields, e.g. quantize='int8'
          ):
-    "Load the engine once and serve the API (and the demo at `/ui`) with uvicorn until interrupted."
+    "Load the engine once and serve the API (and the demo at `/ui`) with uvicorn until interrupted (SIGINT/SIGTERM)."
     import uvicorn
+    cfg = cfg or ServeConfig()
+    keys = tuple(cfg.api_keys) + tuple(k.strip() for k in os.environ.get('TALKWALK_API_KEYS', '').split(',') if k.strip())
     rec = rec or load_recommender(run_dir, stage=stage, mode=mode, device=device, **engine_kw)
-    print(f'TalkWalk on http://{host}:{port}: API docs at /docs' + (', demo at /ui' if ui else ''), flush=True)
-    uvicorn.run(make_app(rec, ui=ui, max_sessions=max_sessions), host=host, port=port, log_level='info')
+    store = make_store(cfg, run_dir, getattr(rec, 'end_session', None))
+    app = make_app(rec, ui=cfg.ui, store=store, api_keys=keys, allowed_hosts=cfg.allowed_hosts, max_body_bytes=cfg.max_body_bytes, read_timeout_s=cfg.read_timeout_s)
+    where = f'sessions in {store.path}' if hasattr(store, 'path') else f'sessions in Redis at {store.url}' if hasattr(store, 'url') else 'sessions in memory'
+    print(f'TalkWalk on http://{cfg.host}:{cfg.port}: API docs at /docs' + (', demo at /ui' if cfg.ui else '') + f'; {where}'
+          + ('; API keys required' if keys else ''), flush=True)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level='info', timeout_graceful_shutdown=cfg.shutdown_timeout_s,
+                timeout_keep_alive=int(cfg.keep_alive_s))
 
 # %% ../nbs/serve.ipynb #03837fd7
 def free_port(host:str='127.0.0.1') -> int:

@@ -4,19 +4,22 @@
 
 # %% ../nbs/session.ipynb #a63ddaad
 from __future__ import annotations
-import dataclasses, json, re, threading, uuid
+import dataclasses, json, math, re, threading, uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal, Optional, Union
 from fastcore.basics import patch
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field as PField, ValidationError, create_model
 from .run import RunDir
 from .catalog import Dataset, load_descriptions, describe_user, is_missing
 from .sids import sid_string
 from .prompts import attribute_phrases
 
 # %% auto #0
-__all__ = ['REPEAT', 'NEGATION', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'clean_request', 'attribute_words',
-           'explain', 'Rec', 'Recommender', 'parse_history']
+__all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'defuse',
+           'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words', 'explain', 'Rec',
+           'Recommender', 'parse_history', 'Constraints']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -65,8 +68,12 @@ class EngineConfig:
     window_turns: int = 4          # earlier turns kept in the context (the profile and history are always kept)
     context_items: int = 1         # SIDs of each earlier turn kept in the context (1 = the training format)
     max_context_tokens: int = 1024 # older turns are dropped to fit
-    max_request_chars: int = 1000
+    max_request_chars: int = 1000  # one request's length (HTTP, CLI and Python share it)
     max_k: int = 100
+    max_history_items: int = 2000  # items in a session's history
+    max_profile_chars: int = 200   # one text value of a user profile
+    max_turns: int = 200           # turns of one session (then start a new one)
+    max_session_bytes: int = 512_000 # a session's JSON size (profile + history + turns)
     num_beams: int|None = None     # None: k
     kv_sessions: int = 32          # sessions whose KV cache is kept (least recently used dropped)
     threads: int = 0               # torch threads (0: leave as set)
@@ -80,13 +87,84 @@ def wants_repeat(request:str) -> bool:
     m = REPEAT.search(request)
     return bool(m) and not NEGATION.search(request[:m.end()])
 
-def clean_request(text, max_chars:int=1000) -> str:
-    "The request as the model will read it: stripped, special-token spellings defused; empty means 'recommend something'."
-    if text is None: text = ''
-    if not isinstance(text, str): raise EngineError(f'the request must be text, got {type(text).__name__}')
-    if len(text) > max_chars: raise EngineError(f'the request is {len(text):,} characters; the limit is {max_chars:,} (EngineConfig.max_request_chars): shorten it')
-    text = re.sub(r'<\|', '<', text.strip())  # '<|L1_5|>' would otherwise tokenize as the SID token itself
-    return text or 'recommend something'
+SPECIAL_OPEN = re.compile(r'<\|+')  # every chat and SID token starts with '<|' ('<||' too, once the first '|' is removed)
+CONTROL = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
+
+def defuse(text:str, specials:tuple=(), # more special-token spellings to break (the tokenizer's added tokens, e.g. '<file_sep>')
+          ) -> str:
+    "`text` with no special-token spelling left: '<|' (any number of bars) becomes '<', each of `specials` gets a space after its first character, control characters go."
+    text = SPECIAL_OPEN.sub('<', CONTROL.sub('', text))
+    for t in specials:
+        if len(t) > 1 and t in text: text = text.replace(t, t[0] + ' ' + t[1:])
+    return text
+
+def check_text(text, what:str, # what the text is, for the message ('the request', "user field 'occupation'")
+               max_chars:int, limit_name:str='') -> str:
+    "`text` if it is a string of at most `max_chars` characters of valid Unicode; an `EngineError` that names `what` otherwise."
+    if not isinstance(text, str): raise EngineError(f'{what} must be text, got {type(text).__name__}')
+    if len(text) > max_chars: raise EngineError(f'{what} is {len(text):,} characters; the limit is {max_chars:,}{f" ({limit_name})" if limit_name else ""}: shorten it')
+    try: text.encode('utf-8')
+    except UnicodeEncodeError as e: raise EngineError(f'{what} holds an unpaired surrogate at character {e.start} (not valid Unicode): send UTF-8 text') from None
+    return text
+
+def clean_request(text, max_chars:int=1000, specials:tuple=()) -> str:
+    "The request as the model will read it: checked, stripped, special-token spellings defused; empty means 'recommend something'."
+    text = check_text('' if text is None else text, 'the request', max_chars, 'EngineConfig.max_request_chars')
+    return defuse(text.strip(), specials) or 'recommend something'
+
+# %% ../nbs/session.ipynb #bbe9a6dd
+def _numeric_range(values) -> tuple:
+    "The admitted range of a numeric field: the observed range widened by its width (not below 0 when every value is >= 0)."
+    v = [float(x) for x in values if not is_missing(x)]
+    if not v: return -1e12, 1e12
+    lo, hi = min(v), max(v); w = max(hi - lo, 1.0)
+    return (max(lo - w, 0.0) if lo >= 0 else lo - w), hi + w
+
+def _categorical(values:list):
+    "A validator mapping any letter case of a known value to its spelling in the data."
+    canon = {str(v).lower(): str(v) for v in values}
+    return lambda x: canon.get(x.lower(), x) if isinstance(x, str) else str(x) if isinstance(x, int) and not isinstance(x, bool) else x
+
+def _finite_number(x):
+    "`x` unless it is true/false or spells a non-finite number ('nan', 1e400)."
+    if isinstance(x, bool): raise ValueError('a number is expected, not true/false')
+    try: v = float(x)
+    except (TypeError, ValueError, OverflowError): return x  # pydantic says what it expected
+    if not math.isfinite(v): raise ValueError(f'a finite number is expected')
+    return x
+
+def user_model(ds:Dataset, max_chars:int=200, # the longest text value
+               specials:tuple=(), # extra special-token spellings `defuse` breaks
+               max_categories:int=1000, # a categorical field with more distinct values is checked as text
+              ) -> type:
+    "A pydantic model of the data set's user profile: numbers finite and in range, categories known, text short and defused, unknown fields refused."
+    text = Annotated[str, PField(max_length=max_chars), BeforeValidator(lambda x: defuse(x, specials) if isinstance(x, str) else x)]
+    fields = {}
+    for f in ds.user_fields:
+        col = ds.users[f.name] if f.name in ds.users else []
+        seen = sorted({str(v) for v in col if not is_missing(v)})
+        if f.kind == 'numeric':
+            lo, hi = _numeric_range(col)
+            kind = Annotated[float, BeforeValidator(_finite_number), PField(ge=lo, le=hi, allow_inf_nan=False)]
+            desc = f'a number from {lo:g} to {hi:g}'
+        elif f.kind == 'categorical' and 0 < len(seen) <= max_categories:
+            kind = Annotated[Literal[tuple(seen)], BeforeValidator(_categorical(seen))]
+            desc = f'one of {seen[:12]}' + (' ...' if len(seen) > 12 else '')
+        elif f.kind == 'multilabel': kind, desc = Union[list[text], text], f'text or a list of texts, each at most {max_chars} characters'
+        else: kind, desc = text, f'text of at most {max_chars} characters'
+        fields[f.name] = (Optional[kind], PField(None, description=desc))
+    return create_model(f'UserProfile_{re.sub(r"[^0-9A-Za-z_]", "_", ds.name)}', __config__=ConfigDict(extra='forbid'), **fields)
+
+def describe_errors(e, # a pydantic `ValidationError`, or its `.errors()` list (FastAPI's `RequestValidationError.errors()`)
+                    prefix:str='') -> str:
+    "Validation errors as one line naming each field, what was wrong and what it got."
+    parts = []
+    for err in (e.errors() if hasattr(e, 'errors') else e):
+        loc = '.'.join(str(l) for l in (prefix, *err['loc']) if l not in ('', 'body'))
+        got = err.get('input'); got = f' (got {got!r:.60})' if err['type'] != 'missing' else ''
+        msg = 'unknown field: remove it' if err['type'] == 'extra_forbidden' else err['msg']
+        parts.append(f'{loc or "body"}: {msg}{got}')
+    return '; '.join(dict.fromkeys(parts))
 
 # %% ../nbs/session.ipynb #a71f4863
 def attribute_words(ds:Dataset, desc:dict) -> dict:
@@ -133,6 +211,8 @@ class Recommender:
         self.device = next(model.parameters()).device
         self.sid_str = {i: sid_string(s) for i, s in sids.items()}
         self.desc = load_descriptions(ds.domain); self.words = attribute_words(ds, self.desc)
+        self.specials = tuple(t for t in (tok.get_added_vocab() if tok is not None else {}) if not t.startswith('<|'))  # '<|...' is defused anyway
+        self.user_model = user_model(ds, cfg.max_profile_chars, self.specials)
         self.titles = ds.items['title'].astype(str).to_dict() if 'title' in ds.items else {i: str(i) for i in ds.items.index}
         self.lock, self._kv = threading.RLock(), OrderedDict()
         self.stats = {'prompt_tokens': 0, 'reused_tokens': 0}
@@ -150,17 +230,14 @@ class Recommender:
 
 # %% ../nbs/session.ipynb #ses00008
 def _check_user(self, user:dict|None) -> dict|None:
-    "The user metadata, checked against the data set's user fields."
+    "The user metadata, validated by the data set's profile model (`user_model`): typed, in range, defused; whole numbers stay integers."
     if user is None or user == {}: return None
-    if not isinstance(user, dict): raise EngineError(f'user metadata must be an object of field: value, got {type(user).__name__}')
-    fields = {f.name: f.kind for f in self.dataset.user_fields}
-    if unknown := sorted(set(user) - set(fields)):
-        raise EngineError(f'unknown user field(s) {unknown}; this data set\'s user fields are {sorted(fields) or "none"}')
-    for k, v in user.items():
-        if fields[k] == 'numeric' and v is not None:
-            try: float(v)
-            except (TypeError, ValueError): raise EngineError(f'user field {k!r} is numeric; got {v!r}') from None
-    return dict(user)
+    if not isinstance(user, dict): raise EngineError(f'user: the profile must be an object of field: value, got {type(user).__name__}')
+    try: checked = self.user_model.model_validate(user).model_dump(exclude_none=True)
+    except ValidationError as err:
+        raise EngineError(f'{describe_errors(err, "user")}. User fields of {self.dataset.name}: ' + ', '.join(
+            f'{n} ({f.description})' for n, f in self.user_model.model_fields.items())) from None
+    return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in checked.items()} or None
 
 def parse_history(text:str|None) -> list|None:
     "Item ids from a comma- or space-separated string (`None` when empty)."
@@ -170,6 +247,11 @@ def _check_history(self, history) -> list:
     "History item ids as strings, each checked against the catalogue."
     if isinstance(history, str): history = parse_history(history)
     if history is None: return []
+    if not isinstance(history, (list, tuple)): raise EngineError(f'history must be a list of item ids, got {type(history).__name__}')
+    if len(history) > self.cfg.max_history_items:
+        raise EngineError(f'history has {len(history):,} items; the limit is {self.cfg.max_history_items:,} (EngineConfig.max_history_items): send the most recent ones')
+    if bad := [(j, h) for j, h in enumerate(history) if isinstance(h, bool) or not isinstance(h, (str, int))]:
+        j, h = bad[0]; raise EngineError(f'history[{j}] is {type(h).__name__} {h!r:.40}; item ids are strings (or integers)')
     history = [str(h) for h in history]
     if unknown := [h for h in history if h not in self.dataset.items.index]:
         raise EngineError(f'{len(unknown)} history item id(s) not in the catalogue of {self.dataset.name}: {unknown[:5]}; use ids from {RunDir(self.run_dir).path("data", "items")}')
@@ -188,6 +270,100 @@ def session(self:Recommender, user:dict|None=None, history:list|None=None, user_
             seq = self.dataset.interactions.loc[self.dataset.interactions.user_id == uid, 'item_id'].astype(str).tolist()
             history = seq[:-2]  # the training part: the last two are the validation and test targets
     return Session(user=_check_user(self, user), history=_check_history(self, history))
+
+# %% ../nbs/session.ipynb #0410808e
+@patch
+def check_size(self:Recommender, s:Session) -> Session:
+    "`s` if its turns and JSON size are within the limits (`max_turns`, `max_session_bytes`); an `EngineError` saying to start a new session otherwise."
+    if len(s.turns) > self.cfg.max_turns:
+        raise EngineError(f'the session has {len(s.turns)} turns; the limit is {self.cfg.max_turns} (EngineConfig.max_turns): start a new session (its profile and history can be reused)')
+    n = len(json.dumps(s.to_dict(), default=str).encode())
+    if n > self.cfg.max_session_bytes:
+        raise EngineError(f'the session is {n:,} bytes; the limit is {self.cfg.max_session_bytes:,} (EngineConfig.max_session_bytes): start a new session with a shorter history')
+    return s
+
+def _checked_turn(self, j:int, t) -> dict:
+    "Turn `j` of a saved session, checked: a request (cleaned like a new one) and known item ids."
+    where = f'state.turns[{j}]'
+    if not isinstance(t, dict) or set(t) != {'request', 'items'}: raise EngineError(f"{where}: a turn is {{'request': text, 'items': [item ids]}}, got {t!r:.60}")
+    try: request = clean_request(t['request'], self.cfg.max_request_chars, self.specials)
+    except EngineError as err: raise EngineError(f'{where}.request: {err}') from None
+    items = t['items']
+    if not isinstance(items, list) or len(items) > self.cfg.max_k or not all(isinstance(i, str) for i in items):
+        raise EngineError(f'{where}.items: a list of at most {self.cfg.max_k} item ids (strings), got {items!r:.60}')
+    if unknown := [i for i in items if i not in self.dataset.items.index]:
+        raise EngineError(f'{where}.items: {len(unknown)} item id(s) not in the catalogue of {self.dataset.name}: {unknown[:5]}')
+    return {'request': request, 'items': list(items)}
+
+@patch
+def restore(self:Recommender, state:dict) -> Session:
+    "A new session (a freshly minted id) continuing a saved one; profile, history, requests and items checked like a new session's."
+    if not isinstance(state, dict): raise EngineError(f'state: a saved session is a JSON object, got {type(state).__name__}')
+    state = {k: v for k, v in state.items() if k not in ('id', 'session_id')}  # ids are the server's to mint, never a client's
+    if unknown := sorted(set(state) - {'user', 'history', 'turns'}): raise EngineError(f'state: unknown field(s) {unknown}; a saved session has user, history and turns')
+    turns = state.get('turns') or []
+    if not isinstance(turns, list): raise EngineError(f'state.turns: a list of turns, got {type(turns).__name__}')
+    if len(turns) > self.cfg.max_turns: raise EngineError(f'state.turns: {len(turns)} turns; the limit is {self.cfg.max_turns} (EngineConfig.max_turns)')
+    s = self.session(user=state.get('user'), history=state.get('history'))
+    s.turns = [_checked_turn(self, j, t) for j, t in enumerate(turns)]
+    return self.check_size(s)
+
+# %% ../nbs/session.ipynb #a0abd564
+class Constraints(BaseModel):
+    "System constraints on the returned items (every one satisfies all of them), apart from the request's language."
+    model_config = ConfigDict(extra='forbid')
+    include: dict[str, list[str]] = PField(default_factory=dict, description='item field -> values; an item must have at least one of them per field, e.g. {"genres": ["Comedy", "Drama"]}')
+    exclude: dict[str, list[str]] = PField(default_factory=dict, description='item field -> values an item must not have, e.g. {"genres": ["Horror"]}')
+    ranges: dict[str, tuple[Optional[float], Optional[float]]] = PField(default_factory=dict, description='numeric item field -> [min, max], inclusive, null for open, e.g. {"year": [1980, 1989]}')
+    items: Optional[list[str]] = PField(None, description='only these item ids')
+    exclude_items: list[str] = PField(default_factory=list, description='never these item ids')
+
+def _values_of(v) -> list:
+    "An item field's value(s) as a list of strings (multilabel lists, one categorical value, or none)."
+    if isinstance(v, (list, tuple)): return [str(x) for x in v]
+    return [] if is_missing(v) else [str(v)]
+
+@patch
+def _value_index(self:Recommender, name:str) -> dict:
+    "Lower-cased value -> (its spelling, the set of item ids having it), for a categorical or multilabel item field (cached)."
+    cache = self.__dict__.setdefault('_value_indexes', {})
+    if name not in cache:
+        idx = {}
+        for i, v in self.dataset.items[name].items():
+            for x in _values_of(v): idx.setdefault(x.lower(), (x, set()))[1].add(i)
+        cache[name] = idx
+    return cache[name]
+
+@patch
+def allowed_items(self:Recommender, constraints) -> set|None:
+    "The item ids that satisfy `constraints` (a `Constraints` or its dict; `None`: no constraint); an `EngineError` naming the field otherwise."
+    if constraints is None or constraints == {}: return None
+    try: c = constraints if isinstance(constraints, Constraints) else Constraints.model_validate(constraints)
+    except ValidationError as err: raise EngineError(describe_errors(err, 'constraints')) from None
+    kinds = {f.name: f.kind for f in self.dataset.item_fields}
+    labels = sorted(n for n, kd in kinds.items() if kd in ('categorical', 'multilabel')); numbers = sorted(n for n, kd in kinds.items() if kd == 'numeric')
+    ok = set(self.sids)
+    for rule, fields in (('include', c.include), ('exclude', c.exclude)):
+        for name, values in fields.items():
+            if kinds.get(name) not in ('categorical', 'multilabel'):
+                raise EngineError(f'constraints.{rule}.{name}: not a categorical or multilabel item field of {self.dataset.name}; these are: {labels or "none"}')
+            idx = self._value_index(name)
+            if unknown := [v for v in values if str(v).lower() not in idx]:
+                raise EngineError(f'constraints.{rule}.{name}: unknown value(s) {unknown[:5]}; known values include {sorted(x for x, _ in idx.values())[:12]}')
+            has = set().union(*(idx[str(v).lower()][1] for v in values)) if values else set()
+            ok = ok & has if rule == 'include' else ok - has
+    for name, (lo, hi) in c.ranges.items():
+        if name not in numbers: raise EngineError(f'constraints.ranges.{name}: not a numeric item field of {self.dataset.name}; these are: {numbers or "none"}')
+        if any(x is not None and not math.isfinite(x) for x in (lo, hi)): raise EngineError(f'constraints.ranges.{name}: bounds must be finite numbers or null')
+        if lo is not None and hi is not None and lo > hi: raise EngineError(f'constraints.ranges.{name}: min {lo:g} is above max {hi:g}')
+        col = self.dataset.items[name].astype(float)
+        ok &= set(col.index[(col >= (-math.inf if lo is None else lo)) & (col <= (math.inf if hi is None else hi))])
+    for rule, ids in (('items', c.items or []), ('exclude_items', c.exclude_items)):
+        if unknown := [i for i in ids if i not in self.dataset.items.index]: raise EngineError(f'constraints.{rule}: item id(s) not in the catalogue: {unknown[:5]}')
+    if c.items is not None: ok &= set(c.items)
+    ok -= set(c.exclude_items)
+    if not ok: raise EngineError(f'constraints: no item of the {len(self.sids):,} in {self.dataset.name} satisfies them all: loosen them')
+    return ok
 
 # %% ../nbs/session.ipynb #ses00010
 @patch
@@ -217,24 +393,34 @@ def _recs(self:Recommender, ranked:list, request:str, previous:str|None) -> list
 @patch
 def turn(self:Recommender, s:Session, request:str='', k:int=10,
          cache:bool=True, # keep the prompt's KV cache for the session's next turn (one-shot requests do not)
+         constraints=None, # `Constraints` (or its dict) every returned item satisfies
         ) -> list:
-    "Answer one turn of session `s` with `k` distinct real items (best first); the turn is appended to `s`."
-    request = clean_request(request, self.cfg.max_request_chars)
+    "Answer one turn of session `s` with `k` distinct real items (best first) that satisfy `constraints`; the turn is appended to `s`."
+    request = clean_request(request, self.cfg.max_request_chars, self.specials)
     if not isinstance(k, int) or isinstance(k, bool) or k < 1: raise EngineError(f'k must be a positive integer, got {k!r}')
+    if len(s.turns) >= self.cfg.max_turns:
+        raise EngineError(f'the session has {len(s.turns)} turns, the limit (EngineConfig.max_turns): start a new session (its profile and history can be reused)')
     if k > self.cfg.max_k: raise EngineError(f'k={k} is more than max_k={self.cfg.max_k} (EngineConfig.max_k; the catalogue has {len(self.sids):,} items)')
-    repeat = wants_repeat(request) and bool(s.turns) and bool(s.turns[-1]['items'])
+    allowed = self.allowed_items(constraints)
+    last = s.turns[-1]['items'][0] if s.turns and s.turns[-1]['items'] else None
+    repeat = wants_repeat(request) and last is not None and (allowed is None or last in allowed)
     exclude, n = set(s.history) | set(s.shown), k - 1 if repeat else k  # a repeat brings back only the item asked for
+    if allowed is not None: exclude |= set(self.sids) - allowed  # the heads never reach these: the trie prunes branches whose items are all excluded
+    if n and not repeat and len(exclude) >= len(self.sids) and not set(self.sids) - exclude:
+        raise EngineError('nothing left to recommend: ' + ('every item that satisfies the constraints is in the history or was shown; loosen them or start a new session' if allowed is not None else
+                          f'the history and the items already shown cover all {len(self.sids):,} items of the catalogue; start a new session with a shorter history'))
     with self.lock: ranked = self._rank(s, request, n, exclude, cache) if n else []
-    if repeat: ranked = [(s.turns[-1]['items'][0], 0.0)] + ranked  # "play that again": the last pick first, then new items
+    ranked = [(i, sc) for i, sc in ranked if i not in exclude]  # the heads already keep to this; the rule holds even for a head that does not
+    if repeat: ranked = [(last, 0.0)] + ranked  # "play that again": the last pick first, then new items
     previous = self.titles.get(s.turns[-1]['items'][0]) if s.turns and s.turns[-1]['items'] else None
     recs = self._recs(ranked, request, previous)
     s.turns.append({'request': request, 'items': [r.item_id for r in recs]})
     return recs
 
 @patch
-def recommend(self:Recommender, request:str='', user:dict|None=None, history:list|None=None, k:int=10, user_id:str|None=None) -> list:
-    "One-shot recommendation: `k` real items for a request, optional user metadata and history."
-    return self.turn(self.session(user, history, user_id), request, k, cache=False)  # no next turn: no cache copy, no LRU eviction
+def recommend(self:Recommender, request:str='', user:dict|None=None, history:list|None=None, k:int=10, user_id:str|None=None, constraints=None) -> list:
+    "One-shot recommendation: `k` real items for a request, optional user metadata, history and constraints."
+    return self.turn(self.session(user, history, user_id), request, k, cache=False, constraints=constraints)  # no next turn: no cache copy, no LRU eviction
 
 @patch
 def end_session(self:Recommender, s:Session|str):

@@ -74,9 +74,11 @@ def set_seed(seed:int):
 
 def pick_device(device:str='auto') -> str:
     "Resolve `'auto'` to `'cuda'` where a GPU is present, else `'cpu'`; other values pass through."
-    if device != 'auto': return device
     import torch
-    return 'cuda' if torch.cuda.is_available() else 'cpu'
+    if device == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
+    if str(device).startswith('cuda') and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for, but this torch ({torch.__version__}) sees no CUDA GPU: use --device cpu (or auto)")
+    return device
 
 # %% ../nbs/utils.ipynb #2e1f5cd4
 def config_from(cls, overrides:dict|None=None, path:str|Path|None=None):
@@ -101,19 +103,21 @@ def wandb_mode() -> str:
         raise ValueError(f"WANDB_MODE={mode!r}: use one of online, offline, disabled")
     return 'offline' if mode == 'dryrun' else mode
 
-def start_wandb(stage:str, # stage name, e.g. 'data' or 'contrastive'
+def start_wandb(stage:str, # stage name, e.g. 'data' or 'contrastive' (the run's job type)
                 cfg=None, # the stage's dataclass config (logged as the run config)
-                run_dir:str|Path|None=None, # artifact folder; W&B files go under it
+                run_dir:str|Path|None=None, # the run folder: W&B files go under it (or `$WANDB_DIR`); its name is the run's group
                 **kwargs):
-    "Start a W&B run for `stage` with `cfg`, in the mode from the environment; returns the run."
+    "Start a W&B run for `stage` with `cfg`, grouped by pipeline run (the run folder's name), in the mode from the environment; returns the run."
     os.environ.setdefault('WANDB_SILENT', 'true')  # the run folder is reported by the stage itself
     import wandb
     config = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else (cfg or {})
-    wdir = None
-    if run_dir is not None: wdir = Path(run_dir); wdir.mkdir(parents=True, exist_ok=True)
-    return wandb.init(project=os.environ.get('WANDB_PROJECT', 'talkwalk'), job_type=stage, group=stage,
-                      config=config, dir=None if wdir is None else str(wdir), mode=wandb_mode(),
-                      reinit='finish_previous', **kwargs)
+    wdir = group = None
+    if run_dir is not None:
+        group = Path(run_dir).resolve().name
+        wdir = Path(os.environ.get('WANDB_DIR') or run_dir); wdir.mkdir(parents=True, exist_ok=True)
+    kwargs = {'group': group, 'name': f'{group}/{stage}' if group else None, **kwargs}
+    return wandb.init(project=os.environ.get('WANDB_PROJECT', 'talkwalk'), job_type=stage, config=config,
+                      dir=None if wdir is None else str(wdir), mode=wandb_mode(), reinit='finish_previous', **kwargs)
 
 # %% ../nbs/utils.ipynb #4d02e002
 def is_headless() -> bool:

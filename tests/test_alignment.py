@@ -142,3 +142,37 @@ def test_stage_b_top_layers_moves_only_the_top_and_the_new_rows(ml, llm, tmp_pat
     assert torch.equal(m2.get_decoder().layers[-1].self_attn.q_proj.weight, layers[-1].self_attn.q_proj.weight)
     with pytest.raises(ValueError, match="decoder layers"):
         train_stage_b(copy.deepcopy(model), tok, enc, new_ids, steps=1, lr=1e-3, batch_size=2, mode="top", top_layers=999)
+
+
+def test_level_loss_is_the_constrained_choice(ml, llm):
+    """code_loss='level': a SID code target's cross-entropy over its level's codes only, computed independently here."""
+    from talkwalk.alignment import labelled_loss, level_codes
+    ds, split, sids = ml
+    model, tok, *_ = llm
+    codes = level_codes(tok)
+    assert [len(c) for c in codes] == [7, 16, 16, 1]  # level 1: n // 256 % 8 of 1,682 items reaches 6
+    ids = tok("Recently watched:\n" + sid_string(sids["1"]), add_special_tokens=False, return_tensors="pt").input_ids
+    labels = ids.clone(); labels[:, :-6] = -100
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        vocab = labelled_loss(model, ids, labels, mask)
+        level = labelled_loss(model, ids, labels, mask, codes, "level")
+        both = labelled_loss(model, ids, labels, mask, codes, "both")
+        logits = model(ids).logits[0, :-1].float()
+    y = labels[0, 1:]
+    level_tok, both_tok = [], []
+    for p in range(len(y)):
+        if y[p] == -100:
+            continue
+        full = torch.nn.functional.cross_entropy(logits[p][None], y[p][None])
+        group = next((c for c in codes if int(y[p]) in c.tolist()), None)
+        if group is None:  # a format token (<|sid_start|>, <|sid_end|>): the whole vocabulary in every mode
+            level_tok.append(full); both_tok.append(full)
+            continue
+        own = torch.nn.functional.cross_entropy(logits[p, group][None], torch.tensor([group.tolist().index(int(y[p]))]))
+        level_tok.append(own); both_tok.append(full + own)
+    assert torch.allclose(level, torch.stack(level_tok).mean(), atol=1e-4)
+    assert torch.allclose(both, torch.stack(both_tok).mean(), atol=1e-4)
+    assert level < vocab < both  # fewer choices than the vocabulary: a smaller loss; 'both' adds the level term
+    with pytest.raises(ValueError, match="code_loss"):
+        labelled_loss(model, ids, labels, mask, codes, "other")
