@@ -39,7 +39,7 @@ def main(a):
     for k, res in results.items():
         for meth in ('talkwalk-a', 'talkwalk-b'):
             s = res['ranking']['sample'].get(meth)
-            if s: test.append(f"| {k} | {meth} | {ci(s.get('hit@10'))} | {ci(s.get('ndcg@10'))} | {ci(s.get('L1'))} | {ci(s.get('valid_unconstrained'))} |")
+            if s: test.append(f"| {k} | {meth} | {ci(s.get('hit@10'))} | {ci(s.get('ndcg@10'))} | {ci(s.get('L1'))} | {ci(s.get('valid_format'))} |")
     base = results[list(runs)[1]]['ranking']['sample']
     test += [f"| baseline | {meth} | {ci(base[meth].get('hit@10'))} | {ci(base[meth].get('ndcg@10'))} | {ci(base[meth].get('L1'))} | — |" for meth in ('popularity', 'contrastive-knn') if meth in base]
     curve = ['| run | phase | step | training minutes | Hit@10 | NDCG@10 | valid unconstrained |', '|---|---|---|---|---|---|---|']
