@@ -288,7 +288,6 @@ BROKEN_RUNS = {  # what to break in a copy of the run (new text, or a function o
 }
 
 
-@pytest.mark.parametrize("broken", list(BROKEN_RUNS))
 def _cli(capsys, argv):
     "`talkwalk ARGV` in this process (the console script is `talkwalk.cli:main`): exit code and stderr."
     from talkwalk.cli import main
@@ -297,6 +296,7 @@ def _cli(capsys, argv):
     return code, capsys.readouterr().err
 
 
+@pytest.mark.parametrize("broken", list(BROKEN_RUNS))
 def test_cli_broken_run_is_one_line(engine_run, tmp_path, broken, capsys):
     run = tmp_path / "run"
     run.mkdir()
