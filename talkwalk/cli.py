@@ -296,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
             e.add_argument('--session-db', dest='session_db', default=None, help='the SQLite session file (default <run>/sessions/sessions.db)')
             e.add_argument('--max-sessions', dest='max_sessions', type=int, default=None, help='sessions kept; the least recently used are dropped (default 10000)')
             e.add_argument('--session-ttl', dest='session_ttl_s', type=float, default=None, help='seconds an idle session lives (default 7 days; 0: forever)')
-            e.add_argument('--api-key', dest='api_key', action='append', help='require this API key (repeat for several; also $TALKWALK_API_KEYS); sessions belong to their key')
+            e.add_argument('--api-key', dest='api_key', action='append', help='require this API key (repeat for several; also $TALKWALK_API_KEYS); sessions belong to their key; the Gradio demo, which takes no key, is then not mounted')
             e.add_argument('--allowed-host', dest='allowed_hosts', action='append', help='accept only this Host header (repeat for several; default any)')
             e.add_argument('--max-body-bytes', dest='max_body_bytes', type=int, default=None, help='request body cap, Gradio uploads included (default 1000000)')
             e.add_argument('--request-timeout', dest='read_timeout_s', type=float, default=None, help='seconds for a request body to arrive (default 10)')

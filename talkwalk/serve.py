@@ -555,9 +555,11 @@ def serve(run_dir:str|Path, # a run folder with all artifacts (see `talkwalk.eng
     keys = tuple(cfg.api_keys) + tuple(k.strip() for k in os.environ.get('TALKWALK_API_KEYS', '').split(',') if k.strip())
     rec = rec or load_recommender(run_dir, stage=stage, mode=mode, device=device, **engine_kw)
     store = make_store(cfg, run_dir, getattr(rec, 'end_session', None))
-    app = make_app(rec, ui=cfg.ui, store=store, api_keys=keys, allowed_hosts=cfg.allowed_hosts, max_body_bytes=cfg.max_body_bytes, read_timeout_s=cfg.read_timeout_s)
+    ui = cfg.ui and not keys  # the demo has no API-key check: a server that asks for keys does not mount it
+    if cfg.ui and keys: print('API keys are on: the Gradio demo (which takes no key) is not mounted', flush=True)
+    app = make_app(rec, ui=ui, store=store, api_keys=keys, allowed_hosts=cfg.allowed_hosts, max_body_bytes=cfg.max_body_bytes, read_timeout_s=cfg.read_timeout_s)
     where = f'sessions in {store.path}' if hasattr(store, 'path') else f'sessions in Redis at {store.url}' if hasattr(store, 'url') else 'sessions in memory'
-    print(f'TalkWalk on http://{cfg.host}:{cfg.port}: API docs at /docs' + (', demo at /ui' if cfg.ui else '') + f'; {where}'
+    print(f'TalkWalk on http://{cfg.host}:{cfg.port}: API docs at /docs' + (', demo at /ui' if ui else '') + f'; {where}'
           + ('; API keys required' if keys else ''), flush=True)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level='info', timeout_graceful_shutdown=cfg.shutdown_timeout_s,
                 timeout_keep_alive=int(cfg.keep_alive_s))
