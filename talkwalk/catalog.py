@@ -11,9 +11,10 @@ import numpy as np, pandas as pd, yaml
 from .run import ArtifactError, artifact
 
 # %% auto #0
-__all__ = ['FIELD_KINDS', 'DataError', 'Field', 'Dataset', 'is_missing', 'Split', 'leave_one_out', 'descriptions_dir',
-           'load_descriptions', 'bucket_phrase', 'decade_of', 'with_article', 'describe_item', 'describe_user',
-           'describe_composite', 'describe_affinity', 'item_texts', 'user_profile', 'load_data_artifacts']
+__all__ = ['FIELD_KINDS', 'DataError', 'Field', 'Dataset', 'is_missing', 'values_of', 'Split', 'leave_one_out',
+           'descriptions_dir', 'load_descriptions', 'bucket_phrase', 'decade_of', 'with_article', 'describe_item',
+           'describe_user', 'describe_composite', 'describe_affinity', 'item_texts', 'user_profile',
+           'load_data_artifacts']
 
 # %% ../nbs/catalog.ipynb #c7856636
 FIELD_KINDS = ('categorical', 'multilabel', 'numeric', 'text')
@@ -53,6 +54,11 @@ def is_missing(v) -> bool:
     if isinstance(v, (list, tuple, np.ndarray, str)): return len(v) == 0
     try: return bool(pd.isna(v))
     except (TypeError, ValueError): return False
+
+def values_of(v) -> list:
+    "A metadata value as a list of strings: a multilabel list's members, one categorical value, or none when missing."
+    if isinstance(v, (list, tuple)): return [str(x) for x in v]
+    return [] if is_missing(v) else [str(v)]
 
 # %% ../nbs/catalog.ipynb #9956fc54
 @dataclass

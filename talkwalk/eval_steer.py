@@ -12,6 +12,7 @@ from .metrics import ranking_metrics, bootstrap_ci, steering_precision, attribut
 from .eval_data import EvalConfig, EvalData
 from .eval_methods import Method, rank_for
 from .session import EngineError
+from .catalog import values_of
 
 # %% auto #0
 __all__ = ['NOUNS', 'NEW_TEMPLATES', 'NEGATIVE_TEMPLATES', 'RANGE_TEMPLATES', 'FAMILIES', 'steer_request', 'range_requests',
@@ -189,8 +190,7 @@ def summarise_steer(lists:dict, # one method's output of `run_steer`
 # %% ../nbs/eval_steer.ipynb #731b2e82
 def _item_values(v) -> set:
     "An item field's value(s) as a set of lower-cased strings."
-    vs = v if isinstance(v, (list, tuple)) else [] if v is None or (isinstance(v, float) and np.isnan(v)) else [v]
-    return {str(x).lower() for x in vs}
+    return {x.lower() for x in values_of(v)}
 
 def constraint_violations(items:pd.DataFrame, # the catalogue (`Dataset.items`)
                           ids:list, # returned item ids
@@ -219,7 +219,7 @@ def random_constraints(items:pd.DataFrame, fields:list, # the catalogue and its 
     c = {}
     if labels:
         f = labels[int(rng.integers(len(labels)))]
-        seen = pd.Series([x for v in items[f] for x in sorted(_values_of_raw(v))]).value_counts()
+        seen = pd.Series([x for v in items[f] for x in sorted(values_of(v))]).value_counts()
         common = list(seen.index[:30])
         if rng.random() < 0.6: c['include'] = {f: [common[int(rng.integers(len(common)))]]}
         if rng.random() < 0.6: c['exclude'] = {f: [common[int(j)] for j in rng.choice(len(common), size=min(2, len(common)), replace=False)]}
@@ -229,11 +229,6 @@ def random_constraints(items:pd.DataFrame, fields:list, # the catalogue and its 
         c['ranges'] = {f: [float(q[0]), float(q[1])]}
     if rng.random() < 0.3: c['exclude_items'] = [str(i) for i in rng.choice(items.index, size=min(20, len(items) - 1), replace=False)]
     return c
-
-def _values_of_raw(v) -> list:
-    "An item field's value(s) as strings, spelt as in the data."
-    if isinstance(v, (list, tuple)): return [str(x) for x in v]
-    return [] if v is None or (isinstance(v, float) and np.isnan(v)) else [str(v)]
 
 def constraint_suite(rec, # a loaded `Recommender` (either head)
                      n:int=100, k:int=10, seed:int=0, history_items:int=5) -> dict:

@@ -118,6 +118,8 @@ class SqliteSessionStore:
         "Delete `ids` and tell `on_drop` (it gets bare sessions: the KV cache is keyed by id)."
         if not ids: return
         self._db().executemany('DELETE FROM sessions WHERE id=?', [(i,) for i in ids])
+        with self._lock:
+            for i in ids: self._locks.pop(i, None)  # evicted and expired sessions too: the lock table stays as small as the store
         for i in ids:
             if self.on_drop: self.on_drop(Session(id=i))
 
@@ -145,15 +147,13 @@ class SqliteSessionStore:
             s, version = self._row(sid, owner); before = s.to_json()
             yield s
             s.id = sid; after = s.to_json()
-            n = self._db().execute('UPDATE sessions SET data=?, version=version+1, touched=? WHERE id=? AND version=?',
-                                   (after, time.time(), sid, version)).rowcount if after != before else 1
-            if not n: raise SessionConflict(sid)
-            if after == before: self._db().execute('UPDATE sessions SET touched=? WHERE id=?', (time.time(), sid))
+            if after == before: self._db().execute('UPDATE sessions SET touched=? WHERE id=?', (time.time(), sid))  # a read: no version check
+            elif not self._db().execute('UPDATE sessions SET data=?, version=version+1, touched=? WHERE id=? AND version=?',
+                                        (after, time.time(), sid, version)).rowcount: raise SessionConflict(sid)
 
     def remove(self, sid:str, owner:str='') -> Session:
         "Delete session `sid` of `owner` and return it (`SessionNotFound` if absent)."
         s, _ = self._row(sid, owner); self._drop([sid])
-        with self._lock: self._locks.pop(sid, None)
         return s
 
 # %% ../nbs/serve.ipynb #c35037aa

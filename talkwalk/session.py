@@ -12,7 +12,7 @@ from typing import Annotated, Literal, Optional, Union
 from fastcore.basics import patch
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field as PField, ValidationError, create_model
 from .run import RunDir
-from .catalog import Dataset, load_descriptions, describe_user, is_missing
+from .catalog import Dataset, load_descriptions, describe_user, is_missing, values_of
 from .sids import sid_string
 from .prompts import attribute_phrases
 
@@ -318,11 +318,6 @@ class Constraints(BaseModel):
     items: Optional[list[str]] = PField(None, description='only these item ids')
     exclude_items: list[str] = PField(default_factory=list, description='never these item ids')
 
-def _values_of(v) -> list:
-    "An item field's value(s) as a list of strings (multilabel lists, one categorical value, or none)."
-    if isinstance(v, (list, tuple)): return [str(x) for x in v]
-    return [] if is_missing(v) else [str(v)]
-
 @patch
 def _value_index(self:Recommender, name:str) -> dict:
     "Lower-cased value -> (its spelling, the set of item ids having it), for a categorical or multilabel item field (cached)."
@@ -330,7 +325,7 @@ def _value_index(self:Recommender, name:str) -> dict:
     if name not in cache:
         idx = {}
         for i, v in self.dataset.items[name].items():
-            for x in _values_of(v): idx.setdefault(x.lower(), (x, set()))[1].add(i)
+            for x in values_of(v): idx.setdefault(x.lower(), (x, set()))[1].add(i)
         cache[name] = idx
     return cache[name]
 
@@ -412,8 +407,7 @@ def turn(self:Recommender, s:Session, request:str='', k:int=10,
     with self.lock: ranked = self._rank(s, request, n, exclude, cache) if n else []
     ranked = [(i, sc) for i, sc in ranked if i not in exclude]  # the heads already keep to this; the rule holds even for a head that does not
     if repeat: ranked = [(last, 0.0)] + ranked  # "play that again": the last pick first, then new items
-    previous = self.titles.get(s.turns[-1]['items'][0]) if s.turns and s.turns[-1]['items'] else None
-    recs = self._recs(ranked, request, previous)
+    recs = self._recs(ranked, request, self.titles.get(last) if last else None)
     s.turns.append({'request': request, 'items': [r.item_id for r in recs]})
     return recs
 
