@@ -100,10 +100,10 @@ def wandb_dir(run_dir:str|Path|RunDir) -> Path:
 
 def _run_info(f:Path) -> dict:
     "One offline run's identity, the artifacts it logged and used, and the images it logged."
-    info = {'path': f.parent, 'id': None, 'group': None, 'job_type': None, 'name': None, 'logged': [], 'used': [], 'images': []}
+    info = {'path': f.parent, 'id': None, 'group': None, 'job_type': None, 'name': None, 'started_us': 0, 'logged': [], 'used': [], 'images': []}
     for r in wandb_records(f):
         k = r.WhichOneof('record_type')
-        if k == 'run': info.update(id=r.run.run_id, group=r.run.run_group, job_type=r.run.job_type, name=r.run.display_name)
+        if k == 'run': info.update(id=r.run.run_id, group=r.run.run_group, job_type=r.run.job_type, name=r.run.display_name, started_us=r.run.start_time.ToMicroseconds())
         elif k == 'artifact':
             a = r.artifact
             info['used' if a.use_after_commit else 'logged'].append({'name': a.name, 'type': a.type, 'digest': a.digest, 'files': sorted(e.path for e in a.manifest.contents)})
@@ -114,8 +114,8 @@ def _run_info(f:Path) -> dict:
 def offline_runs(run_dir:str|Path|RunDir) -> list:
     "The offline W&B runs of the run folder's group, oldest first: id, group, job type, name, artifacts logged and used (name, type, digest, files), images."
     group = RunDir.of(run_dir).root.resolve().name
-    logs = sorted(wandb_dir(run_dir).glob('offline-run-*/run-*.wandb'), key=lambda f: (f.parent.name.split('-')[2], f.stat().st_mtime))
-    return [i for i in map(_run_info, logs) if i['group'] == group]
+    runs = [i for i in map(_run_info, wandb_dir(run_dir).glob('offline-run-*/run-*.wandb')) if i['group'] == group]
+    return sorted(runs, key=lambda i: i['started_us'])  # the run's own start time: folder names have whole seconds, and W&B may touch a finished run's log later
 
 # %% ../nbs/tracking.ipynb #trk00015
 def check_lineage(run_dir:str|Path|RunDir, stages:list|None=None, # default: every stage the run folder finished
