@@ -19,18 +19,19 @@ from .run import RunDir, CONFIG, ArtifactError
 from .tracking import log_outputs, use_inputs
 from .catalog import Dataset, Split, load_data_artifacts, load_descriptions, describe_item, describe_user, item_texts
 from .sids import SPECIAL, SIDError, SIDTable, TokenTrie, sid_string
-from .prompts import SYSTEM, PromptStyle, rec_messages, rec_answer, attribute_phrases, STEER_TEMPLATES, REACTION_TEMPLATES, with_attr
+from .prompts import SYSTEM, PromptStyle, rec_messages, rec_answer, attribute_phrases, STEER_TEMPLATES, REACTION_TEMPLATES, with_attr, STEER_KINDS, steer_training_request
 from .decoding import constrained_beam_search, rec_prompt_ids, unconstrained_valid
 from .metrics import ranking_metrics, prefix_accuracy
 from .llm import default_model_dir, load_llm
 from .encoders import load_embeddings
 
 # %% auto #0
-__all__ = ['add_sid_tokens', 'fit_linear_map', 'apply_map', 'llm_text_embeddings', 'code_targets', 'init_sid_rows', 'Example',
-           'sequence_windows', 'make_examples', 'sid_code_ids', 'encode_example', 'collate', 'evaluate_generative',
-           'level_codes', 'labelled_loss', 'pick_bf16', 'SIDTrainer', 'WallClock', 'ValidationBar', 'LogTo',
-           'train_phase', 'train_stage_a', 'param_checksums', 'lora_targets', 'top_layers_of', 'train_stage_b',
-           'merged', 'save_stage_b', 'AlignmentConfig', 'load_sids', 'prepare_model', 'training_inputs',
+__all__ = ['LESS_TEMPLATES', 'MORE_TEMPLATES', 'BACK_TEMPLATES', 'add_sid_tokens', 'fit_linear_map', 'apply_map',
+           'llm_text_embeddings', 'code_targets', 'init_sid_rows', 'session_reactions', 'Example', 'sequence_windows',
+           'make_examples', 'sid_code_ids', 'encode_example', 'collate', 'evaluate_generative', 'level_codes',
+           'labelled_loss', 'pick_bf16', 'SIDTrainer', 'WallClock', 'ValidationBar', 'LogTo', 'train_phase',
+           'train_stage_a', 'param_checksums', 'lora_targets', 'top_layers_of', 'train_stage_b', 'merged',
+           'save_stage_b', 'AlignmentConfig', 'steer_kinds_of', 'load_sids', 'prepare_model', 'training_inputs',
            'check_resumable', 'run_alignment_stage', 'format_alignment']
 
 # %% ../nbs/03_alignment.ipynb #7f5101af
@@ -111,6 +112,29 @@ def init_sid_rows(model, tok, sids:dict, # item id -> SID tuple (levels + collis
     E[rows] = E[rows] / E[rows].norm(dim=1, keepdim=True) * norm  # the vocabulary's typical norm
     return {'init': 'contrastive', 'map_r2': float(r2), 'map_pairs': len(ids), 'codes_initialised': len(rows)}
 
+# %% ../nbs/03_alignment.ipynb #d7c1a109
+LESS_TEMPLATES = ['less of that', 'not like that one']          # training only; the evaluation's third turn is 'go back to what I had before'
+MORE_TEMPLATES = ['more like that', 'another one like it']
+BACK_TEMPLATES = ['undo that', 'back to the earlier picks', 'forget that last request']
+
+def session_reactions(ds:Dataset, first:str, # the item answered first
+                      target:str, # the user's true next item: the session's last answer
+                      by_attr:dict, # plain attribute phrase -> training items that have it (a detour's answers)
+                      rng:np.random.Generator, avoid=frozenset(), # items a detour may not answer with (the user's held-out ones)
+                     ) -> list:
+    "The user turns after a first answer, as `(request, answer)` pairs ending in `target`: a steer to its attribute, 'less / more like that', or a detour and back."
+    plain = lambda i: {a for a in attribute_phrases(ds.items.loc[i], ds) if not a.startswith(('from ', 'by '))}  # genres, categories
+    attrs, shared = attribute_phrases(ds.items.loc[target], ds), plain(first) & plain(target)
+    pick = int(rng.integers(4))
+    if pick == 1: return [(LESS_TEMPLATES[int(rng.integers(2))] if not shared else MORE_TEMPLATES[int(rng.integers(2))], target)]
+    if pick == 2 and (other := sorted(plain(first) - plain(target))):  # a detour the target does not take, then back
+        a = other[int(rng.integers(len(other)))]; has = [i for i in by_attr.get(a, ()) if i not in avoid]
+        if has:
+            detour = has[int(rng.integers(len(has)))]
+            return [(with_attr(STEER_TEMPLATES[int(rng.integers(len(STEER_TEMPLATES)))], a), detour), (BACK_TEMPLATES[int(rng.integers(3))], target)]
+    a = attrs[int(rng.integers(len(attrs)))] if attrs else 'different'
+    return [(with_attr(REACTION_TEMPLATES[int(rng.integers(len(REACTION_TEMPLATES)))], a), target)]
+
 # %% ../nbs/03_alignment.ipynb #95726a89
 @dataclass
 class Example:
@@ -129,7 +153,9 @@ def sequence_windows(seq:list, # one user's chronological training items
     stride = stride or size
     return [seq[max(0, e - size):e] for e in range(len(seq), 1, -stride)][::-1]
 
-def make_examples(ds:Dataset, split:Split, sids:dict, sid_str:dict, style:PromptStyle, n_per_kind:dict, seed:int=0) -> list:
+def make_examples(ds:Dataset, split:Split, sids:dict, sid_str:dict, style:PromptStyle, n_per_kind:dict, seed:int=0,
+                  steer_kinds:tuple=STEER_KINDS, # the steering requests' kinds (`talkwalk.prompts.steer_training_request`)
+                 ) -> list:
     "Seeded training examples of every kind (`n_per_kind`: kind -> count; `sequence: -1` = every window), from the training split only."
     rng = np.random.default_rng(seed); desc = load_descriptions(ds.domain); out = []
     train_items = sorted(set(split.train.item_id) & set(sid_str))
@@ -146,6 +172,12 @@ def make_examples(ds:Dataset, split:Split, sids:dict, sid_str:dict, style:Prompt
         else: q, a = f'Describe this item.\n{sid_str[i]}', f'{titles[i]}: {describe_item(row, ds.item_fields, desc)}'
         out.append(Example('sid2text', [{'role': 'system', 'content': SYSTEM}, {'role': 'user', 'content': q}, {'role': 'assistant', 'content': a}], (), (i,)))
     seqs = {u: [i for i in s if i in sid_str] for u, s in split.train_sequences().items()}
+    held, by_attr = {}, {}  # each user's validation / test items; training items by plain attribute (a session's detours)
+    for df in (split.valid, split.test):
+        for r in df.itertuples(): held.setdefault(r.user_id, set()).add(r.target)
+    for i in train_items:
+        for a in attribute_phrases(ds.items.loc[i], ds):
+            if not a.startswith(('from ', 'by ')): by_attr.setdefault(a, []).append(i)
     users = [u for u, s in seqs.items() if len(s) >= 2]
     def pick_case():
         u = users[int(rng.integers(len(users)))]; s = seqs[u]; t = int(rng.integers(1, len(s)))
@@ -155,20 +187,19 @@ def make_examples(ds:Dataset, split:Split, sids:dict, sid_str:dict, style:Prompt
         out.append(Example('next', rec_messages(h, 'recommend something', sid_str, style, profiles.get(u), titles) + [{'role': 'assistant', 'content': rec(t)}], (u,), tuple(h) + (t,)))
     for _ in range(n_per_kind.get('steer', 0)):
         u, h, t = pick_case()
-        seen = {a for i in h for a in attribute_phrases(ds.items.loc[i], ds)}
-        new = [a for a in attribute_phrases(ds.items.loc[t], ds) if a not in seen] or attribute_phrases(ds.items.loc[t], ds)
-        if not new: continue
-        req = with_attr(STEER_TEMPLATES[int(rng.integers(len(STEER_TEMPLATES)))], new[int(rng.integers(len(new)))])
+        got = steer_training_request(ds, [ds.items.loc[i] for i in h], ds.items.loc[t], rng, steer_kinds)
+        if got is None: continue
+        req = got[1]
         out.append(Example('steer', rec_messages(h, req, sid_str, style, profiles.get(u), titles) + [{'role': 'assistant', 'content': rec(t)}], (u,), tuple(h) + (t,)))
     for _ in range(n_per_kind.get('session', 0)):
         u, h, t = pick_case()
         if len(h) < 2: continue
         first, h = h[-1], h[:-1]
-        attrs = attribute_phrases(ds.items.loc[t], ds) or ['different']
-        react = with_attr(REACTION_TEMPLATES[int(rng.integers(len(REACTION_TEMPLATES)))], attrs[int(rng.integers(len(attrs)))])
-        msgs = rec_messages(h, 'recommend something', sid_str, style, profiles.get(u), titles)
-        msgs += [{'role': 'assistant', 'content': rec(first)}, {'role': 'user', 'content': react}, {'role': 'assistant', 'content': rec(t)}]
-        out.append(Example('session', msgs, (u,), tuple(h) + (first, t)))
+        msgs = rec_messages(h, 'recommend something', sid_str, style, profiles.get(u), titles) + [{'role': 'assistant', 'content': rec(first)}]
+        turns, detour = session_reactions(ds, first, t, by_attr, rng, held.get(u, ())), ()
+        for req, answer in turns:
+            msgs += [{'role': 'user', 'content': req}, {'role': 'assistant', 'content': rec(answer)}]; detour += (answer,)
+        out.append(Example('session', msgs, (u,), tuple(h) + (first,) + detour))
     n_seq = n_per_kind.get('sequence', 0)
     if n_seq:  # every window of every training user (n_seq < 0), or a seeded sample of n_seq windows
         wins = [(u, w) for u in sorted(seqs) for w in sequence_windows(seqs[u], style.max_history + 1)]
@@ -455,6 +486,7 @@ class AlignmentConfig:
     n_next: int = 4000
     n_steer: int = 1500
     n_session: int = 800
+    steer_kinds: str = 'attribute,negation,range,composition'  # the steer task's request kinds (`talkwalk.prompts.steer_training_request`)
     max_len: int = 384
     code_loss: str = 'vocab'    # SID code targets' cross-entropy over the whole vocabulary, over their level's codes ('level', what constrained decoding chooses among) or both
     batch_size: int = 8
@@ -481,6 +513,14 @@ class AlignmentConfig:
     seed: int = 0
 
 # %% ../nbs/03_alignment.ipynb #e4ece0ec
+def steer_kinds_of(cfg:AlignmentConfig) -> tuple:
+    "The steer task's request kinds named in `cfg.steer_kinds`, checked."
+    kinds = tuple(k.strip() for k in cfg.steer_kinds.split(',') if k.strip())
+    bad = [k for k in kinds if k not in STEER_KINDS]
+    if bad or not kinds:
+        raise ValueError(f"steer_kinds={cfg.steer_kinds!r}: {'unknown ' + ', '.join(bad) if bad else 'empty'}; use a comma-separated subset of {', '.join(STEER_KINDS)}")
+    return kinds
+
 def load_sids(run_dir:str|Path) -> tuple:
     "`(item id -> SID tuple, levels)` from a run's semantic-ID lookup table."
     f = RunDir(run_dir).require('rqvae').path('rqvae', 'lookup')
@@ -534,7 +574,7 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
     style = PromptStyle(cfg.max_history or split.max_history, cfg.titles, cfg.user_profile)  # what the engine reads back (engine.trained_style)
     sid_str = {i: sid_string(s) for i, s in sids.items()}
     n_per = {'text2sid': cfg.n_text2sid, 'sid2text': cfg.n_sid2text, 'next': cfg.n_next, 'steer': cfg.n_steer, 'session': cfg.n_session, 'sequence': cfg.n_sequence}
-    examples = make_examples(ds, split, sids, sid_str, style, n_per, cfg.seed)
+    examples = make_examples(ds, split, sids, sid_str, style, n_per, cfg.seed, steer_kinds_of(cfg))
     run = start_wandb('alignment', cfg, run_dir); use_inputs(run, run_dir, 'alignment')
     metrics = {'dataset': ds.name, 'examples': len(examples), 'examples_by_kind': dict(Counter(e.kind for e in examples)), 'machine': machine_info(),
                'validation': {'users': cfg.val_users, 'excludes_training_items': True},

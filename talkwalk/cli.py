@@ -9,9 +9,9 @@ from pathlib import Path
 from .utils import runs_dir
 
 # %% auto #0
-__all__ = ['DEMO_TURNS', 'stage_config', 'cmd_data', 'cmd_contrastive', 'cmd_rqvae', 'cmd_align', 'cmd_dense', 'query_items',
-           'load_engine', 'print_recs', 'cmd_recommend', 'cmd_chat', 'cmd_serve', 'cmd_export', 'cmd_train', 'cmd_demo',
-           'build_parser', 'main']
+__all__ = ['DEMO_TURNS', 'stage_config', 'cmd_data', 'cmd_contrastive', 'cmd_rqvae', 'cmd_align', 'cmd_dense', 'cmd_dial',
+           'query_items', 'load_engine', 'engine_overrides', 'print_recs', 'cmd_recommend', 'cmd_chat', 'cmd_serve',
+           'cmd_export', 'cmd_train', 'cmd_demo', 'build_parser', 'main']
 
 # %% ../nbs/cli.ipynb #9d194c71
 def stage_config(cls, args, keys:tuple) -> tuple:
@@ -70,6 +70,20 @@ def cmd_dense(args):
     print(format_dense(metrics)); print(f'artifacts: {run_dir/"dense"}')
     return 0
 
+def cmd_dial(args):
+    "Validate the steering dial of a run's heads (nbs/dial), save each head's default guidance and write the report."
+    from talkwalk.dial import DialConfig, run_dial, format_dial, plot_dial
+    from talkwalk.utils import write_text_atomic, write_json_atomic
+    cfg, _ = stage_config(DialConfig, args, ('modes', 'weights', 'users', 'stage', 'device', 'keep_hit'))
+    res = run_dial(args.run, cfg)
+    if args.report:
+        out = Path(args.report); command = 'talkwalk ' + ' '.join(sys.argv[1:] if sys.argv[1:2] == ['dial'] else ['dial', '--run', str(args.run)])
+        write_text_atomic(out.with_suffix('.md'), format_dial(res, command)); write_json_atomic(out.with_suffix('.json'), res)
+        if res['heads']: plot_dial(res, out.with_suffix('.png'))
+        print(f'report: {out.with_suffix(".md")}')
+    else: print(format_dial(res))
+    return 0
+
 def query_items(model, items, texts:list, k:int=5) -> dict:
     "The top-`k` item titles for each plain-English text, by the contrastive space."
     import numpy as np
@@ -92,8 +106,14 @@ def _json_arg(text:str|None, flag:str, example:str='{...}') -> dict|None:
 def load_engine(args):
     "The `Recommender` for `--run`, `--stage`, `--device`, `--mode` (one call)."
     from talkwalk.recommender import load_recommender
-    return load_recommender(args.run, mode=getattr(args, 'mode', 'generative'), stage=args.stage, device=args.device,
-                            **({'quantize': args.quantize} if getattr(args, 'quantize', None) else {}))
+    return load_recommender(args.run, mode=getattr(args, 'mode', 'generative'), stage=args.stage, device=args.device, **engine_overrides(args))
+
+def engine_overrides(args) -> dict:
+    "The `EngineConfig` fields the command line set (`--quantize`, `--guidance`), checked."
+    from talkwalk.session import check_guidance
+    out = {'quantize': args.quantize} if getattr(args, 'quantize', None) else {}
+    if getattr(args, 'guidance', None) is not None: out['guidance'] = check_guidance(args.guidance)
+    return out
 
 def print_recs(recs:list, out=None):
     "Print recommendations one per line: rank, title, SID, score and explanation."
@@ -144,7 +164,7 @@ def cmd_serve(args):
     from talkwalk.serve import serve, ServeConfig
     keys = ('host', 'port', 'ui', 'sessions', 'redis_url', 'session_db', 'max_sessions', 'session_ttl_s', 'allowed_hosts', 'max_body_bytes', 'read_timeout_s', 'shutdown_timeout_s')
     cfg = ServeConfig(**{k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}, api_keys=tuple(args.api_key or ()))
-    serve(args.run, cfg, stage=args.stage, mode=args.mode, device=args.device, **({'quantize': args.quantize} if args.quantize else {}))
+    serve(args.run, cfg, stage=args.stage, mode=args.mode, device=args.device, **engine_overrides(args))
     return 0
 
 def cmd_export(args):
@@ -260,13 +280,24 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument('--init', choices=['contrastive', 'mean'], default=None, help='new SID rows from the contrastive space (default) or the vocabulary mean')
     a.add_argument('--unsloth', dest='use_unsloth', action='store_true', default=None, help='load the model with unsloth (CUDA only; the gpu extra)')
     a.set_defaults(func=cmd_align)
+    d = sub.add_parser('dial', help="validate the steering strength (guidance) of a run's heads on validation users; saves each head's default")
+    d.add_argument('--run', required=True, help='a run folder with the alignment and/or dense stages')
+    d.add_argument('--config', default=None, help='a DialConfig YAML; flags override it')
+    d.add_argument('--modes', default=None, help='heads to validate, comma separated (default generative,dense)')
+    d.add_argument('--weights', default=None, help='guidance weights of the curve, comma separated (default 0,0.5,1,2,4)')
+    d.add_argument('--users', type=int, default=None, help='seeded validation users (default 40)')
+    d.add_argument('--stage', choices=['a', 'b'], default=None, help='aligned model of the generative head (default b)')
+    d.add_argument('--keep-hit', dest='keep_hit', type=float, default=None, help="a weight qualifies when Hit@10 of requests the target satisfies keeps this share of w=0's (default 0.9)")
+    d.add_argument('--device', default=None, help='auto (default), cpu or cuda')
+    d.add_argument('--report', default=None, help='write <report>.md, .json and .png (e.g. reports/dial_ml-100k)')
+    d.set_defaults(func=cmd_dial)
     n = sub.add_parser('dense', help='train the dense head: frozen LLM hidden state -> contrastive space (serve it with --mode dense)')
     n.add_argument('--config', default=None, help='a DenseConfig YAML; flags override it')
     n.add_argument('--dataset', default=None, help="data set name or folder (default: the run's data stage's)"); n.add_argument('--run', default=None, help='run artifact folder (default runs/<dataset>)')
     n.add_argument('--model', default=None, help="the frozen LLM: a transformers causal LM path or hub id (default: the bundled SmolLM2-135M-Instruct)")
     n.add_argument('--preset', choices=['tiny', 'full'], default=None, help='tiny: a few users, seconds (tests)')
     n.add_argument('--epochs', type=int, default=None, help='training epochs'); n.add_argument('--users', type=int, default=None, help='training users')
-    n.add_argument('--losses', default=None, help='training signals, comma separated: target,direction,anchor,delta,dropout')
+    n.add_argument('--losses', default=None, help='training signals, comma separated: target,direction,anchor,delta,dropout,negation')
     n.add_argument('--ablation', action='store_true', help='also train one head per left-out signal')
     n.add_argument('--force', action='store_true', help='retrain even when a head with this config exists')
     n.add_argument('--device', default=None, help='auto (default), cpu or cuda')
@@ -277,7 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument('--stage', choices=['a', 'b'], default='b', help='aligned model: stage A or A+B (default b)')
         e.add_argument('--mode', choices=['generative', 'dense'], default='generative', help='SID decoding (default) or the dense head')
         e.add_argument('--device', default='auto', help='auto (default: cuda where present), cpu or cuda')
-        e.add_argument('--quantize', choices=['none', 'int8'], default=None, help='int8: dynamic int8 linear layers (CPU; faster, see reports/latency.md)')
+        e.add_argument('--quantize', choices=['none', 'bf16', 'int8'], default=None, help='bf16 weights or int8 dynamic linear layers (faster on CPU; speed and agreement with float32 in reports/latency.md)')
+        e.add_argument('--guidance', type=float, default=None, help="steering strength w from 0 (off) to 16: how hard a request pushes the list (default: the run's validated value from `talkwalk dial`, else 0)")
         if name != 'serve':
             e.add_argument('--user', default=None, help='user metadata as JSON, e.g. \'{"age": 30, "occupation": "writer"}\'')
             e.add_argument('--user-id', dest='user_id', default=None, help="a known user's metadata and training history")

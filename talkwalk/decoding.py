@@ -9,43 +9,87 @@ from .sids import TokenTrie
 from .prompts import rec_prompt_text
 
 # %% auto #0
-__all__ = ['trie_beam_search', 'constrained_beam_search', 'rec_prompt_ids', 'unconstrained_valid']
+__all__ = ['trie_beam_search', 'pair_from_prefix', 'common_prefix', 'shared_prefix', 'constrained_beam_search', 'rec_prompt_ids',
+           'unconstrained_valid']
 
 # %% ../nbs/decoding.ipynb #f090243d
 @torch.no_grad()
-def trie_beam_search(model, past, # KV cache of the prompt (batch 1); consumed
-                     state:torch.Tensor, # last hidden state of the prompt, [1, hidden]
+def trie_beam_search(model, past, # KV cache of the prompt (batch 1), or of the two guidance contexts (batch 2); consumed
+                     state:torch.Tensor, # last hidden state of each context, [1 or 2, hidden]
                      trie:TokenTrie, k:int=10, num_beams:int|None=None,
                      exclude=frozenset(), # item ids that may not be returned (already shown / in history)
+                     guidance:float=0.0, # w: with two contexts (with the request, without it) each code scores logp + w * (logp - logp without the request)
+                     mask:torch.Tensor|None=None, # [contexts, cached tokens] attention mask of `past` where the two contexts are padded (`pair_from_prefix`)
                     ) -> list:
-    "Top-`k` distinct items as `(item_id, log_prob)`, best first, by beam search over the SID trie from a prefilled prompt."
-    dec, head = model.get_decoder(), model.get_output_embeddings().weight
+    "Top-`k` distinct items as `(item_id, score)`, best first, by beam search over the SID trie from a prefilled prompt (guided: both contexts in one batch)."
+    dec, head, G = model.get_decoder(), model.get_output_embeddings().weight, state.shape[0]
+    if G not in (1, 2): raise ValueError(f'state holds {G} contexts: 1 (unguided) or 2 (with and without the request)')
     num_beams, blocked = max(num_beams or k, k), trie.blocked(exclude)
-    beams, rows, fed = [((), 0.0)], [0], 0  # beams: (path of codes, log-prob); rows: each beam's row in `past`; fed: codes `past` holds
+    beams, rows, fed, per = [((), 0.0)], [0], 0, 1  # beams: (path of codes, score); rows: each beam's row in `past` (per context); fed: codes `past` holds; per: rows per context
     for depth in range(trie.depth):
         options = [trie.allowed(p, blocked) for p, _ in beams]
         if fed < depth and any(len(o) > 1 for o in options):  # a beam has a choice: bring the cache up to this depth
-            past.reorder_cache(torch.tensor(rows, device=state.device))  # beams share the prompt's cache rows
-            toks = [[trie.token[(l, c)] for l, c in enumerate(p[fed:], start=fed)] for p, _ in beams]
-            out = dec(input_ids=torch.tensor(toks, device=state.device), past_key_values=past, use_cache=True)
-            past, state, rows, fed = out.past_key_values, out.last_hidden_state[:, -1], list(range(len(beams))), depth
+            idx = torch.tensor([g * per + r for g in range(G) for r in rows], device=state.device)
+            past.reorder_cache(idx)  # beams share the prompt's cache rows; context g's rows follow context g-1's
+            toks = [[trie.token[(l, c)] for l, c in enumerate(p[fed:], start=fed)] for p, _ in beams] * G
+            kw = {}
+            if mask is not None:  # padded contexts: positions continue each row's own count of real tokens
+                n_new = depth - fed; mask = mask[idx]
+                kw = {'position_ids': mask.sum(-1, keepdim=True) + torch.arange(n_new, device=mask.device),
+                      'attention_mask': torch.cat([mask, torch.ones(len(idx), n_new, dtype=mask.dtype, device=mask.device)], 1)}
+                mask = kw['attention_mask']
+            out = dec(input_ids=torch.tensor(toks, device=state.device), past_key_values=past, use_cache=True, **kw)
+            past, state, per, rows, fed = out.past_key_values, out.last_hidden_state[:, -1], len(beams), list(range(len(beams))), depth
         cands = []
         for b, ((path, score), opts) in enumerate(zip(beams, options)):
             if len(opts) == 1: cands.append((b, path + (opts[0][0],), score)); continue  # one child: log-prob 0, no forward pass
-            logp = torch.log_softmax((state[rows[b]] @ head[[t for _, t in opts]].T).float(), -1)  # only the allowed rows of the output matrix
+            W = head[[t for _, t in opts]]  # only the allowed rows of the output matrix
+            logp = torch.log_softmax((state[rows[b]] @ W.T).float(), -1)
+            if G == 2 and guidance: logp = logp + guidance * (logp - torch.log_softmax((state[per + rows[b]] @ W.T).float(), -1))
             cands += [(b, path + (c,), score + lp) for (c, _), lp in zip(opts, logp.tolist())]
         cands = sorted(cands, key=lambda x: -x[2])[:num_beams]  # stable: ties keep trie order
         rows, beams = [rows[b] for b, _, _ in cands], [(p, s) for _, p, s in cands]
     return [(trie.item_of(p), s) for p, s in beams[:k]]
 
 @torch.no_grad()
+def pair_from_prefix(model, past, # KV cache of the two contexts' shared prefix (batch 1, `n` tokens); consumed
+                     n:int, with_request:list, without:list, # each context's token ids after the prefix (non-empty)
+                     pad_id:int) -> tuple:
+    "`(past, states [2, hidden], mask)` of the two guidance contexts in one forward pass: the shorter suffix is padded on the left, its positions kept."
+    L = max(len(with_request), len(without)); past.reorder_cache(torch.tensor([0, 0], device=model.device))
+    toks = [[pad_id] * (L - len(x)) + list(x) for x in (with_request, without)]
+    mask = torch.tensor([[1] * n + [0] * (L - len(x)) + [1] * len(x) for x in (with_request, without)], device=model.device)
+    pos = torch.tensor([[n] * (L - len(x)) + list(range(n, n + len(x))) for x in (with_request, without)], device=model.device)
+    out = model.get_decoder()(input_ids=torch.tensor(toks, device=model.device), past_key_values=past, attention_mask=mask, position_ids=pos, use_cache=True)
+    return out.past_key_values, out.last_hidden_state[:, -1], mask
+
+def common_prefix(a:list, b:list) -> int:
+    "Length of the common prefix of two token lists."
+    n = 0
+    for x, y in zip(a, b):
+        if x != y: break
+        n += 1
+    return n
+
+def shared_prefix(a:list, b:list) -> int:
+    "Tokens two prompts share at the start, leaving each at least one of its own (the last token's state scores level 1)."
+    return min(common_prefix(a, b), len(a) - 1, len(b) - 1)
+
+@torch.no_grad()
 def constrained_beam_search(model, prompt_ids:torch.Tensor, # [1, L] prompt ending in <|rec|><|sid_start|>
                             trie:TokenTrie, k:int=10, num_beams:int|None=None,
                             exclude=frozenset(), # item ids that may not be returned (already shown / in history)
-                           ) -> list:
-    "Top-`k` distinct items as `(item_id, log_prob)`, best first: prefill the prompt once, then `trie_beam_search`."
-    out = model.get_decoder()(input_ids=prompt_ids, use_cache=True)
-    return trie_beam_search(model, out.past_key_values, out.last_hidden_state[:, -1], trie, k, num_beams, exclude)
+                            without_request:torch.Tensor|None=None, # [1, L'] the same prompt without the request: guided decoding
+                            guidance:float=0.0, pad_id:int=0) -> list:
+    "Top-`k` distinct items as `(item_id, score)`, best first: prefill the prompt once (the shared prefix once, guided), then `trie_beam_search`."
+    dec = model.get_decoder()
+    if without_request is None or not guidance:
+        out = dec(input_ids=prompt_ids, use_cache=True)
+        return trie_beam_search(model, out.past_key_values, out.last_hidden_state[:, -1], trie, k, num_beams, exclude)
+    a, b = prompt_ids[0].tolist(), without_request[0].tolist(); n = shared_prefix(a, b)
+    past = dec(input_ids=prompt_ids[:, :n], use_cache=True).past_key_values
+    past, states, mask = pair_from_prefix(model, past, n, a[n:], b[n:], pad_id)
+    return trie_beam_search(model, past, states, trie, k, num_beams, exclude, guidance, mask)
 
 def rec_prompt_ids(tok, messages:list, device='cpu') -> torch.Tensor:
     "Token ids of a recommendation prompt (`talkwalk.prompts.rec_prompt_text`), as a [1, L] tensor."

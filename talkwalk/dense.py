@@ -5,7 +5,7 @@
 # %% ../nbs/06_dense.ipynb #be1ed871
 from __future__ import annotations
 import dataclasses, hashlib, json, time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import torch, torch.nn.functional as F
@@ -15,7 +15,7 @@ from .utils import (set_seed, pick_device, atomic_path, write_json_atomic, write
 from .run import ArtifactError, RunDir
 from .tracking import log_outputs, use_inputs
 from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_user, item_texts, user_profile
-from .prompts import STEER_TEMPLATES, with_attr, dense_messages, catalogue_attributes
+from .prompts import STEER_TEMPLATES, NEGATION_TEMPLATES, with_attr, dense_messages, catalogue_attributes
 from .metrics import steering_precision
 from .llm import load_llm, llm_features
 from .encoders import TextCache, DenseHead, save_head, load_embeddings
@@ -48,7 +48,7 @@ class FeatureCache:
             with open(tmp, 'wb') as f: np.savez(f, keys=np.array(list(self.index)), vectors=self.vectors, model=np.array(self.model_name))
 
 # %% ../nbs/06_dense.ipynb #da9c2158
-LOSSES = ('target', 'direction', 'anchor', 'delta', 'dropout')
+LOSSES = ('target', 'direction', 'anchor', 'delta', 'dropout', 'negation')
 
 @dataclass
 class DenseConfig:
@@ -60,7 +60,7 @@ class DenseConfig:
     users: int = 0                  # training users (0: all), seeded sample
     targets_per_user: int = 2       # target contexts per user: each of the last n training items after the items before it
     val_users: int = 100            # validation users: valid-split ranking and held-out steering pairs
-    losses: str = 'target,direction,anchor,delta,dropout'  # the training signals switched on (any of LOSSES)
+    losses: str = 'target,direction,anchor,delta,dropout,negation'  # the training signals switched on (any of LOSSES)
     w_direction: float = 1.0
     w_anchor: float = 0.5
     w_delta: float = 1.0
@@ -96,6 +96,7 @@ class DenseExamples:
     val_steer: np.ndarray    # [n, 3]: neutral text, steered text, attribute (validation users)
     target_users: list       # the user of each target row
     attr_kind: list          # the kind of each attribute ('genre', 'decade', 'category'): precision compares same-kind shares
+    negation: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))  # [n, 3]: neutral text, text banning the attribute, attribute (the history's most common)
 
 class _Texts:
     "Unique texts with stable indices."
@@ -120,11 +121,15 @@ def build_examples(ds:Dataset, split, tok, attrs:list, masks:dict, cfg:DenseConf
         share = np.array([masks[a.key][[pos[i] for i in items]].mean() if items else 0.0 for a in attrs])
         pool = np.flatnonzero(share == share.min()); return int(pool[rng.integers(len(pool))])
     def steer_text(a): return with_attr(STEER_TEMPLATES[int(rng.integers(len(STEER_TEMPLATES)))], attrs[a].phrase)
+    def banned(items):  # the plain attribute (genre, category) most of `items` have, or None
+        share = [masks[a.key][[pos[i] for i in items]].mean() if a.kind != 'decade' and items else -1.0 for a in attrs]
+        return int(np.argmax(share)) if max(share, default=-1.0) > 0 else None
+    def negation_text(a): return NEGATION_TEMPLATES[int(rng.integers(len(NEGATION_TEMPLATES)))].format(w=attrs[a].phrase)
     seqs = {u: list(g) for u, g in split.train.groupby('user_id', sort=False)['item_id']}
     val = split.valid.sample(n=min(cfg.val_users, len(split.valid)), random_state=cfg.seed)
     users = [u for u in seqs if len(seqs[u]) >= 2]
     if cfg.users: users = [users[i] for i in sorted(rng.choice(len(users), min(cfg.users, len(users)), replace=False))]
-    rows = {k: [] for k in ('target', 'dropout', 'direction', 'delta', 'val', 'val_steer')}; val_seen, target_users = [], []
+    rows = {k: [] for k in ('target', 'dropout', 'direction', 'delta', 'val', 'val_steer', 'negation')}; val_seen, target_users = [], []
     for u in users:
         s, p = seqs[u], prof.get(u)
         for j in range(max(1, len(s) - cfg.targets_per_user), len(s)):
@@ -137,6 +142,7 @@ def build_examples(ds:Dataset, split, tok, attrs:list, masks:dict, cfg:DenseConf
         if rng.random() < 0.5: reqs, ans = [steer_text(absent([])), 'recommend something'], [title[hist[int(rng.integers(len(hist)))]]]
         rows['dropout'].append((ctx(keep, reqs, ans, p2), neutral, pos[s[-1]]))
         a = absent(hist); rows['direction'].append((neutral, ctx(hist, [steer_text(a)], [], p), a))
+        if (b := banned(hist)) is not None: rows['negation'].append((neutral, ctx(hist, [negation_text(b)], [], p), b))
         a = absent(hist); rows['delta'].append((neutral, ctx(hist, ['recommend something', steer_text(a)], [title[s[-1]]], p), a))
     for r in val.itertuples():
         hist = list(r.history)[-H:]; p = prof.get(r.user_id)
@@ -145,7 +151,7 @@ def build_examples(ds:Dataset, split, tok, attrs:list, masks:dict, cfg:DenseConf
         a = absent(hist); rows['val_steer'].append((neutral, ctx(hist, [steer_text(a)], [], p), a))
     arr = lambda k, w: np.array(rows[k], dtype=np.int64).reshape(-1, w)
     return DenseExamples(T.items, arr('target', 2), arr('dropout', 3), arr('direction', 3), arr('delta', 3), arr('val', 2), val_seen, arr('val_steer', 3), target_users,
-                         [a.kind for a in attrs])
+                         [a.kind for a in attrs], arr('negation', 3))
 
 # %% ../nbs/06_dense.ipynb #039d8276
 def attribute_vectors(item_emb:np.ndarray, # catalogue order, rows L2-normalised
@@ -207,7 +213,7 @@ def train_head(X:np.ndarray, # [n_texts, feat] LLM features of `ex.texts`
     X, E, T, D, C, M = (torch.as_tensor(a, dtype=torch.float32) for a in (X, E, T, D, C, M)); M = M.bool()
     head = DenseHead(X.shape[1], E.shape[1], T.shape[1], cfg.hidden)
     opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    rows = {k: torch.as_tensor(getattr(ex, k)) for k in ('target', 'dropout', 'direction', 'delta')}
+    rows = {k: torch.as_tensor(getattr(ex, k)) for k in ('target', 'dropout', 'direction', 'delta', 'negation')}
     steps = max(1, len(_batches(len(rows['target']), cfg.batch_size, g)))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=steps * cfg.epochs, pct_start=0.1)
     key = 'val_ndcg@10' if 'target' in on else 'steer_share'
@@ -228,6 +234,10 @@ def train_head(X:np.ndarray, # [n_texts, feat] LLM features of `ex.texts`
                 d = rows['direction'][_draw(len(rows['direction']), cfg.batch_size, g)]
                 l = (1 - F.cosine_similarity(head(X[d[:, 1]]) - head(X[d[:, 0]]), D[d[:, 2]], dim=-1)).mean()
                 loss = loss + cfg.w_direction * l; parts['direction'] += l.item()
+            if 'negation' in on and len(rows['negation']):  # 'no X': away from X's direction
+                d = rows['negation'][_draw(len(rows['negation']), cfg.batch_size, g)]
+                l = (1 - F.cosine_similarity(head(X[d[:, 1]]) - head(X[d[:, 0]]), -D[d[:, 2]], dim=-1)).mean()
+                loss = loss + cfg.w_direction * l; parts['negation'] += l.item()
             if 'delta' in on and len(rows['delta']):
                 d = rows['delta'][_draw(len(rows['delta']), cfg.batch_size, g)]; c = C[d[:, 2]]
                 l = F.relu(cfg.margin - ((head(X[d[:, 1]]) * c).sum(-1) - (head(X[d[:, 0]]) * c).sum(-1))).mean()
@@ -270,7 +280,7 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
     args = [inp[k] for k in ('X', 'ex', 'E', 'T', 'D', 'C', 'M')]
     head, hist = train_head(*args, cfg, lambda r: run.log(r), progress)
     m = {'config': dataclasses.asdict(cfg), 'best': max(hist, key=lambda r: r.get('val_ndcg@10', r.get('steer_share', 0))), 'history': hist,
-         'examples': {k: len(getattr(inp['ex'], k)) for k in ('target', 'dropout', 'direction', 'delta', 'val', 'val_steer')},
+         'examples': {k: len(getattr(inp['ex'], k)) for k in ('target', 'dropout', 'direction', 'delta', 'val', 'val_steer', 'negation')},
          'contexts': len(inp['ex'].texts), 'feature_dim': int(inp['X'].shape[1]), 'machine': machine_info()}
     if ablation:
         m['ablation'] = {'all': m['best']}

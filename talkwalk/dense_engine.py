@@ -28,10 +28,12 @@ def faiss_available() -> bool:
 class ItemIndex:
     "Inner-product nearest-neighbour search over item vectors, with exclusion and incremental adds."
     def __init__(self, ids:list, vectors:np.ndarray, backend:str='exact', # 'exact', 'faiss' or 'auto'
-                 approx_over:int=100_000):
+                 approx_over:int=100_000, # 'auto': HNSW (faiss) above this many items, exact below
+                 ef_search:int=64, # HNSW search breadth (at least twice the items asked for): recall against speed, reports/scale.md
+                ):
         if backend not in ('exact', 'faiss', 'auto'): raise EngineError(f"ItemIndex backend {backend!r}: use 'exact', 'faiss' or 'auto'")
         if backend == 'faiss' and not faiss_available(): raise EngineError("backend='faiss' needs faiss-cpu: pip install faiss-cpu (or talkwalk[faiss])")
-        self.ids, self.vectors, self.approx_over = [str(i) for i in ids], np.ascontiguousarray(vectors, dtype=np.float32), approx_over
+        self.ids, self.vectors, self.approx_over, self.ef_search = [str(i) for i in ids], np.ascontiguousarray(vectors, dtype=np.float32), approx_over, ef_search
         self.backend = 'faiss' if backend == 'faiss' or (backend == 'auto' and faiss_available() and len(self.ids) > approx_over) else 'exact'
         self.pos = {i: p for p, i in enumerate(self.ids)}; self._faiss = None
         if self.backend == 'faiss': self._build_faiss()
@@ -55,10 +57,12 @@ class ItemIndex:
         excl = {self.pos[i] for i in exclude if i in self.pos}; n = min(len(self.ids), k + len(excl))
         q = np.asarray(q, np.float32).reshape(1, -1)
         if self._faiss is not None:
-            if hasattr(self._faiss, 'hnsw'): self._faiss.hnsw.efSearch = max(64, 2 * n)
+            if hasattr(self._faiss, 'hnsw'): self._faiss.hnsw.efSearch = max(self.ef_search, 2 * n)
             sc, ix = self._faiss.search(q, n); cand = [(int(i), float(s)) for i, s in zip(ix[0], sc[0]) if i >= 0]
         else:
-            s = self.vectors @ q[0]; ix = np.argsort(-s, kind='stable')[:n]; cand = [(int(i), float(s[i])) for i in ix]
+            s = self.vectors @ q[0]
+            ix = np.argpartition(-s, n - 1)[:n] if n < len(s) else np.arange(len(s))  # linear in the catalogue, not n log n
+            ix = ix[np.lexsort((ix, -s[ix]))]; cand = [(int(i), float(s[i])) for i in ix]  # by score, ties by index order
         return [(self.ids[i], s) for i, s in cand if i not in excl][:k]
 
 # %% ../nbs/dense_engine.ipynb #e93ca657
@@ -101,15 +105,18 @@ class DenseRecommender(Recommender):
         return self._fit_prompt(s, render, self.max_history)
 
     @torch.no_grad()
-    def query_vector(self, s:Session, request:str) -> np.ndarray:
-        "The session's point in the contrastive space for `request` (unit length); the prompt is tokenised once."
-        ids = self.prompt_ids(s, request); self.stats['prompt_tokens'] += len(ids)
-        x = torch.as_tensor(token_features(self.model, [ids], pad_id(self.tok), progress=False), device=self.device)
-        return self.head(x)[0].float().cpu().numpy()
+    def query_vector(self, s:Session, request:str, guidance:float=0.0) -> np.ndarray:
+        "The session's point in the contrastive space for `request` (unit length), extrapolated away from the same context without it by `guidance`."
+        ids = self.prompt_ids(s, request); plain = self.prompt_ids(s, '') if guidance else ids
+        batch = [ids] if plain == ids else [ids, plain]  # both contexts in one forward pass
+        self.stats['prompt_tokens'] += sum(map(len, batch))
+        z = self.head(torch.as_tensor(token_features(self.model, batch, pad_id(self.tok), progress=False), device=self.device)).float()
+        q = z[0] + guidance * (z[0] - z[1]) if len(batch) == 2 else z[0]
+        return (q / q.norm().clamp_min(1e-12)).cpu().numpy()
 
-    def _rank(self, s:Session, request:str, k:int, exclude:set, cache:bool) -> list:
-        "`(item id, cosine)` of the `k` nearest items not in `exclude`."
-        ranked = self.index.search(self.query_vector(s, request), k, exclude)
+    def _rank(self, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
+        "`(item id, cosine)` of the `k` nearest items not in `exclude` to the (guided) query."
+        ranked = self.index.search(self.query_vector(s, request, guidance), k, exclude)
         if not ranked: raise EngineError(f'no items left to recommend: all {len(self.index):,} catalogue items were shown or are in the history; start a new session')
         return ranked
 

@@ -15,8 +15,8 @@ from .run import ArtifactError, RunDir
 from .catalog import Dataset, load_data_artifacts
 from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
-from .decoding import trie_beam_search
-from .llm import load_aligned, apply_quantize, export_manifest
+from .decoding import trie_beam_search, common_prefix, shared_prefix, pair_from_prefix
+from .llm import load_aligned, apply_quantize, export_manifest, pad_id
 from .session import EngineConfig, Recommender, Session
 
 # %% auto #0
@@ -51,14 +51,6 @@ class _PromptCache:
     "A prompt's token ids and the KV cache holding exactly those tokens (batch 1)."
     ids: list
     past: object
-
-def _common_prefix(a:list, b:list) -> int:
-    "Length of the common prefix of two token lists."
-    n = 0
-    for x, y in zip(a, b):
-        if x != y: break
-        n += 1
-    return n
 
 # %% ../nbs/04_inference.ipynb #4844c513
 class GenerativeRecommender(Recommender):
@@ -100,7 +92,7 @@ def prompt_ids(self:GenerativeRecommender, s:Session, request:str) -> list:
 def _prefill(self:GenerativeRecommender, ids:list, key:str|None) -> tuple:
     "`(past, last hidden state)` of the prompt `ids`, reusing session `key`'s cache for the common prefix."
     cached = self._kv.pop(key, None) if key else None
-    n = min(_common_prefix(cached.ids, ids), len(ids) - 1) if cached else 0  # the last token is always fed: its hidden state scores level 1
+    n = min(common_prefix(cached.ids, ids), len(ids) - 1) if cached else 0  # the last token is always fed: its hidden state scores level 1
     past = None
     if n > 0: past = cached.past; past.crop(n - len(cached.ids))  # a negative count: tokens to drop from the end
     out = self.model.get_decoder()(input_ids=torch.tensor([ids[n:]], device=self.device), past_key_values=past, use_cache=True)
@@ -111,10 +103,18 @@ def _prefill(self:GenerativeRecommender, ids:list, key:str|None) -> tuple:
     return out.past_key_values, out.last_hidden_state[:, -1]
 
 @patch
-def _rank(self:GenerativeRecommender, s:Session, request:str, k:int, exclude:set, cache:bool) -> list:
-    "`(item id, score)` of the `k` best items not in `exclude`: SID beam search over the trie."
-    past, state = self._prefill(self.prompt_ids(s, request), s.id if cache else None)
-    return trie_beam_search(self.model, past, state, self.trie, k, self.cfg.num_beams, exclude)
+def _rank(self:GenerativeRecommender, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
+    "`(item id, score)` of the `k` best items not in `exclude`: SID beam search over the trie, guided by `request` at strength `guidance`."
+    ids, key = self.prompt_ids(s, request), s.id if cache else None
+    plain = self.prompt_ids(s, '') if guidance else ids  # the same context without the request
+    if plain == ids:
+        past, state = self._prefill(ids, key)
+        return trie_beam_search(self.model, past, state, self.trie, k, self.cfg.num_beams, exclude)
+    n = shared_prefix(ids, plain)  # the profile, history and earlier turns: prefilled once, from the session's cache
+    past, _ = self._prefill(ids[:n], key)
+    past, states, mask = pair_from_prefix(self.model, past, n, ids[n:], plain[n:], pad_id(self.tok))
+    self.stats['prompt_tokens'] += len(ids) + len(plain) - n
+    return trie_beam_search(self.model, past, states, self.trie, k, self.cfg.num_beams, exclude, guidance, mask)
 
 # %% ../nbs/04_inference.ipynb #55d26bdb
 def _trie_step(trie:TokenTrie, path_tokens:list, blocked=None) -> list:
@@ -182,43 +182,68 @@ def _timed(f) -> tuple:
     "`(result, seconds)` of calling `f`."
     t0 = time.perf_counter(); r = f(); return r, time.perf_counter() - t0
 
-def latency_benchmark(rec:Recommender, n:int=50, k:int=10, int8:Recommender|None=None, seed:int=0, progress:bool=True) -> dict:
-    "Latency of top-`k` requests: naive `generate` vs the engine (cold, int8, follow-up with KV reuse vs cold), same run."
+def latency_benchmark(rec:Recommender, n:int=50, k:int=10,
+                      variants:dict|None=None, # name -> another engine on the same run (e.g. 'bf16', 'int8'): timed, and its lists compared with `rec`'s
+                      guidance:float=2.0, # the steering strength of the guided turns
+                      naive_n:int|None=None, # naive `generate` on the first this many requests only (it is 7x slower; None: all)
+                      seed:int=0, progress:bool=True) -> dict:
+    "Latency of top-`k` requests, same run: naive `generate` vs the engine (unguided, guided, each variant with its top-k agreement), follow-ups with KV reuse vs cold."
     from tqdm.auto import tqdm
-    cases = bench_sessions(rec, n, 20, seed)
-    t = {m: [] for m in ('naive', 'engine', 'engine_int8', 'followup_kv', 'followup_cold')}
-    agree, tokens, warm = [], [], bench_sessions(rec, 1, 20, seed + 1)[0]
-    rec.turn(Session(warm[0].user, list(warm[0].history)), warm[1], k)  # one warm-up request: first-call allocations are not latency
-    for s, req in tqdm(cases, desc='latency', disable=not progress):
-        ids = rec.prompt_ids(s, req); tokens.append(len(ids))
-        naive, dt = _timed(lambda: generate_baseline(rec, ids, k, set(s.history))); t['naive'].append(dt)
+    variants, cases = variants or {}, bench_sessions(rec, n, 20, seed)
+    t = {m: [] for m in ('naive', 'engine', 'engine_guided', *[f'engine_{v}' for v in variants], 'followup_kv', 'followup_cold')}
+    agree, tokens, new_tokens, warm = [], [], [], bench_sessions(rec, 1, 20, seed + 1)[0]
+    overlap, hits = {v: [] for v in variants}, {v: [] for v in ('engine', *variants)}
+    targets = load_data_artifacts(rec.run_dir/'data')[1].test.set_index('user_id').target
+    for r in (rec, *variants.values()): r.turn(Session(warm[0].user, list(warm[0].history)), warm[1], k)  # warm-up: first-call allocations are not latency
+    for j, (s, req) in enumerate(tqdm(cases, desc='latency', disable=not progress)):
+        ids = rec.prompt_ids(s, req); tokens.append(len(ids)); target = targets.get(s.user_id)
+        naive = None
+        if naive_n is None or j < naive_n: naive, dt = _timed(lambda: generate_baseline(rec, ids, k, set(s.history))); t['naive'].append(dt)
         s1 = Session(s.user, list(s.history))
         got, dt = _timed(lambda: rec.turn(s1, req, k)); t['engine'].append(dt)
-        agree.append(float({i for i, _ in naive} == {r.item_id for r in got}))
-        if int8 is not None:
-            _, dt = _timed(lambda: int8.turn(Session(s.user, list(s.history)), req, k)); t['engine_int8'].append(dt)
+        base = [r.item_id for r in got]; hits['engine'].append(float(target in base))
+        if naive is not None: agree.append(float({i for i, _ in naive} == set(base)))
+        if rec.prompt_ids(s, '') != ids:  # a request the guidance acts on
+            _, dt = _timed(lambda: rec.turn(Session(s.user, list(s.history)), req, k, guidance=guidance)); t['engine_guided'].append(dt)
+        for v, other in variants.items():
+            out, dt = _timed(lambda: other.turn(Session(s.user, list(s.history)), req, k)); t[f'engine_{v}'].append(dt)
+            mine = [r.item_id for r in out]; overlap[v].append(len(set(base) & set(mine)) / k); hits[v].append(float(target in mine))
+        before = rec.stats['prompt_tokens'] - rec.stats['reused_tokens']
         _, dt = _timed(lambda: rec.turn(s1, 'more like that', k)); t['followup_kv'].append(dt)
+        new_tokens.append((rec.stats['prompt_tokens'] - rec.stats['reused_tokens'] - before, dt))
         cold = Session(s1.user, list(s1.history), copy.deepcopy(s1.turns[:-1]))  # same context, no cache
         _, dt = _timed(lambda: rec.turn(cold, 'more like that', k)); t['followup_cold'].append(dt)
         rec.end_session(s1); rec.end_session(cold)
     res = {m: _pct(v) for m, v in t.items() if v}
     res['speedup_p50'] = round(res['naive']['p50_ms'] / res['engine']['p50_ms'], 1)
-    if 'engine_int8' in res: res['speedup_p50_int8'] = round(res['naive']['p50_ms'] / res['engine_int8']['p50_ms'], 1)
+    for v in variants: res[f'speedup_p50_{v}'] = round(res['naive']['p50_ms'] / res[f'engine_{v}']['p50_ms'], 1)
+    if 'engine_guided' in res: res['guided_over_unguided_p50'] = round(res['engine_guided']['p50_ms'] / res['engine']['p50_ms'], 2); res['guidance'] = guidance
+    res['agreement'] = {v: {'mean_overlap': round(float(np.mean(o)), 4), 'identical': round(float(np.mean([x == 1 for x in o])), 4), 'n': len(o)} for v, o in overlap.items()}
+    res['hit'] = {v: {'hit@k': round(float(np.mean(h)), 4), 'n': len(h)} for v, h in hits.items()}
+    res['followup_kv_ms_per_new_token'] = round(float(np.median([dt * 1000 / max(nt, 1) for nt, dt in new_tokens])), 2)
+    res['followup_new_tokens'] = float(np.median([nt for nt, _ in new_tokens]))
     res['followup_speedup_p50'] = round(res['followup_cold']['p50_ms'] / res['followup_kv']['p50_ms'], 1)
     res['prompt_tokens'] = {'p50': float(np.median(tokens)), 'min': int(min(tokens)), 'max': int(max(tokens))}
-    res['naive_engine_same_top10'] = float(np.mean(agree)); res['k'] = k; res['requests'] = len(cases)
+    res['naive_engine_same_top10'] = float(np.mean(agree)); res['k'] = k; res['requests'] = len(cases); res['naive_requests'] = len(agree)
     res['raw_seconds'] = {m: [round(x, 4) for x in v] for m, v in t.items() if v}
     return res
+
 
 # %% ../nbs/04_inference.ipynb #9c80acc3
 def format_latency(res:dict) -> str:
     "A Markdown table of a latency benchmark."
-    rows = [('naive: `generate`, 10 beams, prefix-trie constraint', 'naive'), ('engine (float32)', 'engine'), ('engine (int8 dynamic)', 'engine_int8'),
+    rows = [('naive: `generate`, 10 beams, prefix-trie constraint', 'naive'), ('engine (float32)', 'engine'),
+            (f"engine, guided (w = {res.get('guidance', '')}, both contexts in one batch)", 'engine_guided'),
+            ('engine (bf16)', 'engine_bf16'), ('engine (int8 dynamic)', 'engine_int8'),
             ('follow-up turn, session KV cache', 'followup_kv'), ('follow-up turn, same context sent cold', 'followup_cold')]
     out = ['| method | requests | p50 ms | p95 ms | mean ms |', '|---|---|---|---|---|']
     out += [f"| {name} | {res[key]['n']} | {res[key]['p50_ms']} | {res[key]['p95_ms']} | {res[key]['mean_ms']} |" for name, key in rows if key in res]
-    out += ['', f"- engine vs naive, p50: **{res['speedup_p50']}x** faster" + (f"; int8 engine: **{res['speedup_p50_int8']}x**" if 'speedup_p50_int8' in res else ''),
-            f"- follow-up with KV reuse vs cold: **{res['followup_speedup_p50']}x** faster (p50)",
+    out += ['', f"- engine vs naive, p50: **{res['speedup_p50']}x** faster" + ''.join(f"; {v} engine: **{res[f'speedup_p50_{v}']}x**" for v in res.get('agreement', {})),
+            *[f"- {v} vs float32: mean top-{res['k']} overlap {a['mean_overlap']:.3f}, identical lists {a['identical']:.0%} ({a['n']} requests); "
+              f"Hit@{res['k']} {res['hit'][v]['hit@k']:.3f} vs {res['hit']['engine']['hit@k']:.3f}" for v, a in res.get('agreement', {}).items()],
+            *([f"- guided vs unguided turn, p50: **{res['guided_over_unguided_p50']}x**"] if 'guided_over_unguided_p50' in res else []),
+            f"- follow-up with KV reuse vs cold: **{res['followup_speedup_p50']}x** faster (p50); {res.get('followup_kv_ms_per_new_token', float('nan'))} ms per new token "
+            f"(median {res.get('followup_new_tokens', float('nan')):.0f} new tokens)",
             f"- prompt length: median {res['prompt_tokens']['p50']:.0f} tokens (min {res['prompt_tokens']['min']}, max {res['prompt_tokens']['max']}); top-{res['k']}",
             f"- naive and engine return the same top-{res['k']} set on {res['naive_engine_same_top10']:.0%} of requests"]
     if 'http' in res:

@@ -12,7 +12,7 @@ from .tracking import is_tracking, log_images, log_outputs, use_inputs
 from .eval_report import plot_metrics, plot_steer, plot_latency
 from .prompts import catalogue_attributes
 from .encoders import TextCache
-from .session import Session
+from .session import Session, dial_path
 from .recommender import load_recommender
 from .eval_data import EvalConfig, EvalData, load_eval_data, sample_users, llm_status
 from .eval_methods import EngineMethod, make_baselines, llm_variants, variant_not_run, run_ranking, summarise_ranking
@@ -67,6 +67,8 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
         if not todo: continue
         t0 = time.time(); rec = load_recommender(ed.run_dir, mode=mode, stage=stage or 'b', device=cfg.device)
         log(f'[eval] {mode} {stage or ""} loaded in {time.time() - t0:.1f} s')
+        if suite: results['notes'].append(f'{mode} head{" stage " + stage if stage else ""}: steering turns at guidance w = {rec.guidance_default():g} ('
+                                          + ("validated by `talkwalk dial`, " + str(dial_path(ed.run_dir, mode)) if dial_path(ed.run_dir, mode).exists() else 'EngineConfig default') + ')')
         warm = Session(history=list(cases[0].prior)); rec.turn(warm, cfg.request, cfg.llm_k); rec.end_session(warm)  # first-call allocations are not latency
         for v in todo:
             m = EngineMethod(v['name'], rec, ed.cands.pos, v['with_meta'], cfg.llm_k)

@@ -102,15 +102,19 @@ class EvalData:
     item_emb: np.ndarray        # contrastive item embeddings, rows L2-normalised
     train_counts: np.ndarray    # training interactions per item (popularity)
     info: np.ndarray            # self-information of each item (novelty)
+    on: str = 'test'            # which held-out split the cases are: 'test', or 'valid' (tuning, e.g. the steering dial)
 
-def load_eval_data(run_dir:str|Path) -> EvalData:
-    "Read a run folder's data, split, SID table and contrastive item embeddings for evaluation."
+def load_eval_data(run_dir:str|Path, on:str='test', # 'test', or 'valid': each case's target is the validation item and only what came before it is seen
+                  ) -> EvalData:
+    "Read a run folder's data, split, SID table and contrastive item embeddings for evaluation on the test (or validation) split."
+    if on not in ('test', 'valid'): raise EvalError(f"on={on!r}: evaluate on 'test' or 'valid'")
     run_dir = Path(run_dir)
     ds, split = load_data_artifacts(run_dir/'data')
-    prior = prior_items(ds.interactions)
+    prior, rows = prior_items(ds.interactions), split.test if on == 'test' else split.valid
+    if on == 'valid': prior = {u: p[:-1] for u, p in prior.items()}  # the validation item is the last before the test item
     cands = Candidates(list(ds.items.index), prior)
     cases = {r.user_id: Case(r.user_id, tuple(prior[r.user_id]), tuple(r.history), r.target, user_profile(ds, r.user_id))
-             for r in split.test.itertuples()}
+             for r in rows.itertuples()}
     sid_of, levels = {}, 3
     if RunDir(run_dir).has('rqvae'):
         table = SIDTable.load(RunDir(run_dir).path('rqvae', 'lookup')); sid_of, levels = dict(table.sid_of), table.levels
@@ -119,15 +123,15 @@ def load_eval_data(run_dir:str|Path) -> EvalData:
     if missing := [i for i in cands.item_ids if i not in at]:
         raise EvalError(f'{len(missing)} catalogue items have no contrastive embedding in {run_dir/"contrastive"} (e.g. {missing[:3]}): re-run the contrastive stage')
     counts = split.train.item_id.value_counts(); users = split.train.groupby('item_id').user_id.nunique()
-    return EvalData(run_dir, ds, split, cands, cases, list(split.test.user_id), sid_of, levels,
+    return EvalData(run_dir, ds, split, cands, cases, list(rows.user_id), sid_of, levels,
                     unit(emb[[at[i] for i in cands.item_ids]]),
                     counts.reindex(cands.item_ids, fill_value=0).to_numpy(float),
-                    self_information(users.reindex(cands.item_ids, fill_value=0).to_numpy(), split.train.user_id.nunique()))
+                    self_information(users.reindex(cands.item_ids, fill_value=0).to_numpy(), split.train.user_id.nunique()), on)
 
 def sample_users(ed:EvalData, n:int, seed:int=0) -> list:
-    "A fixed, seeded sample of `n` test users (the same for every method and variant)."
-    test = ed.split.test
-    return test.sample(n=min(n, len(test)), random_state=seed).user_id.tolist()
+    "A fixed, seeded sample of `n` users of the evaluated split (the same for every method and variant)."
+    rows = ed.split.test if ed.on == 'test' else ed.split.valid
+    return rows.sample(n=min(n, len(rows)), random_state=seed).user_id.tolist()
 
 def llm_status(run_dir:Path) -> str|None:
     "None when the engine can serve the run folder; else why the LLM variants cannot run."

@@ -4,16 +4,18 @@
 
 # %% ../nbs/prompts.ipynb #065ee8ae
 from __future__ import annotations
+import math
 from collections import Counter
 from dataclasses import dataclass
 import numpy as np
-from .catalog import Dataset, load_descriptions, is_missing, decade_of
+from .catalog import Dataset, load_descriptions, is_missing, decade_of, with_article
 
 # %% auto #0
-__all__ = ['SYSTEM', 'REC_PROMPT_END', 'STEER_TEMPLATES', 'REACTION_TEMPLATES', 'DENSE_SYSTEM', 'VERBS', 'PromptStyle',
+__all__ = ['SYSTEM', 'REC_PROMPT_END', 'STEER_TEMPLATES', 'REACTION_TEMPLATES', 'NEGATION_TEMPLATES', 'NEGATION_PAIR_TEMPLATES',
+           'RANGE_TEMPLATES_TRAIN', 'COMPOSITION_TEMPLATES', 'STEER_KINDS', 'DENSE_SYSTEM', 'VERBS', 'PromptStyle',
            'history_block', 'rec_messages', 'rec_answer', 'conversation_messages', 'rec_prompt_text',
-           'attribute_phrases', 'with_attr', 'dense_messages', 'Attribute', 'item_attribute_keys', 'make_attribute',
-           'catalogue_attributes']
+           'attribute_phrases', 'with_attr', 'steer_training_request', 'dense_messages', 'Attribute',
+           'item_attribute_keys', 'make_attribute', 'catalogue_attributes']
 
 # %% ../nbs/prompts.ipynb #20bdcca0
 SYSTEM = 'You are TalkWalk, a recommender. Answer with one item from the catalogue, written as its semantic ID.'
@@ -75,6 +77,47 @@ def with_attr(template:str, attr:str) -> str:
     "Fill a steering template; genre words read as 'with horror', decades and brands as they are."
     a = attr if attr.startswith(('from ', 'by ')) else f'with {attr}'
     return template.format(a=a)
+
+# %% ../nbs/prompts.ipynb #4c3017e8
+NEGATION_TEMPLATES = ['anything but {w}', 'skip the {w} ones', "I'm not in the mood for {w}", 'avoid {w} this time']  # training only: the evaluation's are 'no {a} please', 'nothing with {a}'
+NEGATION_PAIR_TEMPLATES = ['neither {w} nor {v}', 'skip anything {w} or {v}']
+RANGE_TEMPLATES_TRAIN = {'year': {'below': ['released before {hi}', 'older than {hi}'], 'above': ['{lo} or later', 'released after {lo_1}'],
+                                  'between': ['from {lo} to {hi}', 'released {lo}-{hi}']},  # the evaluation's: 'something from the 80s', 'made between X and Y'
+                         'other': {'below': ['{name} under {hi}'], 'above': ['{name} of {lo} or more'], 'between': ['{name} from {lo} to {hi}']}}
+COMPOSITION_TEMPLATES = ['something {g} {d}', '{a_g} pick {d}', 'I feel like {g}, {d}']
+STEER_KINDS = ('attribute', 'negation', 'range', 'composition')
+
+def _plain(phrase:str) -> bool: return not phrase.startswith(('from ', 'by '))
+
+def _range_request(value:float, name:str, rng:np.random.Generator) -> str:
+    "A range request on numeric field `name` that `value` satisfies (below / above / between), with a random margin; years by decade."
+    how, u = ('below', 'above', 'between')[int(rng.integers(3))], float(rng.uniform(0.01, 0.3))
+    if name == 'year':
+        v = int(value); lo, hi = (v // 10 * 10, v // 10 * 10 + 9) if how == 'between' else (v - int(rng.integers(0, 8)), v + 1 + int(rng.integers(0, 8)))
+    else: lo, hi = math.floor(value - abs(value) * u), math.floor(value + abs(value) * u) + 1
+    t = RANGE_TEMPLATES_TRAIN['year' if name == 'year' else 'other'][how]
+    return t[int(rng.integers(len(t)))].format(lo=lo, hi=hi, lo_1=lo - 1, name=name)
+
+def steer_training_request(ds:Dataset, history:list, # rows (`ds.items.loc[i]`) of the history shown in the prompt
+                           target, # the row of the answer: every request returned is one it satisfies
+                           rng:np.random.Generator, kinds=STEER_KINDS) -> tuple|None:
+    "A seeded training request `(kind, text)` the `target` item satisfies: an attribute the history lacks, a negation of the history's attributes, a range of a numeric field, or a composition; None where the item offers none."
+    attrs, seen = attribute_phrases(target, ds), Counter(a for r in history for a in attribute_phrases(r, ds))
+    kind = kinds[int(rng.integers(len(kinds)))]
+    if kind == 'negation':
+        banned = [a for a, _ in seen.most_common(4) if a not in attrs and _plain(a)]
+        if len(banned) >= 2 and rng.random() < 0.3:
+            t = NEGATION_PAIR_TEMPLATES[int(rng.integers(len(NEGATION_PAIR_TEMPLATES)))]; return kind, t.format(w=banned[0], v=banned[1])
+        if banned: return kind, NEGATION_TEMPLATES[int(rng.integers(len(NEGATION_TEMPLATES)))].format(w=banned[0])
+    if kind == 'range':
+        nums = [f.name for f in ds.item_fields if f.kind == 'numeric' and not is_missing(target.get(f.name))]
+        if nums: return kind, _range_request(float(target[nums[0]]), nums[0], rng)
+    if kind == 'composition':
+        g, d = [a for a in attrs if _plain(a)], [a for a in attrs if not _plain(a)]
+        if g and d: one = g[int(rng.integers(len(g)))]; return kind, COMPOSITION_TEMPLATES[int(rng.integers(len(COMPOSITION_TEMPLATES)))].format(g=one, a_g=with_article(one), d=d[0])
+    new = [a for a in attrs if a not in seen] or attrs
+    return ('attribute', with_attr(STEER_TEMPLATES[int(rng.integers(len(STEER_TEMPLATES)))], new[int(rng.integers(len(new)))])) if new else None
+
 
 # %% ../nbs/prompts.ipynb #be72d9fb
 DENSE_SYSTEM = 'You are TalkWalk, a recommender. Read what the user liked and what they ask for now.'

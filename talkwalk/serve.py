@@ -231,6 +231,7 @@ class TurnIn(BaseModel):
     request: str = PField(..., description='what the user asks for, e.g. "something chill" ("" = anything); at most EngineConfig.max_request_chars characters')
     k: int = PField(10, ge=1, le=100, description='number of items to recommend')
     constraints: Optional[Constraints] = PField(None, description='rules every returned item satisfies (include/exclude field values, numeric ranges, item ids)')
+    guidance: Optional[float] = PField(None, ge=0, allow_inf_nan=False, description="steering strength w: 0 = off, larger follows the request harder (default: the run's validated value; at most EngineConfig.max_guidance)")
 
 class RecommendIn(TurnIn):
     "Body of `POST /recommend`: a one-shot request, with an optional user profile and history."
@@ -323,7 +324,7 @@ def make_api(rec, # a loaded `Recommender` (or anything with its public surface)
     @app.post('/sessions/{session_id}/turns', response_model=TurnOut, summary='one plain-English request in a session')
     def turn(session_id:str, body:TurnIn, who:str=Depends(owner)):
         with store.hold(session_id, who) as s:
-            items = rec.turn(s, body.request, k=body.k, **_known(constraints=body.constraints))
+            items = rec.turn(s, body.request, k=body.k, **_known(constraints=body.constraints, guidance=body.guidance))
             return {'session_id': s.id, 'turn': len(s.turns), 'items': [r.to_dict() for r in items]}
 
     @app.get('/sessions/{session_id}', summary='the session as JSON (save it; continue it with POST /sessions {"state": ...})')
@@ -334,7 +335,8 @@ def make_api(rec, # a loaded `Recommender` (or anything with its public surface)
     def delete_session(session_id:str, who:str=Depends(owner)): return {'deleted': store.remove(session_id, who).id}
 
     def recommend(body:RecommendIn, who:str=Depends(owner)):
-        recs = rec.recommend(body.request, user=as_dict(body.user), history=body.history, k=body.k, **_known(user_id=body.user_id, constraints=body.constraints))
+        recs = rec.recommend(body.request, user=as_dict(body.user), history=body.history, k=body.k,
+                             **_known(user_id=body.user_id, constraints=body.constraints, guidance=body.guidance))
         return {'items': [r.to_dict() for r in recs]}
     recommend.__annotations__['body'] = OneShot
     app.post('/recommend', response_model=RecommendOut, summary='one-shot recommendation, no session kept')(recommend)
@@ -390,6 +392,7 @@ def ui_turn(rec, # the engine
             chat:list|None, # the conversation so far (messages format)
             session:Session|None, # the tab's session (`None`: start one)
             k:int, # items per turn
+            guidance:float|None, # steering strength of this turn (None: the engine's)
             history:str|None, # item ids for a new session, comma- or space-separated
             *profile, # values of the user-field components, in `rec.dataset.user_fields` order
            ) -> tuple:
@@ -399,7 +402,7 @@ def ui_turn(rec, # the engine
     try:
         if session is None:
             session = rec.session(user=profile_from_inputs(rec.dataset.user_fields, list(profile)), history=parse_history(history))
-        recs = rec.turn(session, request.strip(), k=int(k))
+        recs = rec.turn(session, request.strip(), k=int(k), guidance=None if guidance is None else float(guidance))
     except EngineError as e: return request, chat, session, _gr_skip(), f'**Error:** {e}'
     chat += [{'role': 'user', 'content': request.strip()}, {'role': 'assistant', 'content': chat_reply(recs)}]
     status = f'session `{session.id[:8]}`, turn {len(session.turns)}' + (f', profile {session.user}' if session.user else '')
@@ -439,6 +442,7 @@ def make_ui(rec, # a loaded `Recommender`
                 history = gr.Textbox(label='history: item ids, oldest first (optional)', placeholder='e.g. 50, 181, 1',
                                      elem_id='tw-history')
                 k = gr.Slider(1, 20, value=5, step=1, label='items per turn', elem_id='tw-k')
+                guidance = gr.Slider(0, 8, value=rec.guidance_default(), step=0.5, label='steering strength (0 = off)', elem_id='tw-guidance')
                 new = gr.Button('New session', elem_id='tw-new-session')
             with gr.Column(scale=2):
                 chat = gr.Chatbot(label='conversation', elem_id='tw-chat', height=380)
@@ -451,7 +455,7 @@ def make_ui(rec, # a loaded `Recommender`
                 gr.Markdown('**Recommendations**')
                 cards = gr.HTML(render_cards([]), elem_id='tw-items')
         outs = [request, chat, session, cards, status]
-        ins = [request, chat, session, k, history, *profile]
+        ins = [request, chat, session, k, guidance, history, *profile]
         turn = lambda *a: ui_turn(rec, *a)
         send.click(turn, ins, outs); request.submit(turn, ins, outs)
         new.click(ui_new_session, None, outs)

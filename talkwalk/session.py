@@ -19,7 +19,7 @@ from .prompts import attribute_phrases
 # %% auto #0
 __all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'defuse',
            'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words', 'explain', 'Rec',
-           'Recommender', 'parse_history', 'Constraints']
+           'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -63,7 +63,7 @@ class EngineConfig:
     mode: str = 'generative'       # decoding head: 'generative' (SID beam search) or 'dense' (projection head + nearest items, talkwalk.dense)
     stage: str = 'b'               # aligned model: 'a' or 'b' (stage A + merged LoRA; falls back to A when B was not trained)
     device: str = 'auto'           # auto picks cuda where present
-    quantize: str = 'none'         # 'int8': dynamic int8 Linear layers (CPU); 'none'
+    quantize: str = 'none'         # 'none' (float32), 'bf16' (bfloat16 weights: AMX CPUs, GPUs) or 'int8' (dynamic int8 Linear layers, CPU); reports/latency.md compares them
     max_history: int|None = None   # history items in the prompt (None: as the model was trained)
     window_turns: int = 4          # earlier turns kept in the context (the profile and history are always kept)
     context_items: int = 1         # SIDs of each earlier turn kept in the context (1 = the training format)
@@ -75,6 +75,8 @@ class EngineConfig:
     max_turns: int = 200           # turns of one session (then start a new one)
     max_session_bytes: int = 512_000 # a session's JSON size (profile + history + turns)
     num_beams: int|None = None     # None: k
+    guidance: float|None = None    # steering strength w (classifier-free guidance; 0 = off); None: the run's validated value (<run>/dial/<mode>.json, `talkwalk dial`), else 0
+    max_guidance: float = 16.0     # the largest w a request may ask for
     kv_sessions: int = 32          # sessions whose KV cache is kept (least recently used dropped)
     threads: int = 0               # torch threads (0: leave as set)
 
@@ -220,8 +222,8 @@ class Recommender:
     def prompt_ids(self, s:Session, request:str) -> list:
         "Token ids of the prompt the head's model reads for `request` in session `s`."
         raise NotImplementedError(f'{type(self).__name__} must define prompt_ids')
-    def _rank(self, s:Session, request:str, k:int, exclude:set, cache:bool) -> list:
-        "`(item id, score)` of the head's `k` best items not in `exclude`."
+    def _rank(self, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
+        "`(item id, score)` of the head's `k` best items not in `exclude`, steered by `request` at strength `guidance`."
         raise NotImplementedError(f'{type(self).__name__} must define _rank')
     def field_values(self, name:str) -> list:
         "Observed values of a user field, sorted (for drop-downs)."
@@ -377,6 +379,24 @@ def _fit_prompt(self:Recommender, s:Session, render, history:int) -> list:
         elif history: history -= 1
         else: raise EngineError(f'the prompt is {len(ids)} tokens even without earlier turns and history; max_context_tokens is {self.cfg.max_context_tokens}: shorten the request')
 
+# %% ../nbs/session.ipynb #860dc1ac
+def check_guidance(w, max_w:float=16.0) -> float:
+    "A steering strength as a float, or an `EngineError` saying what is accepted (a number from 0 to `max_w`)."
+    if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or not 0 <= w <= max_w:
+        raise EngineError(f'guidance must be a number from 0 (off) to {max_w:g} (EngineConfig.max_guidance), got {w!r}')
+    return float(w)
+
+def dial_path(run_dir:str|Path, mode:str) -> Path:
+    "Where `talkwalk dial` saves a head's validated steering strength: `<run>/dial/<mode>.json`."
+    return Path(run_dir)/'dial'/f'{mode}.json'
+
+@patch
+def guidance_default(self:Recommender) -> float:
+    "The engine's steering strength: `EngineConfig.guidance`, else the run's validated one (`dial_path`), else 0."
+    if self.cfg.guidance is not None: return check_guidance(self.cfg.guidance, self.cfg.max_guidance)
+    f = dial_path(self.run_dir, self.mode)
+    return check_guidance(json.loads(f.read_text())['guidance'], self.cfg.max_guidance) if f.exists() else 0.0
+
 # %% ../nbs/session.ipynb #ses00012
 @patch
 def _recs(self:Recommender, ranked:list, request:str, previous:str|None) -> list:
@@ -389,8 +409,10 @@ def _recs(self:Recommender, ranked:list, request:str, previous:str|None) -> list
 def turn(self:Recommender, s:Session, request:str='', k:int=10,
          cache:bool=True, # keep the prompt's KV cache for the session's next turn (one-shot requests do not)
          constraints=None, # `Constraints` (or its dict) every returned item satisfies
+         guidance:float|None=None, # steering strength w for this turn (None: the engine's, `guidance_default`)
         ) -> list:
     "Answer one turn of session `s` with `k` distinct real items (best first) that satisfy `constraints`; the turn is appended to `s`."
+    w = self.guidance_default() if guidance is None else check_guidance(guidance, self.cfg.max_guidance)
     request = clean_request(request, self.cfg.max_request_chars, self.specials)
     if not isinstance(k, int) or isinstance(k, bool) or k < 1: raise EngineError(f'k must be a positive integer, got {k!r}')
     if len(s.turns) >= self.cfg.max_turns:
@@ -404,7 +426,7 @@ def turn(self:Recommender, s:Session, request:str='', k:int=10,
     if n and not repeat and len(exclude) >= len(self.sids) and not set(self.sids) - exclude:
         raise EngineError('nothing left to recommend: ' + ('every item that satisfies the constraints is in the history or was shown; loosen them or start a new session' if allowed is not None else
                           f'the history and the items already shown cover all {len(self.sids):,} items of the catalogue; start a new session with a shorter history'))
-    with self.lock: ranked = self._rank(s, request, n, exclude, cache) if n else []
+    with self.lock: ranked = self._rank(s, request, n, exclude, cache, w) if n else []
     ranked = [(i, sc) for i, sc in ranked if i not in exclude]  # the heads already keep to this; the rule holds even for a head that does not
     if repeat: ranked = [(last, 0.0)] + ranked  # "play that again": the last pick first, then new items
     recs = self._recs(ranked, request, self.titles.get(last) if last else None)
@@ -412,9 +434,10 @@ def turn(self:Recommender, s:Session, request:str='', k:int=10,
     return recs
 
 @patch
-def recommend(self:Recommender, request:str='', user:dict|None=None, history:list|None=None, k:int=10, user_id:str|None=None, constraints=None) -> list:
-    "One-shot recommendation: `k` real items for a request, optional user metadata, history and constraints."
-    return self.turn(self.session(user, history, user_id), request, k, cache=False, constraints=constraints)  # no next turn: no cache copy, no LRU eviction
+def recommend(self:Recommender, request:str='', user:dict|None=None, history:list|None=None, k:int=10, user_id:str|None=None, constraints=None,
+              guidance:float|None=None) -> list:
+    "One-shot recommendation: `k` real items for a request, optional user metadata, history, constraints and steering strength."
+    return self.turn(self.session(user, history, user_id), request, k, cache=False, constraints=constraints, guidance=guidance)  # no next turn: no cache copy, no LRU eviction
 
 @patch
 def end_session(self:Recommender, s:Session|str):

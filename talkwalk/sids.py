@@ -172,28 +172,61 @@ class SIDTrie:
 
 # %% ../nbs/sids.ipynb #f126320d
 class TokenTrie:
-    "The SID trie seen as token ids: which token may follow a path of codes, and the item a path names."
+    "The SID trie seen as token ids: which token may follow a path of codes, and the item a path names. Stored as one sorted array of packed SID keys, so a million items take tens of MB (reports/scale.md)."
     def __init__(self, sids:dict, tok):
         lengths = {len(s) for s in sids.values()}
         if len(lengths) != 1: raise ValueError(f'SIDs must all have the same number of levels, found lengths {sorted(lengths)}')
-        self.depth = lengths.pop(); self.codes = SIDTrie(self.depth)
-        for item, sid in sids.items(): self.codes.insert(sid, item)  # refuses two items with one SID
-        self.sid_of = {i: tuple(int(c) for c in s) for i, s in sids.items()}
-        self.leaves = Counter(s[:l] for s in self.sid_of.values() for l in range(1, self.depth + 1))  # items under each prefix
-        pairs = sorted({(l, int(c)) for s in sids.values() for l, c in enumerate(s)})
+        self.depth, items = lengths.pop(), list(sids)
+        codes = np.array([[int(c) for c in sids[i]] for i in items], dtype=np.int64).reshape(len(items), self.depth)
+        if (codes < 0).any(): raise SIDError('SID codes must be non-negative integers')
+        self.bits = [max(int(codes[:, l].max()).bit_length(), 1) for l in range(self.depth)]  # bits of each level's field in a key
+        if sum(self.bits) > 62: raise SIDError(f'SID codes too wide to pack ({sum(self.bits)} bits over {self.depth} levels; at most 62)')
+        self.shift = [sum(self.bits[l + 1:]) for l in range(self.depth)]
+        keys = self._pack(codes); order = np.argsort(keys, kind='stable')
+        self.keys, self.items = keys[order], [items[j] for j in order]  # sorted keys; the item of each
+        if len(dup := np.flatnonzero(self.keys[1:] == self.keys[:-1])):
+            j = int(dup[0]); raise SIDError(f'items {self.items[j]!r} and {self.items[j + 1]!r} share SID {tuple(int(x) for x in codes[order[j]])}; every SID names one item')
+        self.row = {i: r for r, i in enumerate(self.items)}  # item -> its row in `keys`
+        self._root = np.unique(codes[:, 0], return_counts=True)  # level 1's children: every search starts there
+        pairs = [(l, int(c)) for l in range(self.depth) for c in np.unique(codes[:, l])]
         ids = tok.convert_tokens_to_ids([level_token(l + 1, c) for l, c in pairs])
         self.token = dict(zip(pairs, ids))            # (level index, code) -> token id
         self.code = {t: p for p, t in self.token.items()}  # token id -> (level index, code)
 
+    def _pack(self, codes:np.ndarray) -> np.ndarray:
+        "Packed keys of code rows `[n, L]` (the first L levels; deeper levels zero)."
+        return sum(codes[:, l] << self.shift[l] for l in range(codes.shape[1])) if codes.shape[1] else np.zeros(len(codes), np.int64)
+
+    def _fits(self, path:tuple) -> bool:
+        "Whether every code of `path` fits its level (else no item has it)."
+        return len(path) <= self.depth and all(0 <= int(c) < (1 << self.bits[l]) for l, c in enumerate(path))
+
+    def _range(self, path:tuple) -> tuple:
+        "Rows `[lo, hi)` of the items under `path`."
+        lo_key = int(self._pack(np.array([path], dtype=np.int64))[0]); width = 1 << (self.shift[len(path) - 1] if path else sum(self.bits))
+        return int(np.searchsorted(self.keys, lo_key)), int(np.searchsorted(self.keys, lo_key + width))
+
+    def sid(self, item:str) -> tuple:
+        "The SID of a known item."
+        k = int(self.keys[self.row[item]]); return tuple((k >> self.shift[l]) & ((1 << self.bits[l]) - 1) for l in range(self.depth))
+
     def blocked(self, items) -> Counter:
         "How many of `items` (excluded item ids) lie under each prefix."
-        return Counter(self.sid_of[i][:l] for i in set(items) if i in self.sid_of for l in range(1, self.depth + 1))
+        return Counter(s[:l] for s in (self.sid(i) for i in set(items) if i in self.row) for l in range(1, self.depth + 1))
 
     def allowed(self, path:tuple, blocked:Counter|None=None) -> list:
-        "`(code, token id)` pairs that may follow `path`; with `blocked`, children whose items are all excluded are left out."
-        out = [(c, self.token[(len(path), c)]) for c in self.codes.allowed_next(path)]
-        return [(c, t) for c, t in out if self.leaves[path + (c,)] > blocked[path + (c,)]] if blocked else out
+        "`(code, token id)` pairs that may follow `path`, sorted by code; with `blocked`, children whose items are all excluded are left out."
+        path, L = tuple(int(c) for c in path), len(path)
+        if L >= self.depth or not self._fits(path): return []
+        if L == 0: children, counts = self._root
+        else:
+            lo, hi = self._range(path)
+            children, counts = np.unique((self.keys[lo:hi] >> self.shift[L]) & ((1 << self.bits[L]) - 1), return_counts=True)
+        return [(int(c), self.token[(L, int(c))]) for c, n in zip(children, counts) if not blocked or n > blocked[path + (int(c),)]]
 
     def item_of(self, path:tuple) -> str|None:
         "The item a complete path of codes names, or `None`."
-        return self.codes.item_of(path)
+        if len(path) != self.depth or not self._fits(path): return None
+        lo, hi = self._range(tuple(int(c) for c in path))
+        return self.items[lo] if hi > lo else None
+

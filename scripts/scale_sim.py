@@ -1,0 +1,124 @@
+"""What TalkWalk's serving costs at catalogue sizes it has never seen (issue 18): synthetic catalogues of 10^4, 10^5 and 10^6 items
+with random SIDs (3 levels x 256 codes + the collision level) and random unit vectors, through the engine's own pieces.
+
+    python scripts/scale_sim.py [--sizes 10000,100000,1000000 --queries 30 --dim 384 --out reports/scale]
+
+Per size, in a fresh subprocess (so memory figures do not mix):
+- the SID trie (`talkwalk.sids.TokenTrie`): build time and resident memory it adds;
+- top-10 beam search over it (`talkwalk.decoding.trie_beam_search`) with the bundled SmolLM2-135M on a fixed 200-token prompt
+  (SID codes mapped onto existing vocabulary rows: the model's cost does not depend on the catalogue, the trie's does), excluding
+  20 random items as a history would; p50 of the beam search alone and of prefill + beam;
+- the dense index (`talkwalk.dense_engine.ItemIndex`): exact (numpy) and HNSW (faiss) build time, query p50, HNSW recall@10 against
+  exact, on random unit query vectors.
+Writes <out>.json and <out>.md."""
+import argparse, gc, json, os, subprocess, sys, time
+from pathlib import Path
+import numpy as np
+
+EF_SEARCH = (64, 128, 256, 512, 1024)
+
+def random_sids(n:int, levels:int=3, codes:int=256, seed:int=0) -> dict:
+    "Item id -> SID: `levels` uniform random codes, then the collision code (the item's rank among items sharing that prefix)."
+    rng = np.random.default_rng(seed); c = rng.integers(0, codes, size=(n, levels))
+    seen, out = {}, {}
+    for i, row in enumerate(map(tuple, c.tolist())):
+        k = seen.get(row, 0); seen[row] = k + 1; out[str(i)] = row + (k,)
+    return out
+
+class CodeTokens:
+    "A stand-in tokenizer for the trie: SID token '<|L{l}_{c}|>' -> a fixed row of the model's existing vocabulary."
+    def convert_tokens_to_ids(self, toks:list) -> list:
+        out = []
+        for t in toks:
+            l, c = t[3:-2].split('_'); out.append(1000 + (int(l) - 1) * 300 + int(c))
+        return out
+
+def rss() -> int:
+    import psutil; gc.collect(); return psutil.Process().memory_info().rss
+
+def pct(xs:list, q:float) -> float: return float(np.percentile(np.asarray(xs) * 1000, q))
+
+def measure(n:int, queries:int, dim:int, seed:int=0) -> dict:
+    "Every figure for one catalogue size (run in its own process)."
+    import torch
+    from talkwalk.sids import TokenTrie
+    from talkwalk.decoding import trie_beam_search
+    from talkwalk.llm import load_llm
+    from talkwalk.dense_engine import ItemIndex
+    torch.manual_seed(seed); rng = np.random.default_rng(seed); out = {'items': n}
+    sids = random_sids(n, seed=seed); out['max_collision_code'] = max(s[-1] for s in sids.values())
+    base = rss(); t0 = time.perf_counter(); trie = TokenTrie(sids, CodeTokens())
+    out['trie_build_s'] = time.perf_counter() - t0; out['trie_mb'] = (rss() - base) / 2**20
+    model, _ = load_llm(); model.eval()
+    prompt = torch.randint(2000, 40000, (1, 200)); dec = model.get_decoder()
+    beam, total = [], []
+    for q in range(queries + 2):
+        exclude = {str(i) for i in rng.integers(0, n, 20)}
+        t0 = time.perf_counter()
+        with torch.no_grad(): o = dec(input_ids=prompt, use_cache=True)
+        t1 = time.perf_counter(); top = trie_beam_search(model, o.past_key_values, o.last_hidden_state[:, -1], trie, 10, None, exclude); t2 = time.perf_counter()
+        assert len(top) == 10 and not exclude & {i for i, _ in top}
+        if q >= 2: beam.append(t2 - t1); total.append(t2 - t0)  # two warm-up queries
+    out.update(beam_p50_ms=pct(beam, 50), beam_p90_ms=pct(beam, 90), turn_p50_ms=pct(total, 50))
+    del trie, sids; gc.collect()
+    vec = rng.standard_normal((n, dim), dtype=np.float32); vec /= np.linalg.norm(vec, axis=1, keepdims=True)
+    qs = rng.standard_normal((queries, dim), dtype=np.float32); qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+    ids = [str(i) for i in range(n)]
+    t0 = time.perf_counter(); exact = ItemIndex(ids, vec, 'exact'); out['exact_build_s'] = time.perf_counter() - t0
+    truth, lat = [], []
+    for q in qs:
+        t0 = time.perf_counter(); truth.append({i for i, _ in exact.search(q, 10)}); lat.append(time.perf_counter() - t0)
+    out['exact_p50_ms'] = pct(lat, 50)
+    t0 = time.perf_counter(); hnsw = ItemIndex(ids, vec, 'faiss', approx_over=0); out['hnsw_build_s'] = time.perf_counter() - t0; out['hnsw_kind'] = hnsw.kind
+    out['hnsw'] = []
+    for ef in EF_SEARCH:  # search breadth: recall against latency
+        hnsw.ef_search, lat, rec = ef, [], []
+        for q, t in zip(qs, truth):
+            t0 = time.perf_counter(); got = {i for i, _ in hnsw.search(q, 10)}; lat.append(time.perf_counter() - t0); rec.append(len(got & t) / 10)
+        out['hnsw'].append({'ef_search': ef, 'p50_ms': pct(lat, 50), 'recall10': float(np.mean(rec))})
+    best = next((h for h in out['hnsw'] if h['recall10'] >= 0.95), out['hnsw'][-1])  # the cheapest breadth reaching the target
+    out.update(hnsw_ef=best['ef_search'], hnsw_p50_ms=best['p50_ms'], hnsw_recall10=best['recall10'])
+    return out
+
+def report(res:dict) -> str:
+    "The Markdown report."
+    rows = res['sizes']; first = rows[0]
+    md = ['# Serving cost against catalogue size (simulation)', '', f"Command: `{res['command']}`; {res['machine']}.", '',
+          'Synthetic catalogues: random SIDs (3 levels x 256 codes + the collision level), random unit vectors of '
+          f"{res['dim']} dimensions; {res['queries']} queries per figure (p50). Each size runs in its own process. "
+          "The beam search uses the bundled SmolLM2-135M on a fixed 200-token prompt, so its cost is the model's (constant) plus the trie's.", '',
+          'HNSW (faiss `IndexHNSWFlat`, M = 32) is searched at breadths ' + ', '.join(map(str, EF_SEARCH)) + '; the table shows the smallest reaching recall@10 >= 0.95 '
+          '(else the largest), all breadths below it.', '',
+          '| items | trie build s | trie MB | beam p50 ms (x first) | prefill + beam p50 ms | exact p50 ms | HNSW build s | HNSW ef | HNSW p50 ms | HNSW recall@10 |',
+          '|---|---|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        md.append(f"| {r['items']:,} | {r['trie_build_s']:.1f} | {r['trie_mb']:.0f} | {r['beam_p50_ms']:.0f} ({r['beam_p50_ms'] / first['beam_p50_ms']:.2f}x) | "
+                  f"{r['turn_p50_ms']:.0f} | {r['exact_p50_ms']:.1f} | {r['hnsw_build_s']:.1f} | {r['hnsw_ef']} | {r['hnsw_p50_ms']:.2f} | {r['hnsw_recall10']:.3f} |")
+    md += ['', '| items | ' + ' | '.join(f'ef {ef}: recall / p50 ms' for ef in EF_SEARCH) + ' |', '|---|' + '---|' * len(EF_SEARCH)]
+    md += [f"| {r['items']:,} | " + ' | '.join(f"{h['recall10']:.3f} / {h['p50_ms']:.2f}" for h in r['hnsw']) + ' |' for r in rows]
+    big = rows[-1]
+    md += ['', '## Against the targets (issue 18, at the largest size)', '',
+           '| | measured | target | met |', '|---|---|---|---|',
+           f"| trie memory, {big['items']:,} items | {big['trie_mb']:.0f} MB | under 1 GB | {'yes' if big['trie_mb'] < 1024 else 'no'} |",
+           f"| top-10 beam p50 vs {first['items']:,} items | {big['beam_p50_ms'] / first['beam_p50_ms']:.2f}x | under 2x | {'yes' if big['beam_p50_ms'] < 2 * first['beam_p50_ms'] else 'no'} |",
+           f"| HNSW recall@10 | {big['hnsw_recall10']:.3f} | at least 0.95 | {'yes' if big['hnsw_recall10'] >= 0.95 else 'no'} |",
+           f"| HNSW p50 | {big['hnsw_p50_ms']:.2f} ms | under 10 ms | {'yes' if big['hnsw_p50_ms'] < 10 else 'no'} |"]
+    return '\n'.join(md) + '\n'
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--sizes', default='10000,100000,1000000'); ap.add_argument('--queries', type=int, default=30)
+    ap.add_argument('--dim', type=int, default=384); ap.add_argument('--out', default='reports/scale')
+    ap.add_argument('--one', type=int, default=None, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one is not None: print('RESULT ' + json.dumps(measure(a.one, a.queries, a.dim))); sys.exit(0)
+    from talkwalk.utils import machine_info, write_json_atomic, write_text_atomic
+    rows = []
+    for n in [int(s) for s in a.sizes.split(',')]:
+        print(f'[scale] {n:,} items ...', flush=True)
+        p = subprocess.run([sys.executable, __file__, '--one', str(n), '--queries', str(a.queries), '--dim', str(a.dim)], capture_output=True, text=True)
+        line = [l for l in p.stdout.splitlines() if l.startswith('RESULT ')]
+        if p.returncode or not line: sys.exit(f'[scale] {n:,} items failed:\n{p.stderr[-3000:]}')
+        rows.append(json.loads(line[0][7:])); print(f'[scale] {rows[-1]}', flush=True)
+    res = {'command': 'python scripts/scale_sim.py ' + ' '.join(sys.argv[1:]), 'machine': machine_info(), 'dim': a.dim, 'queries': a.queries, 'sizes': rows}
+    write_json_atomic(a.out + '.json', res); write_text_atomic(a.out + '.md', report(res)); print(report(res))

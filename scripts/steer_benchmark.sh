@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The ranking + steering benchmark of issues 14 and 15 on MovieLens 100K, end to end on the 2-core CPU (about 2.5 hours):
+# stages 00-02 with SIDs from content + collaborative embeddings, the alignment with the new steering data (about 75 minutes),
+# the dense head with its negation signal, the steering dial of both heads on validation users, the test evaluation
+# (300 seeded users, the steering suite on 100 of them), and the engine latency benchmark (float32 / bf16 / int8 / guided).
+# Run from the repository root after `make install`. Each step rewrites runs/ml-100k-collab.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=.venv/bin; R=runs/ml-100k-collab
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=${WANDB_MODE:-offline}
+$B/talkwalk data --dataset ml-100k --run $R
+$B/talkwalk contrastive --config configs/ranking/ml-100k-contrastive.yaml --run $R
+$B/talkwalk rqvae --config configs/ranking/ml-100k-rqvae-collab.yaml --run $R
+$B/talkwalk align --config configs/ranking/ml-100k-alignment-collab.yaml --run $R
+$B/talkwalk dense --run $R --preset full
+$B/talkwalk dial --run $R --users 24 --weights 0,0.5,1,2,4 --report reports/dial_ml-100k
+TALKWALK_HEADLESS=1 $B/papermill nbs/05_eval.ipynb build/executed/collab/05_eval.ipynb -k python3 --cwd nbs -f configs/papermill/collab/05_eval.yaml --log-output --no-progress-bar
+TALKWALK_HEADLESS=1 $B/papermill nbs/04_inference.ipynb build/executed/collab/04_inference.ipynb -k python3 --cwd nbs -f configs/papermill/collab/04_inference.yaml --log-output --no-progress-bar
