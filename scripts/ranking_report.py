@@ -3,7 +3,7 @@ metrics (validation before / during / after training, throughput, the validation
 (reports/results_<dataset>.json, `make papermill PROFILE=full NOTEBOOKS=nbs/05_eval.ipynb`), the bf16 vs float32 training-step
 measurement (reports/train_throughput.json) and the codebook widths (reports/codebook_widths.json), with the issue's targets.
 
-    python scripts/ranking_report.py --run runs/ml-100k [--out reports/ranking]"""
+    python scripts/ranking_report.py --run runs/ml-100k [--out reports/ranking] [--align-config configs/ranking/ml-100k-alignment.yaml --script scripts/ranking_benchmark.sh]"""
 import argparse, json
 from pathlib import Path
 import yaml
@@ -17,15 +17,15 @@ def ci(v:dict|None, d:int=3) -> str:
 def val_row(name:str, m:dict) -> str:
     return f"| {name} | {m['users']} | " + ' | '.join(f"{m.get(c, float('nan')):.3f}" for c in ('hit@10', 'ndcg@10', 'L1', 'L1-2', 'L1-3', 'valid_unconstrained')) + ' |'
 
-def build(run:Path, reports:Path) -> tuple:
-    "`(markdown, summary dict)`."
+def build(run:Path, reports:Path, align_config:str|None=None, script:str='scripts/ranking_benchmark.sh') -> tuple:
+    "`(markdown, summary dict)`; `align_config` and `script` name the commands that made the run (default: the benchmark's)."
     m = json.loads((run/'alignment'/'metrics.json').read_text()); cfg = yaml.safe_load((run/'alignment'/'config.yaml').read_text())
     res = json.loads((reports/f"results_{m['dataset']}.json").read_text())
     thr = json.loads((reports/'train_throughput.json').read_text()) if (reports/'train_throughput.json').exists() else None
     S, A = res['ranking']['sample'], res['ranking']['all_users']
     out = [f"# Ranking: the LLM as a recommender ({m['dataset']})", '',
-           f"Alignment: `talkwalk align --config configs/ranking/{m['dataset']}-alignment.yaml --run {run}` (upstream stages: `configs/ranking/{m['dataset']}-*.yaml`, "
-           f"commands in `scripts/ranking_benchmark.sh`). Test evaluation: `{res['command']}` ({res['config']['n_llm_users']} seeded test users for every method, "
+           f"Alignment: `talkwalk align --config {align_config or 'configs/ranking/' + m['dataset'] + '-alignment.yaml'} --run {run}` (the upstream stages' configs and "
+           f"every command in order: `{script}`). Test evaluation: `{res['command']}` ({res['config']['n_llm_users']} seeded test users for every method, "
            f"{res['config']['bootstrap']} bootstrap resamples; the baselines also on all {res['split']['test_users']:,} test users). Validation figures come from "
            "the validation split only; nothing here was tuned on test.", '',
            f"Training on: {m['machine']}.", '',
@@ -80,6 +80,7 @@ def build(run:Path, reports:Path) -> tuple:
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--run', required=True); ap.add_argument('--reports', default='reports'); ap.add_argument('--out', default=None)
-    a = ap.parse_args(); md, summ = build(Path(a.run), Path(a.reports))
+    ap.add_argument('--align-config', default=None); ap.add_argument('--script', default='scripts/ranking_benchmark.sh')
+    a = ap.parse_args(); md, summ = build(Path(a.run), Path(a.reports), a.align_config, a.script)
     out = Path(a.out or f"{a.reports}/ranking_{summ['dataset']}")
     write_json_atomic(out.with_suffix('.json'), summ); print('wrote', write_text_atomic(out.with_suffix('.md'), md))

@@ -11,8 +11,8 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=${WANDB_MODE:-offline}
 $B/talkwalk data --dataset ml-100k --run $R
 $B/talkwalk contrastive --config configs/ranking/ml-100k-contrastive.yaml --run $R
 $B/talkwalk rqvae --config configs/ranking/ml-100k-rqvae-collab.yaml --run $R
-$B/talkwalk align --config configs/ranking/ml-100k-alignment-collab.yaml --run $R
-$B/talkwalk dense --run $R --preset full
-$B/talkwalk dial --run $R --users 24 --weights 0,0.5,1,2,4 --report reports/dial_ml-100k
-TALKWALK_HEADLESS=1 $B/papermill nbs/05_eval.ipynb build/executed/collab/05_eval.ipynb -k python3 --cwd nbs -f configs/papermill/collab/05_eval.yaml --log-output --no-progress-bar
-TALKWALK_HEADLESS=1 $B/papermill nbs/04_inference.ipynb build/executed/collab/04_inference.ipynb -k python3 --cwd nbs -f configs/papermill/collab/04_inference.yaml --log-output --no-progress-bar
+$B/talkwalk align --config configs/ranking/ml-100k-alignment-collab.yaml --run $R  # this run: stage A, then resumed for stage B with --b-minutes 35 (one thread, beside the dense head)
+$B/talkwalk dense --run $R --preset full --users 300
+$B/talkwalk dial --run $R --users 10 --weights 0,0.5,1,2,4 --report reports/dial_ml-100k
+make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb
+make papermill PROFILE=collab NOTEBOOKS=nbs/04_inference.ipynb
