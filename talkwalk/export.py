@@ -30,6 +30,7 @@ def base_model_id(name:str) -> str|None:
 def _copy_results(run:RunDir, stages:list, dest:Path):
     "Copy each stage's result files (`RunDir.files`) and alignment's config and metrics into `dest`, keeping their run-folder paths."
     files = [f for s in stages for f in run.files(s)] + [f for f in (run.config_path('alignment'), run.path('alignment', 'metrics')) if f.exists()]
+    files += sorted((run.root/'dial').glob('*.json'))  # each head's validated steering strength (`talkwalk dial`): the export steers as the run does
     for f in files:
         (dest/f.relative_to(run.root)).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(f, dest/f.relative_to(run.root))
 
@@ -68,7 +69,8 @@ def model_card(manifest:dict, # the export's manifest (`talkwalk.json`)
         '## Files', '', '| path | content |', '|---|---|',
         f'| `config.json`, `model.safetensors` | the aligned causal LM ({stage}) |', '| `tokenizer.json`, `tokenizer_config.json` | its tokenizer, with the SID tokens |',
         '| `rqvae/` | the SID table (`lookup.json`: item id -> SID) and its trie |', '| `data/` | the catalogue and its split |',
-        '| `alignment/` | the prompt settings the model was trained with, its validation figures |']
+        '| `alignment/` | the prompt settings the model was trained with, its validation figures |',
+        '| `dial/` (where validated) | each head\'s default steering strength, from `talkwalk dial` |']
     if 'dense' in m['heads']: out += ['| `contrastive/`, `dense/` | the dense head and the item space it searches |']
     if results: out += ['| `eval/results.json`, `figures/` | the evaluation |']
     out += ['| `talkwalk.json` | the manifest TalkWalk reads |', '', '## Use', '', '```python', 'from talkwalk.recommender import load_recommender',
