@@ -120,7 +120,7 @@ BACK_TEMPLATES = ['undo that', 'back to the earlier picks', 'forget that last re
 def session_reactions(ds:Dataset, first:str, # the item answered first
                       target:str, # the user's true next item: the session's last answer
                       by_attr:dict, # plain attribute phrase -> training items that have it (a detour's answers)
-                      rng:np.random.Generator, avoid=frozenset(), # items a detour may not answer with (the user's held-out ones)
+                      rng:np.random.Generator, mine=frozenset(), # the user's own training items: a detour answers with one of them
                      ) -> list:
     "The user turns after a first answer, as `(request, answer)` pairs ending in `target`: a steer to its attribute, 'less / more like that', or a detour and back."
     plain = lambda i: {a for a in attribute_phrases(ds.items.loc[i], ds) if not a.startswith(('from ', 'by '))}  # genres, categories
@@ -128,7 +128,7 @@ def session_reactions(ds:Dataset, first:str, # the item answered first
     pick = int(rng.integers(4))
     if pick == 1: return [(LESS_TEMPLATES[int(rng.integers(2))] if not shared else MORE_TEMPLATES[int(rng.integers(2))], target)]
     if pick == 2 and (other := sorted(plain(first) - plain(target))):  # a detour the target does not take, then back
-        a = other[int(rng.integers(len(other)))]; has = [i for i in by_attr.get(a, ()) if i not in avoid]
+        a = other[int(rng.integers(len(other)))]; has = [i for i in by_attr.get(a, ()) if i in mine and i not in (first, target)]
         if has:
             detour = has[int(rng.integers(len(has)))]
             return [(with_attr(STEER_TEMPLATES[int(rng.integers(len(STEER_TEMPLATES)))], a), detour), (BACK_TEMPLATES[int(rng.integers(3))], target)]
@@ -172,9 +172,7 @@ def make_examples(ds:Dataset, split:Split, sids:dict, sid_str:dict, style:Prompt
         else: q, a = f'Describe this item.\n{sid_str[i]}', f'{titles[i]}: {describe_item(row, ds.item_fields, desc)}'
         out.append(Example('sid2text', [{'role': 'system', 'content': SYSTEM}, {'role': 'user', 'content': q}, {'role': 'assistant', 'content': a}], (), (i,)))
     seqs = {u: [i for i in s if i in sid_str] for u, s in split.train_sequences().items()}
-    held, by_attr = {}, {}  # each user's validation / test items; training items by plain attribute (a session's detours)
-    for df in (split.valid, split.test):
-        for r in df.itertuples(): held.setdefault(r.user_id, set()).add(r.target)
+    mine, by_attr = {u: set(s) for u, s in seqs.items()}, {}  # each user's training items; training items by plain attribute (a session's detours)
     for i in train_items:
         for a in attribute_phrases(ds.items.loc[i], ds):
             if not a.startswith(('from ', 'by ')): by_attr.setdefault(a, []).append(i)
@@ -196,7 +194,7 @@ def make_examples(ds:Dataset, split:Split, sids:dict, sid_str:dict, style:Prompt
         if len(h) < 2: continue
         first, h = h[-1], h[:-1]
         msgs = rec_messages(h, 'recommend something', sid_str, style, profiles.get(u), titles) + [{'role': 'assistant', 'content': rec(first)}]
-        turns, detour = session_reactions(ds, first, t, by_attr, rng, held.get(u, ())), ()
+        turns, detour = session_reactions(ds, first, t, by_attr, rng, mine[u]), ()
         for req, answer in turns:
             msgs += [{'role': 'user', 'content': req}, {'role': 'assistant', 'content': rec(answer)}]; detour += (answer,)
         out.append(Example('session', msgs, (u,), tuple(h) + (first,) + detour))
