@@ -167,11 +167,11 @@ BENCH_REQUESTS = ['recommend something', 'something funny and light', 'a scary o
                   'an action film from the 80s', 'a thoughtful drama']
 
 def bench_sessions(rec:Recommender, n:int, min_history:int=20, seed:int=0) -> list:
-    "`n` seeded `(Session, request)` pairs from test users with at least `min_history` history items and their profiles."
+    "`n` seeded `(Session, request, held-out test item)` triples from test users with at least `min_history` history items and their profiles."
     _, split = load_data_artifacts(rec.run_dir/'data')
     cases = split.test[split.test.history.map(len) >= min_history]
     cases = cases.sample(n=min(n, len(cases)), random_state=seed)
-    return [(rec.session(history=list(r.history), user_id=r.user_id), BENCH_REQUESTS[j % len(BENCH_REQUESTS)]) for j, r in enumerate(cases.itertuples())]
+    return [(rec.session(history=list(r.history), user_id=r.user_id), BENCH_REQUESTS[j % len(BENCH_REQUESTS)], r.target) for j, r in enumerate(cases.itertuples())]
 
 def _pct(xs:list) -> dict:
     "p50 / p95 / mean of a list of seconds, in milliseconds."
@@ -193,10 +193,9 @@ def latency_benchmark(rec:Recommender, n:int=50, k:int=10,
     t = {m: [] for m in ('naive', 'engine', 'engine_guided', *[f'engine_{v}' for v in variants], 'followup_kv', 'followup_cold')}
     agree, tokens, new_tokens, warm = [], [], [], bench_sessions(rec, 1, 20, seed + 1)[0]
     overlap, hits = {v: [] for v in variants}, {v: [] for v in ('engine', *variants)}
-    targets = load_data_artifacts(rec.run_dir/'data')[1].test.set_index('user_id').target
     for r in (rec, *variants.values()): r.turn(Session(warm[0].user, list(warm[0].history)), warm[1], k)  # warm-up: first-call allocations are not latency
-    for j, (s, req) in enumerate(tqdm(cases, desc='latency', disable=not progress)):
-        ids = rec.prompt_ids(s, req); tokens.append(len(ids)); target = targets.get(s.user_id)
+    for j, (s, req, target) in enumerate(tqdm(cases, desc='latency', disable=not progress)):
+        ids = rec.prompt_ids(s, req); tokens.append(len(ids))
         naive = None
         if naive_n is None or j < naive_n: naive, dt = _timed(lambda: generate_baseline(rec, ids, k, set(s.history))); t['naive'].append(dt)
         s1 = Session(s.user, list(s.history))
