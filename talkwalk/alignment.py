@@ -19,7 +19,7 @@ from .run import RunDir, CONFIG, ArtifactError
 from .tracking import log_outputs, use_inputs
 from .catalog import Dataset, Split, load_data_artifacts, load_descriptions, describe_item, describe_user, item_texts
 from .sids import SPECIAL, SIDError, SIDTable, TokenTrie, sid_string
-from .prompts import SYSTEM, PromptStyle, rec_messages, rec_answer, attribute_phrases, STEER_TEMPLATES, REACTION_TEMPLATES, with_attr, STEER_KINDS, steer_training_request
+from .prompts import SYSTEM, PromptStyle, rec_messages, rec_answer, attribute_phrases, STEER_TEMPLATES, REACTION_TEMPLATES, with_attr, STEER_KINDS, steer_training_request, is_plain_attribute
 from .decoding import constrained_beam_search, rec_prompt_ids, unconstrained_valid
 from .metrics import ranking_metrics, prefix_accuracy
 from .llm import default_model_dir, load_llm
@@ -123,7 +123,7 @@ def session_reactions(ds:Dataset, first:str, # the item answered first
                       rng:np.random.Generator, mine=frozenset(), # the user's own training items: a detour answers with one of them
                      ) -> list:
     "The user turns after a first answer, as `(request, answer)` pairs ending in `target`: a steer to its attribute, 'less / more like that', or a detour and back."
-    plain = lambda i: {a for a in attribute_phrases(ds.items.loc[i], ds) if not a.startswith(('from ', 'by '))}  # genres, categories
+    plain = lambda i: {a for a in attribute_phrases(ds.items.loc[i], ds) if is_plain_attribute(a)}  # genres, categories
     attrs, shared = attribute_phrases(ds.items.loc[target], ds), plain(first) & plain(target)
     pick = int(rng.integers(4))
     if pick == 1: return [(LESS_TEMPLATES[int(rng.integers(2))] if not shared else MORE_TEMPLATES[int(rng.integers(2))], target)]
@@ -175,7 +175,7 @@ def make_examples(ds:Dataset, split:Split, sids:dict, sid_str:dict, style:Prompt
     mine, by_attr = {u: set(s) for u, s in seqs.items()}, {}  # each user's training items; training items by plain attribute (a session's detours)
     for i in train_items:
         for a in attribute_phrases(ds.items.loc[i], ds):
-            if not a.startswith(('from ', 'by ')): by_attr.setdefault(a, []).append(i)
+            if is_plain_attribute(a): by_attr.setdefault(a, []).append(i)
     users = [u for u, s in seqs.items() if len(s) >= 2]
     def pick_case():
         u = users[int(rng.integers(len(users)))]; s = seqs[u]; t = int(rng.integers(1, len(s)))

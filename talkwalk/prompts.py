@@ -14,8 +14,8 @@ from .catalog import Dataset, load_descriptions, is_missing, decade_of, with_art
 __all__ = ['SYSTEM', 'REC_PROMPT_END', 'STEER_TEMPLATES', 'REACTION_TEMPLATES', 'NEGATION_TEMPLATES', 'NEGATION_PAIR_TEMPLATES',
            'RANGE_TEMPLATES_TRAIN', 'COMPOSITION_TEMPLATES', 'STEER_KINDS', 'DENSE_SYSTEM', 'VERBS', 'PromptStyle',
            'history_block', 'rec_messages', 'rec_answer', 'conversation_messages', 'rec_prompt_text',
-           'attribute_phrases', 'with_attr', 'steer_training_request', 'dense_messages', 'Attribute',
-           'item_attribute_keys', 'make_attribute', 'catalogue_attributes']
+           'attribute_phrases', 'with_attr', 'is_plain_attribute', 'steer_training_request', 'dense_messages',
+           'Attribute', 'item_attribute_keys', 'make_attribute', 'catalogue_attributes']
 
 # %% ../nbs/prompts.ipynb #20bdcca0
 SYSTEM = 'You are TalkWalk, a recommender. Answer with one item from the catalogue, written as its semantic ID.'
@@ -87,7 +87,9 @@ RANGE_TEMPLATES_TRAIN = {'year': {'below': ['released before {hi}', 'older than 
 COMPOSITION_TEMPLATES = ['something {g} {d}', '{a_g} pick {d}', 'I feel like {g}, {d}']
 STEER_KINDS = ('attribute', 'negation', 'range', 'composition')
 
-def _plain(phrase:str) -> bool: return not phrase.startswith(('from ', 'by '))
+def is_plain_attribute(phrase:str) -> bool:
+    "Whether an attribute phrase is a genre or category (not 'from the 1990s' or 'by Acme')."
+    return not phrase.startswith(('from ', 'by '))
 
 def _range_request(value:float, name:str, rng:np.random.Generator) -> str:
     "A range request on numeric field `name` that `value` satisfies (below / above / between), with a random margin; years by decade."
@@ -105,7 +107,7 @@ def steer_training_request(ds:Dataset, history:list, # rows (`ds.items.loc[i]`) 
     attrs, seen = attribute_phrases(target, ds), Counter(a for r in history for a in attribute_phrases(r, ds))
     kind = kinds[int(rng.integers(len(kinds)))]
     if kind == 'negation':
-        banned = [a for a, _ in seen.most_common(4) if a not in attrs and _plain(a)]
+        banned = [a for a, _ in seen.most_common(4) if a not in attrs and is_plain_attribute(a)]
         if len(banned) >= 2 and rng.random() < 0.3:
             t = NEGATION_PAIR_TEMPLATES[int(rng.integers(len(NEGATION_PAIR_TEMPLATES)))]; return kind, t.format(w=banned[0], v=banned[1])
         if banned: return kind, NEGATION_TEMPLATES[int(rng.integers(len(NEGATION_TEMPLATES)))].format(w=banned[0])
@@ -113,7 +115,7 @@ def steer_training_request(ds:Dataset, history:list, # rows (`ds.items.loc[i]`) 
         nums = [f.name for f in ds.item_fields if f.kind == 'numeric' and not is_missing(target.get(f.name))]
         if nums: return kind, _range_request(float(target[nums[0]]), nums[0], rng)
     if kind == 'composition':
-        g, d = [a for a in attrs if _plain(a)], [a for a in attrs if not _plain(a)]
+        g, d = [a for a in attrs if is_plain_attribute(a)], [a for a in attrs if not is_plain_attribute(a)]
         if g and d: one = g[int(rng.integers(len(g)))]; return kind, COMPOSITION_TEMPLATES[int(rng.integers(len(COMPOSITION_TEMPLATES)))].format(g=one, a_g=with_article(one), d=d[0])
     new = [a for a in attrs if a not in seen] or attrs
     return ('attribute', with_attr(STEER_TEMPLATES[int(rng.integers(len(STEER_TEMPLATES)))], new[int(rng.integers(len(new)))])) if new else None
