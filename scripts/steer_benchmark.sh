@@ -14,5 +14,6 @@ $B/talkwalk rqvae --config configs/ranking/ml-100k-rqvae-collab.yaml --run $R
 $B/talkwalk align --config configs/ranking/ml-100k-alignment-collab.yaml --run $R  # this run: stage A, then resumed for stage B with --b-minutes 35 (one thread, beside the dense head)
 $B/talkwalk dense --run $R --preset full --users 300
 $B/talkwalk dial --run $R --users 10 --weights 0,0.5,1,2,4 --report reports/dial_ml-100k
+make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 22 --seed 2020 --topk 100 --threads 2"  # capped at 22 epochs (about 35 minutes here) to fit the session: see reports/ranking_ml-100k_collab.md
 make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb
 make papermill PROFILE=collab NOTEBOOKS=nbs/04_inference.ipynb

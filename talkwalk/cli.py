@@ -162,8 +162,9 @@ def _read_json(path:str):
 def cmd_serve(args):
     "The HTTP API (and the Gradio demo at /ui) for a run."
     from talkwalk.serve import serve, ServeConfig
-    keys = ('host', 'port', 'ui', 'sessions', 'redis_url', 'session_db', 'max_sessions', 'session_ttl_s', 'allowed_hosts', 'max_body_bytes', 'read_timeout_s', 'shutdown_timeout_s')
+    keys = ('host', 'port', 'ui', 'sessions', 'redis_url', 'session_db', 'max_sessions', 'session_ttl_s', 'allowed_hosts', 'max_body_bytes', 'read_timeout_s', 'shutdown_timeout_s', 'batch_wait_ms', 'max_batch')
     cfg = ServeConfig(**{k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}, api_keys=tuple(args.api_key or ()))
+    if not getattr(args, 'batching', True): cfg.batch_wait_ms = None
     serve(args.run, cfg, stage=args.stage, mode=args.mode, device=args.device, **engine_overrides(args))
     return 0
 
@@ -333,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
             e.add_argument('--max-body-bytes', dest='max_body_bytes', type=int, default=None, help='request body cap, Gradio uploads included (default 1000000)')
             e.add_argument('--request-timeout', dest='read_timeout_s', type=float, default=None, help='seconds for a request body to arrive (default 10)')
             e.add_argument('--shutdown-timeout', dest='shutdown_timeout_s', type=float, default=None, help='seconds open connections get on SIGTERM (default 5)')
+            e.add_argument('--batch-wait-ms', dest='batch_wait_ms', type=float, default=None, help='concurrent turns are answered in batches; the first waits at most this long for others (default 10)')
+            e.add_argument('--max-batch', dest='max_batch', type=int, default=None, help='turns per batch at most (default 8)')
+            e.add_argument('--no-batching', dest='batching', action='store_false', default=True, help='answer turns one at a time')
         e.set_defaults(func={'recommend': cmd_recommend, 'chat': cmd_chat, 'serve': cmd_serve}[name])
     x = sub.add_parser('export', help='write a trained run as a Hugging Face model repository folder (loads with transformers and with --run)')
     x.add_argument('--run', required=True, help='a trained run folder (data, semantic IDs, alignment; the dense head and evaluation where present)')

@@ -4,16 +4,71 @@
 
 # %% ../nbs/decoding.ipynb #6707e0d5
 from __future__ import annotations
+from dataclasses import dataclass
 import torch
 from .sids import TokenTrie
 from .prompts import rec_prompt_text
 
 # %% auto #0
-__all__ = ['trie_beam_search', 'pair_from_prefix', 'common_prefix', 'shared_prefix', 'constrained_beam_search', 'rec_prompt_ids',
-           'unconstrained_valid']
+__all__ = ['BeamJob', 'trie_beam_search_many', 'trie_beam_search', 'stack_contexts', 'pair_from_prefix', 'common_prefix',
+           'shared_prefix', 'constrained_beam_search', 'prefill_request', 'rec_prompt_ids', 'unconstrained_valid']
 
 # %% ../nbs/decoding.ipynb #f090243d
+@dataclass
+class BeamJob:
+    "One request of a batched beam search: how many items, beams, which items it may not return, its guidance and its contexts (1, or 2 when guided)."
+    k: int = 10
+    num_beams: int|None = None
+    exclude: frozenset|set = frozenset() # item ids that may not be returned (already shown / in history)
+    guidance: float = 0.0 # w: with two contexts (with the request, without it) each code scores logp + w * (logp - logp without the request)
+    contexts: int = 1
+
 @torch.no_grad()
+def trie_beam_search_many(model, past, # KV cache of every job's contexts: job j's rows follow job j-1's; consumed
+                          states:torch.Tensor, # last hidden state of each row of `past`, [rows, hidden]
+                          trie:TokenTrie, jobs:list, # a `BeamJob` per request
+                          mask:torch.Tensor|None=None, # [rows, cached tokens] attention mask of `past` where rows are padded (`pair_from_prefix`, `stack_contexts`)
+                         ) -> list:
+    "Each job's top-`k` distinct items as `(item_id, score)`, best first, by beam search over the SID trie; every forward pass serves all jobs at once."
+    dec, head, G = model.get_decoder(), model.get_output_embeddings().weight, [j.contexts for j in jobs]
+    if any(g not in (1, 2) for g in G) or sum(G) != states.shape[0]:
+        raise ValueError(f'contexts per job {G} do not match the {states.shape[0]} rows of state: 1 per job (unguided) or 2 (with and without the request)')
+    blocked = [trie.blocked(j.exclude) for j in jobs]
+    beams = [[((), 0.0)] for _ in jobs]  # per job: (path of codes, score)
+    rows, per, base, fed = [[0] for _ in jobs], [1] * len(jobs), [sum(G[:j]) for j in range(len(jobs))], 0
+    # job j, context g, beam b lives in row base[j] + g * per[j] + rows[j][b] of `past`; fed: codes `past` holds
+    for depth in range(trie.depth):
+        options = [[trie.allowed(p, bl) for p, _ in bs] for bs, bl in zip(beams, blocked)]
+        if fed < depth and any(len(o) > 1 for opts in options for o in opts):  # a beam has a choice: bring the cache up to this depth
+            idx, toks, new_base = [], [], []
+            for j, bs in enumerate(beams):
+                new_base.append(len(idx))
+                for g in range(G[j]):
+                    idx += [base[j] + g * per[j] + r for r in rows[j]]
+                    toks += [[trie.token[(l, c)] for l, c in enumerate(p[fed:], start=fed)] for p, _ in bs]
+            idx = torch.tensor(idx, device=states.device)
+            past.reorder_cache(idx)  # beams share their prompt's cache rows
+            kw = {}
+            if mask is not None:  # padded rows: positions continue each row's own count of real tokens
+                n_new = depth - fed; mask = mask[idx]
+                kw = {'position_ids': mask.sum(-1, keepdim=True) + torch.arange(n_new, device=mask.device),
+                      'attention_mask': torch.cat([mask, torch.ones(len(idx), n_new, dtype=mask.dtype, device=mask.device)], 1)}
+                mask = kw['attention_mask']
+            out = dec(input_ids=torch.tensor(toks, device=states.device), past_key_values=past, use_cache=True, **kw)
+            past, states, fed = out.past_key_values, out.last_hidden_state[:, -1], depth
+            base, per, rows = new_base, [len(bs) for bs in beams], [list(range(len(bs))) for bs in beams]
+        for j, job in enumerate(jobs):
+            cands = []
+            for b, ((path, score), opts) in enumerate(zip(beams[j], options[j])):
+                if len(opts) == 1: cands.append((b, path + (opts[0][0],), score)); continue  # one child: log-prob 0, no forward pass
+                W, row = head[[t for _, t in opts]], base[j] + rows[j][b]  # only the allowed rows of the output matrix
+                logp = torch.log_softmax((states[row] @ W.T).float(), -1)
+                if G[j] == 2 and job.guidance: logp = logp + job.guidance * (logp - torch.log_softmax((states[row + per[j]] @ W.T).float(), -1))
+                cands += [(b, path + (c,), score + lp) for (c, _), lp in zip(opts, logp.tolist())]
+            cands = sorted(cands, key=lambda x: -x[2])[:max(job.num_beams or job.k, job.k)]  # stable: ties keep trie order
+            rows[j], beams[j] = [rows[j][b] for b, _, _ in cands], [(p, s) for _, p, s in cands]
+    return [[(trie.item_of(p), s) for p, s in bs[:job.k]] for bs, job in zip(beams, jobs)]
+
 def trie_beam_search(model, past, # KV cache of the prompt (batch 1), or of the two guidance contexts (batch 2); consumed
                      state:torch.Tensor, # last hidden state of each context, [1 or 2, hidden]
                      trie:TokenTrie, k:int=10, num_beams:int|None=None,
@@ -22,34 +77,20 @@ def trie_beam_search(model, past, # KV cache of the prompt (batch 1), or of the 
                      mask:torch.Tensor|None=None, # [contexts, cached tokens] attention mask of `past` where the two contexts are padded (`pair_from_prefix`)
                     ) -> list:
     "Top-`k` distinct items as `(item_id, score)`, best first, by beam search over the SID trie from a prefilled prompt (guided: both contexts in one batch)."
-    dec, head, G = model.get_decoder(), model.get_output_embeddings().weight, state.shape[0]
-    if G not in (1, 2): raise ValueError(f'state holds {G} contexts: 1 (unguided) or 2 (with and without the request)')
-    num_beams, blocked = max(num_beams or k, k), trie.blocked(exclude)
-    beams, rows, fed, per = [((), 0.0)], [0], 0, 1  # beams: (path of codes, score); rows: each beam's row in `past` (per context); fed: codes `past` holds; per: rows per context
-    for depth in range(trie.depth):
-        options = [trie.allowed(p, blocked) for p, _ in beams]
-        if fed < depth and any(len(o) > 1 for o in options):  # a beam has a choice: bring the cache up to this depth
-            idx = torch.tensor([g * per + r for g in range(G) for r in rows], device=state.device)
-            past.reorder_cache(idx)  # beams share the prompt's cache rows; context g's rows follow context g-1's
-            toks = [[trie.token[(l, c)] for l, c in enumerate(p[fed:], start=fed)] for p, _ in beams] * G
-            kw = {}
-            if mask is not None:  # padded contexts: positions continue each row's own count of real tokens
-                n_new = depth - fed; mask = mask[idx]
-                kw = {'position_ids': mask.sum(-1, keepdim=True) + torch.arange(n_new, device=mask.device),
-                      'attention_mask': torch.cat([mask, torch.ones(len(idx), n_new, dtype=mask.dtype, device=mask.device)], 1)}
-                mask = kw['attention_mask']
-            out = dec(input_ids=torch.tensor(toks, device=state.device), past_key_values=past, use_cache=True, **kw)
-            past, state, per, rows, fed = out.past_key_values, out.last_hidden_state[:, -1], len(beams), list(range(len(beams))), depth
-        cands = []
-        for b, ((path, score), opts) in enumerate(zip(beams, options)):
-            if len(opts) == 1: cands.append((b, path + (opts[0][0],), score)); continue  # one child: log-prob 0, no forward pass
-            W = head[[t for _, t in opts]]  # only the allowed rows of the output matrix
-            logp = torch.log_softmax((state[rows[b]] @ W.T).float(), -1)
-            if G == 2 and guidance: logp = logp + guidance * (logp - torch.log_softmax((state[per + rows[b]] @ W.T).float(), -1))
-            cands += [(b, path + (c,), score + lp) for (c, _), lp in zip(opts, logp.tolist())]
-        cands = sorted(cands, key=lambda x: -x[2])[:num_beams]  # stable: ties keep trie order
-        rows, beams = [rows[b] for b, _, _ in cands], [(p, s) for _, p, s in cands]
-    return [(trie.item_of(p), s) for p, s in beams[:k]]
+    return trie_beam_search_many(model, past, state, trie, [BeamJob(k, num_beams, exclude, guidance, state.shape[0])], mask)[0]
+
+def stack_contexts(parts:list, # `(past, states, mask or None)` of each prefilled request, in job order
+                  ) -> tuple:
+    "`(past, states, mask)` of several prefilled requests as one batch: each cache left-padded to the longest, the padding masked out."
+    if len(parts) == 1: return parts[0]
+    masks = [torch.ones(s.shape[0], p.get_seq_length(), dtype=torch.long, device=s.device) if m is None else m for p, s, m in parts]
+    T = max(m.shape[1] for m in masks)
+    pad = lambda x, n: torch.nn.functional.pad(x, (0, 0, n, 0)) if n else x  # zeros before the oldest token (dim -2)
+    past = parts[0][0]  # its layers take the stacked tensors
+    for li, layer in enumerate(past.layers):
+        layer.keys, layer.values = (torch.cat([pad(getattr(p.layers[li], kv), T - m.shape[1]) for (p, _, _), m in zip(parts, masks)]) for kv in ('keys', 'values'))
+    mask = torch.cat([torch.nn.functional.pad(m, (T - m.shape[1], 0)) for m in masks])
+    return past, torch.cat([s for _, s, _ in parts]), mask
 
 @torch.no_grad()
 def pair_from_prefix(model, past, # KV cache of the two contexts' shared prefix (batch 1, `n` tokens); consumed
@@ -82,14 +123,22 @@ def constrained_beam_search(model, prompt_ids:torch.Tensor, # [1, L] prompt endi
                             without_request:torch.Tensor|None=None, # [1, L'] the same prompt without the request: guided decoding
                             guidance:float=0.0, pad_id:int=0) -> list:
     "Top-`k` distinct items as `(item_id, score)`, best first: prefill the prompt once (the shared prefix once, guided), then `trie_beam_search`."
+    guided = without_request is not None and bool(guidance)
+    past, states, mask = prefill_request(model, prompt_ids, without_request if guided else None, pad_id)
+    return trie_beam_search(model, past, states, trie, k, num_beams, exclude, guidance if guided else 0.0, mask)
+
+@torch.no_grad()
+def prefill_request(model, prompt_ids:torch.Tensor, # [1, L] prompt ending in <|rec|><|sid_start|>
+                    without_request:torch.Tensor|None=None, # [1, L'] the same prompt without the request: both contexts, for guidance
+                    pad_id:int=0) -> tuple:
+    "`(past, states, mask)` of one request, ready for `trie_beam_search`: the prompt, or (guided) its shared prefix once and both endings in one padded batch."
     dec = model.get_decoder()
-    if without_request is None or not guidance:
+    if without_request is None:
         out = dec(input_ids=prompt_ids, use_cache=True)
-        return trie_beam_search(model, out.past_key_values, out.last_hidden_state[:, -1], trie, k, num_beams, exclude)
+        return out.past_key_values, out.last_hidden_state[:, -1], None
     a, b = prompt_ids[0].tolist(), without_request[0].tolist(); n = shared_prefix(a, b)
     past = dec(input_ids=prompt_ids[:, :n], use_cache=True).past_key_values
-    past, states, mask = pair_from_prefix(model, past, n, a[n:], b[n:], pad_id)
-    return trie_beam_search(model, past, states, trie, k, num_beams, exclude, guidance, mask)
+    return pair_from_prefix(model, past, n, a[n:], b[n:], pad_id)
 
 def rec_prompt_ids(tok, messages:list, device='cpu') -> torch.Tensor:
     "Token ids of a recommendation prompt (`talkwalk.prompts.rec_prompt_text`), as a [1, L] tensor."

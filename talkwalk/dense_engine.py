@@ -107,16 +107,33 @@ class DenseRecommender(Recommender):
     @torch.no_grad()
     def query_vector(self, s:Session, request:str, guidance:float=0.0) -> np.ndarray:
         "The session's point in the contrastive space for `request` (unit length), extrapolated away from the same context without it by `guidance`."
-        ids = self.prompt_ids(s, request); plain = self.prompt_ids(s, '') if guidance else ids
-        batch = [ids] if plain == ids else [ids, plain]  # both contexts in one forward pass
+        return self.query_vectors([(s, request, guidance)])[0]
+
+    @torch.no_grad()
+    def query_vectors(self, queries:list, # `(session, request, guidance)` triples
+                     ) -> list:
+        "`query_vector` of several requests, every context (with and without each guided request) in one forward pass."
+        batch, spans = [], []
+        for s, request, guidance in queries:
+            ids = self.prompt_ids(s, request); plain = self.prompt_ids(s, '') if guidance else ids
+            spans.append((len(batch), guidance if plain != ids else 0.0)); batch += [ids] if plain == ids else [ids, plain]
         self.stats['prompt_tokens'] += sum(map(len, batch))
         z = self.head(torch.as_tensor(token_features(self.model, batch, pad_id(self.tok), progress=False), device=self.device)).float()
-        q = z[0] + guidance * (z[0] - z[1]) if len(batch) == 2 else z[0]
-        return (q / q.norm().clamp_min(1e-12)).cpu().numpy()
+        qs = [z[i] + w * (z[i] - z[i + 1]) if w else z[i] for i, w in spans]
+        return [(q / q.norm().clamp_min(1e-12)).cpu().numpy() for q in qs]
 
     def _rank(self, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
         "`(item id, cosine)` of the `k` nearest items not in `exclude` to the (guided) query."
-        ranked = self.index.search(self.query_vector(s, request, guidance), k, exclude)
+        return self._nearest(self.query_vector(s, request, guidance), k, exclude)
+
+    def _rank_many(self, jobs:list) -> list:
+        "The ranked lists of several requests (`_rank`'s argument tuples): their queries in one forward pass, then each one's search."
+        qs = self.query_vectors([(s, request, w) for s, request, _, _, _, w in jobs])
+        return [self._nearest(q, k, exclude) for q, (_, _, k, exclude, _, _) in zip(qs, jobs)]
+
+    def _nearest(self, q:np.ndarray, k:int, exclude:set) -> list:
+        "`(item id, cosine)` of the `k` items nearest to `q`, leaving out `exclude`."
+        ranked = self.index.search(q, k, exclude)
         if not ranked: raise EngineError(f'no items left to recommend: all {len(self.index):,} catalogue items were shown or are in the history; start a new session')
         return ranked
 

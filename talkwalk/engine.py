@@ -15,9 +15,9 @@ from .run import ArtifactError, RunDir
 from .catalog import Dataset, load_data_artifacts
 from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
-from .decoding import trie_beam_search, common_prefix, shared_prefix, pair_from_prefix
+from .decoding import BeamJob, trie_beam_search, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix
 from .llm import load_aligned, apply_quantize, export_manifest, pad_id
-from .session import EngineConfig, Recommender, Session
+from .session import EngineConfig, Recommender, Session, TurnRequest
 
 # %% auto #0
 __all__ = ['BENCH_REQUESTS', 'check_run', 'trained_style', 'GenerativeRecommender', 'generate_baseline', 'outlines_top1',
@@ -105,16 +105,29 @@ def _prefill(self:GenerativeRecommender, ids:list, key:str|None) -> tuple:
 @patch
 def _rank(self:GenerativeRecommender, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
     "`(item id, score)` of the `k` best items not in `exclude`: SID beam search over the trie, guided by `request` at strength `guidance`."
+    past, states, mask = self._prefill_request(s, request, cache, guidance)
+    return trie_beam_search(self.model, past, states, self.trie, k, self.cfg.num_beams, exclude, guidance, mask)
+
+@patch
+def _prefill_request(self:GenerativeRecommender, s:Session, request:str, cache:bool, guidance:float) -> tuple:
+    "`(past, states, mask)` of one request for the beam search: its prompt, or (guided) the shared prefix once and both endings in one padded batch, from the session's cache."
     ids, key = self.prompt_ids(s, request), s.id if cache else None
     plain = self.prompt_ids(s, '') if guidance else ids  # the same context without the request
     if plain == ids:
         past, state = self._prefill(ids, key)
-        return trie_beam_search(self.model, past, state, self.trie, k, self.cfg.num_beams, exclude)
+        return past, state, None
     n = shared_prefix(ids, plain)  # the profile, history and earlier turns: prefilled once, from the session's cache
     past, _ = self._prefill(ids[:n], key)
-    past, states, mask = pair_from_prefix(self.model, past, n, ids[n:], plain[n:], pad_id(self.tok))
     self.stats['prompt_tokens'] += len(ids) + len(plain) - n
-    return trie_beam_search(self.model, past, states, self.trie, k, self.cfg.num_beams, exclude, guidance, mask)
+    return pair_from_prefix(self.model, past, n, ids[n:], plain[n:], pad_id(self.tok))
+
+@patch
+def _rank_many(self:GenerativeRecommender, jobs:list) -> list:
+    "The ranked lists of several requests (`_rank`'s argument tuples): each prefilled from its session's cache, then one beam search for all of them."
+    parts = [self._prefill_request(s, request, cache, w) for s, request, _, _, cache, w in jobs]
+    beam_jobs = [BeamJob(k, self.cfg.num_beams, exclude, w, states.shape[0]) for (_, _, k, exclude, _, w), (_, states, _) in zip(jobs, parts)]
+    past, states, mask = stack_contexts(parts)
+    return trie_beam_search_many(self.model, past, states, self.trie, beam_jobs, mask)
 
 # %% ../nbs/04_inference.ipynb #55d26bdb
 def _trie_step(trie:TokenTrie, path_tokens:list, blocked=None) -> list:
@@ -247,6 +260,8 @@ def format_latency(res:dict) -> str:
             f"- naive and engine return the same top-{res['k']} set on {res['naive_engine_same_top10']:.0%} of requests"]
     if 'http' in res:
         h = res['http']
-        out += [f"- HTTP (`talkwalk serve`, {h.get('clients')} concurrent clients, {h.get('requests')} turns): {h.get('requests_per_s')} requests/s, "
-                f"p50 {h.get('p50_ms')} ms, p95 {h.get('p95_ms')} ms, errors {h.get('errors')}"]
+        out += [f"- HTTP (`talkwalk serve`, {r.get('clients')} concurrent clients, {r.get('requests')} turns), {name}: {r.get('requests_per_s')} requests/s, "
+                f"p50 {r.get('p50_ms')} ms, p95 {r.get('p95_ms')} ms, errors {r.get('errors')}" + (f" ({r['batches']['turns']} turns in {r['batches']['batches']} batches)" if r.get('batches') else '')
+                for name, r in h.get('modes', {}).items()]
+        if 'batched_over_serial' in h: out += [f"- HTTP throughput, batched over one at a time: **{h['batched_over_serial']}x** (rounds alternated, same run)"]
     return '\n'.join(out)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/serve.ipynb #7aa815ca
 from __future__ import annotations
-import asyncio, hashlib, html, json, os, re, socket, sqlite3, threading, time, urllib.request, uuid
+import asyncio, hashlib, html, json, os, queue, re, socket, sqlite3, threading, time, urllib.request, uuid
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,15 +15,15 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field as PField, create_model
-from .session import Constraints, EngineError, Session, parse_history, describe_errors  # one history parser and one validation layer for the engine, CLI and UI
+from .session import Constraints, EngineError, Session, TurnRequest, parse_history, describe_errors  # one history parser and one validation layer for the engine, CLI and UI
 from .recommender import load_recommender
 
 # %% auto #0
 __all__ = ['DEFAULT_REQUESTS', 'SessionNotFound', 'SessionConflict', 'mint_id', 'SessionStore', 'SqliteSessionStore',
            'RedisSessionStore', 'SessionIn', 'TurnIn', 'RecommendIn', 'RecOut', 'TurnOut', 'RecommendOut',
-           'session_json', 'engine_info', 'key_owner', 'make_api', 'profile_from_inputs', 'render_cards', 'chat_reply',
-           'ui_turn', 'ui_new_session', 'make_ui', 'ui_theme', 'BoundedRequests', 'ServeConfig', 'make_store',
-           'make_app', 'serve', 'free_port', 'running', 'http_json', 'bench_http']
+           'session_json', 'engine_info', 'TurnBatcher', 'key_owner', 'make_api', 'profile_from_inputs', 'render_cards',
+           'chat_reply', 'ui_turn', 'ui_new_session', 'make_ui', 'ui_theme', 'BoundedRequests', 'ServeConfig',
+           'make_store', 'make_app', 'serve', 'free_port', 'running', 'http_json', 'bench_http', 'http_benchmark']
 
 # %% ../nbs/serve.ipynb #d6e7ad71
 class SessionNotFound(KeyError):
@@ -267,6 +267,54 @@ def engine_info(rec) -> dict:
     info = {k: str(v) for k, v in info.items() if v is not None}
     return {**info, 'dataset': rec.dataset.name, 'items': len(rec.dataset.items)}
 
+# %% ../nbs/serve.ipynb #387e5dab
+@dataclass
+class _Pending:
+    request: TurnRequest
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+
+class TurnBatcher:
+    "Turns that arrive together answered as one batch (`Recommender.turn_many`), in a worker thread."
+    def __init__(self, rec, # the engine
+                 wait_ms:float=10, # how long the first turn of a batch waits for others
+                 max_batch:int=8, # turns per batch at most
+                ):
+        if not (wait_ms >= 0 and isinstance(max_batch, int) and max_batch >= 1):
+            raise EngineError(f'batching needs wait_ms >= 0 and max_batch >= 1, got wait_ms={wait_ms!r}, max_batch={max_batch!r}')
+        self.rec, self.wait_s, self.max_batch, self._q = rec, wait_ms / 1000, max_batch, queue.Queue()
+        self.stats = {'batches': 0, 'turns': 0, 'largest': 0}
+        self._worker = threading.Thread(target=self._loop, name='talkwalk-batcher', daemon=True); self._worker.start()
+
+    def turn(self, t:TurnRequest) -> list:
+        "The `Rec`s of turn `t` once its batch is answered (its `EngineError` raised here)."
+        if not self._worker.is_alive(): raise RuntimeError('the turn batcher was closed')
+        job = _Pending(t); self._q.put(job); job.done.wait()
+        if isinstance(job.result, BaseException): raise job.result
+        return job.result
+
+    def _batch(self, first:_Pending) -> list:
+        "`first` and the turns that arrive within the wait, up to `max_batch`."
+        batch, deadline = [first], time.monotonic() + self.wait_s
+        while len(batch) < self.max_batch:
+            try: nxt = self._q.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty: break
+            if nxt is None: self._q.put(None); break  # closing: answer this batch, then stop
+            batch.append(nxt)
+        return batch
+
+    def _loop(self):
+        while (first := self._q.get()) is not None:
+            batch = self._batch(first)
+            try: results = self.rec.turn_many([j.request for j in batch])
+            except Exception as e: results = [e] * len(batch)  # not an input error: every caller of the batch hears of it
+            self.stats.update(batches=self.stats['batches'] + 1, turns=self.stats['turns'] + len(batch), largest=max(self.stats['largest'], len(batch)))
+            for j, r in zip(batch, results): j.result = r; j.done.set()
+
+    def close(self):
+        "Answer what is queued, then stop the worker."
+        self._q.put(None); self._worker.join(30)
+
 # %% ../nbs/serve.ipynb #2a55b135
 def key_owner(key:str) -> str:
     "The owner recorded for sessions made with API key `key`: a short hash, never the key itself."
@@ -285,12 +333,15 @@ def make_api(rec, # a loaded `Recommender` (or anything with its public surface)
              max_sessions:int=1000, # sessions kept (least recently used evicted) when `store` is not given
              store=None, # a session store (`SessionStore`, `SqliteSessionStore`); default: in memory
              api_keys:tuple=(), # when given, every route but /health needs one (`Authorization: Bearer KEY` or `X-API-Key: KEY`); sessions belong to their key
+             batch_wait_ms:float|None=None, # answer concurrent turns in batches (`TurnBatcher`), the first waiting at most this long; None: one at a time
+             max_batch:int=8, # turns per batch at most
             ) -> FastAPI:
     "The TalkWalk HTTP JSON API around `rec`: sessions, turns, one-shot recommendations, health."
     app = FastAPI(title='TalkWalk', version=_version(),
                   description='A steerable recommender: ask for items in plain English, turn after turn. The demo UI is at /ui.')
     store = app.state.sessions = store if store is not None else SessionStore(max_sessions, on_drop=getattr(rec, 'end_session', None))  # an empty store is falsy
     app.state.rec, keys = rec, {k for k in api_keys if k}
+    batcher = app.state.batcher = TurnBatcher(rec, batch_wait_ms, max_batch) if batch_wait_ms is not None else None
     profile = getattr(rec, 'user_model', None)  # the engine's profile model: /docs shows it, pydantic checks it first
     NewSession = create_model('NewSession', __base__=SessionIn, user=(Optional[profile], None)) if profile else SessionIn
     OneShot = create_model('OneShot', __base__=RecommendIn, user=(Optional[profile], None)) if profile else RecommendIn
@@ -310,7 +361,7 @@ def make_api(rec, # a loaded `Recommender` (or anything with its public surface)
         return key_owner(key)
 
     @app.get('/health', summary='engine and server status')
-    def health(): return {'status': 'ok', **engine_info(rec), 'sessions': len(store)}
+    def health(): return {'status': 'ok', **engine_info(rec), 'sessions': len(store), **({'batches': dict(batcher.stats)} if batcher else {})}
 
     def create_session(body:SessionIn, who:str=Depends(owner)):
         if body.state is not None:
@@ -324,7 +375,8 @@ def make_api(rec, # a loaded `Recommender` (or anything with its public surface)
     @app.post('/sessions/{session_id}/turns', response_model=TurnOut, summary='one plain-English request in a session')
     def turn(session_id:str, body:TurnIn, who:str=Depends(owner)):
         with store.hold(session_id, who) as s:
-            items = rec.turn(s, body.request, k=body.k, **_known(constraints=body.constraints, guidance=body.guidance))
+            items = (batcher.turn(TurnRequest(s, body.request, body.k, body.constraints, body.guidance)) if batcher else
+                     rec.turn(s, body.request, k=body.k, **_known(constraints=body.constraints, guidance=body.guidance)))
             return {'session_id': s.id, 'turn': len(s.turns), 'items': [r.to_dict() for r in items]}
 
     @app.get('/sessions/{session_id}', summary='the session as JSON (save it; continue it with POST /sessions {"state": ...})')
@@ -335,8 +387,11 @@ def make_api(rec, # a loaded `Recommender` (or anything with its public surface)
     def delete_session(session_id:str, who:str=Depends(owner)): return {'deleted': store.remove(session_id, who).id}
 
     def recommend(body:RecommendIn, who:str=Depends(owner)):
-        recs = rec.recommend(body.request, user=as_dict(body.user), history=body.history, k=body.k,
-                             **_known(user_id=body.user_id, constraints=body.constraints, guidance=body.guidance))
+        if batcher:
+            s = rec.session(user=as_dict(body.user), history=body.history, **_known(user_id=body.user_id))
+            recs = batcher.turn(TurnRequest(s, body.request, body.k, body.constraints, body.guidance, cache=False))
+        else: recs = rec.recommend(body.request, user=as_dict(body.user), history=body.history, k=body.k,
+                                   **_known(user_id=body.user_id, constraints=body.constraints, guidance=body.guidance))
         return {'items': [r.to_dict() for r in recs]}
     recommend.__annotations__['body'] = OneShot
     app.post('/recommend', response_model=RecommendOut, summary='one-shot recommendation, no session kept')(recommend)
@@ -515,6 +570,8 @@ class ServeConfig:
     read_timeout_s: float = 10    # a request body must arrive within this
     shutdown_timeout_s: float = 5 # on SIGTERM, open connections (a demo tab's stream) get this long
     keep_alive_s: float = 5       # idle keep-alive connections are closed after this
+    batch_wait_ms: float|None = 10 # concurrent turns answered in batches, the first waiting at most this long (None: one at a time; reports/latency.md measures both)
+    max_batch: int = 8            # turns per batch at most
 
 def make_store(cfg:ServeConfig, run_dir:str|Path|None=None, on_drop=None):
     "The session store `cfg` asks for."
@@ -530,9 +587,10 @@ def make_app(rec, # a loaded `Recommender`
              max_sessions:int=1000, # sessions kept by the API (when `store` is not given)
              store=None, # a session store (default: in memory)
              api_keys:tuple=(), allowed_hosts:tuple=(), max_body_bytes:int=1_000_000, read_timeout_s:float=10,
+             batch_wait_ms:float|None=None, max_batch:int=8, # concurrent turns in batches (`make_api`)
             ):
     "The API, with the Gradio demo mounted at `/ui` when `ui`, behind the body/time limits and the optional Host allowlist."
-    app = make_api(rec, max_sessions=max_sessions, store=store, api_keys=api_keys)
+    app = make_api(rec, max_sessions=max_sessions, store=store, api_keys=api_keys, batch_wait_ms=batch_wait_ms, max_batch=max_batch)
     if ui:
         os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
         import gradio as gr
@@ -561,10 +619,12 @@ def serve(run_dir:str|Path, # a run folder with all artifacts (see `talkwalk.eng
     store = make_store(cfg, run_dir, getattr(rec, 'end_session', None))
     ui = cfg.ui and not keys  # the demo has no API-key check: a server that asks for keys does not mount it
     if cfg.ui and keys: print('API keys are on: the Gradio demo (which takes no key) is not mounted', flush=True)
-    app = make_app(rec, ui=ui, store=store, api_keys=keys, allowed_hosts=cfg.allowed_hosts, max_body_bytes=cfg.max_body_bytes, read_timeout_s=cfg.read_timeout_s)
+    app = make_app(rec, ui=ui, store=store, api_keys=keys, allowed_hosts=cfg.allowed_hosts, max_body_bytes=cfg.max_body_bytes, read_timeout_s=cfg.read_timeout_s,
+                   batch_wait_ms=cfg.batch_wait_ms, max_batch=cfg.max_batch)
     where = f'sessions in {store.path}' if hasattr(store, 'path') else f'sessions in Redis at {store.url}' if hasattr(store, 'url') else 'sessions in memory'
     print(f'TalkWalk on http://{cfg.host}:{cfg.port}: API docs at /docs' + (', demo at /ui' if ui else '') + f'; {where}'
-          + ('; API keys required' if keys else ''), flush=True)
+          + ('; API keys required' if keys else '')
+          + (f'; concurrent turns batched (up to {cfg.max_batch}, {cfg.batch_wait_ms:g} ms wait)' if cfg.batch_wait_ms is not None else '; turns one at a time'), flush=True)
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level='info', timeout_graceful_shutdown=cfg.shutdown_timeout_s,
                 timeout_keep_alive=int(cfg.keep_alive_s))
 
@@ -639,3 +699,25 @@ def bench_http(base_url:str, # where the API runs, e.g. 'http://127.0.0.1:8000'
             'requests_per_s': round(len(lat) / wall, 2) if wall > 0 else None,
             'p50_ms': stat(lambda a: np.percentile(a, 50)), 'p95_ms': stat(lambda a: np.percentile(a, 95)),
             'mean_ms': stat(np.mean), 'max_ms': stat(np.max), 'k': k, 'first_error': errors[0] if errors else None}
+
+# %% ../nbs/serve.ipynb #ed7bb54c
+def http_benchmark(rec, clients:int=4, turns:int=5,
+                   batch_wait_ms:float=10, # the batched server's wait (`TurnBatcher`)
+                   rounds:int=2, # rounds of each mode, alternated so both see the same machine
+                  ) -> dict:
+    "HTTP throughput of `clients` concurrent sessions, turns one at a time vs batched (`make_api(batch_wait_ms=)`), same engine, same run."
+    runs = {'one at a time': [], 'batched': []}
+    for _ in range(rounds):
+        for name, wait in (('one at a time', None), ('batched', batch_wait_ms)):
+            app = make_api(rec, batch_wait_ms=wait)
+            with running(app) as url: r = bench_http(url, clients=clients, requests_per_client=turns)
+            if app.state.batcher: r['batches'] = dict(app.state.batcher.stats); app.state.batcher.close()
+            runs[name].append(r)
+    modes = {name: {**rs[-1], 'requests': sum(r['requests'] for r in rs), 'errors': sum(r['errors'] for r in rs), 'seconds': round(sum(r['seconds'] for r in rs), 2),
+                    'requests_per_s': round(sum(r['requests'] for r in rs) / sum(r['seconds'] for r in rs), 2),
+                    'p50_ms': round(float(np.median([r['p50_ms'] for r in rs])), 1), 'p95_ms': round(float(np.median([r['p95_ms'] for r in rs])), 1),
+                    'rounds': rs} for name, rs in runs.items()}
+    for m in modes.values():
+        if m.get('batches'): m['batches'] = {k: sum(r['batches'][k] for r in m['rounds']) if k != 'largest' else max(r['batches'][k] for r in m['rounds']) for k in m['batches']}
+    return {'modes': modes, 'batch_wait_ms': batch_wait_ms,
+            'batched_over_serial': round(modes['batched']['requests_per_s'] / modes['one at a time']['requests_per_s'], 2)}

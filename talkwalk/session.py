@@ -19,7 +19,7 @@ from .prompts import attribute_phrases
 # %% auto #0
 __all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'defuse',
            'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words', 'explain', 'Rec',
-           'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path']
+           'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'TurnPlan', 'TurnRequest']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -405,13 +405,19 @@ def _recs(self:Recommender, ranked:list, request:str, previous:str|None) -> list
     return [Rec(i, self.titles.get(i, i), self.sid_str.get(i, ''), round(float(sc), 4), explain(items.loc[i], self.dataset, request, self.words, previous), r + 1)
             for r, (i, sc) in enumerate(ranked)]
 
+@dataclass
+class TurnPlan:
+    "One turn after every check: the cleaned request, how many new items the head ranks, what it may not return, the strength, and a repeat of the last pick."
+    request: str
+    n: int
+    exclude: set
+    guidance: float
+    last: str|None
+    repeat: bool
+
 @patch
-def turn(self:Recommender, s:Session, request:str='', k:int=10,
-         cache:bool=True, # keep the prompt's KV cache for the session's next turn (one-shot requests do not)
-         constraints=None, # `Constraints` (or its dict) every returned item satisfies
-         guidance:float|None=None, # steering strength w for this turn (None: the engine's, `guidance_default`)
-        ) -> list:
-    "Answer one turn of session `s` with `k` distinct real items (best first) that satisfy `constraints`; the turn is appended to `s`."
+def plan_turn(self:Recommender, s:Session, request:str='', k:int=10, constraints=None, guidance:float|None=None) -> TurnPlan:
+    "The checked plan of one turn of session `s` (an `EngineError` on bad input, or when nothing is left to recommend)."
     w = self.guidance_default() if guidance is None else check_guidance(guidance, self.cfg.max_guidance)
     request = clean_request(request, self.cfg.max_request_chars, self.specials)
     if not isinstance(k, int) or isinstance(k, bool) or k < 1: raise EngineError(f'k must be a positive integer, got {k!r}')
@@ -426,12 +432,27 @@ def turn(self:Recommender, s:Session, request:str='', k:int=10,
     if n and not repeat and len(exclude) >= len(self.sids) and not set(self.sids) - exclude:
         raise EngineError('nothing left to recommend: ' + ('every item that satisfies the constraints is in the history or was shown; loosen them or start a new session' if allowed is not None else
                           f'the history and the items already shown cover all {len(self.sids):,} items of the catalogue; start a new session with a shorter history'))
-    with self.lock: ranked = self._rank(s, request, n, exclude, cache, w) if n else []
-    ranked = [(i, sc) for i, sc in ranked if i not in exclude]  # the heads already keep to this; the rule holds even for a head that does not
-    if repeat: ranked = [(last, 0.0)] + ranked  # "play that again": the last pick first, then new items
-    recs = self._recs(ranked, request, self.titles.get(last) if last else None)
-    s.turns.append({'request': request, 'items': [r.item_id for r in recs]})
+    return TurnPlan(request, n, exclude, w, last, repeat)
+
+@patch
+def finish_turn(self:Recommender, s:Session, plan:TurnPlan, ranked:list) -> list:
+    "The `Rec`s of a planned turn from the head's `(item id, score)` pairs; the turn is appended to `s`."
+    ranked = [(i, sc) for i, sc in ranked if i not in plan.exclude]  # the heads already keep to this; the rule holds even for a head that does not
+    if plan.repeat: ranked = [(plan.last, 0.0)] + ranked  # "play that again": the last pick first, then new items
+    recs = self._recs(ranked, plan.request, self.titles.get(plan.last) if plan.last else None)
+    s.turns.append({'request': plan.request, 'items': [r.item_id for r in recs]})
     return recs
+
+@patch
+def turn(self:Recommender, s:Session, request:str='', k:int=10,
+         cache:bool=True, # keep the prompt's KV cache for the session's next turn (one-shot requests do not)
+         constraints=None, # `Constraints` (or its dict) every returned item satisfies
+         guidance:float|None=None, # steering strength w for this turn (None: the engine's, `guidance_default`)
+        ) -> list:
+    "Answer one turn of session `s` with `k` distinct real items (best first) that satisfy `constraints`; the turn is appended to `s`."
+    p = self.plan_turn(s, request, k, constraints, guidance)
+    with self.lock: ranked = self._rank(s, p.request, p.n, p.exclude, cache, p.guidance) if p.n else []
+    return self.finish_turn(s, p, ranked)
 
 @patch
 def recommend(self:Recommender, request:str='', user:dict|None=None, history:list|None=None, k:int=10, user_id:str|None=None, constraints=None,
@@ -443,3 +464,39 @@ def recommend(self:Recommender, request:str='', user:dict|None=None, history:lis
 def end_session(self:Recommender, s:Session|str):
     "Drop a session's KV cache."
     self._kv.pop(s if isinstance(s, str) else s.id, None)
+
+# %% ../nbs/session.ipynb #7a532b85
+@dataclass
+class TurnRequest:
+    "One turn for `turn_many`: the session and what `turn` takes."
+    session: Session
+    request: str = ''
+    k: int = 10
+    constraints: object = None
+    guidance: float|None = None
+    cache: bool = True
+
+def _or_error(f):
+    "`f()`, or the `EngineError` it raised."
+    try: return f()
+    except EngineError as e: return e
+
+@patch
+def _rank_many(self:Recommender, jobs:list) -> list:
+    "The ranked lists of several `_rank` argument tuples; a head that can batch them overrides this."
+    return [self._rank(*a) for a in jobs]
+
+@patch
+def turn_many(self:Recommender, turns:list, # `TurnRequest`s
+             ) -> list:
+    "Several turns answered as one batch: for each, its `Rec`s (the turn appended to its session) or the `EngineError` it raised."
+    if len({id(t.session) for t in turns}) < len(turns):  # a session twice: its turns in order, one at a time
+        return [_or_error(lambda t=t: self.turn(t.session, t.request, t.k, t.cache, t.constraints, t.guidance)) for t in turns]
+    plans = [_or_error(lambda t=t: self.plan_turn(t.session, t.request, t.k, t.constraints, t.guidance)) for t in turns]
+    todo = [i for i, p in enumerate(plans) if isinstance(p, TurnPlan) and p.n]
+    jobs = [(turns[i].session, plans[i].request, plans[i].n, plans[i].exclude, turns[i].cache, plans[i].guidance) for i in todo]
+    with self.lock:
+        try: ranked = dict(zip(todo, self._rank_many(jobs) if jobs else []))
+        except EngineError: ranked = {i: _or_error(lambda a=a: self._rank(*a)) for i, a in zip(todo, jobs)}  # one of them failed: which one
+    return [p if isinstance(p, EngineError) else ranked[i] if isinstance(ranked.get(i), EngineError)
+            else self.finish_turn(t.session, p, ranked.get(i, [])) for i, (t, p) in enumerate(zip(turns, plans))]

@@ -163,10 +163,12 @@ def test_play_that_again_returns_that_item_first(client):
 
 
 def test_load_four_clients_adversarial(engine, tmp_path):
-    """4 clients x 25 turns over real HTTP, adversarial prompts mixed in: every id real, no unasked repeat, no cross-session read or write."""
+    """4 clients x 25 turns over real HTTP, turns batched as `talkwalk serve` does by default, adversarial prompts mixed in:
+    every id real, no unasked repeat, no cross-session read or write."""
     store = SqliteSessionStore(tmp_path / "s.db", on_drop=engine.end_session)
     catalogue, problems, lock = set(engine.dataset.items.index), [], threading.Lock()
-    with running(make_app(engine, ui=False, store=store)) as url:
+    app = make_app(engine, ui=False, store=store, batch_wait_ms=10)
+    with running(app) as url:
         def call(method, path, body=None):
             req = urllib.request.Request(url + path, data=json.dumps(body).encode() if body is not None else None, method=method,
                                          headers={"Content-Type": "application/json"})
@@ -197,6 +199,8 @@ def test_load_four_clients_adversarial(engine, tmp_path):
         for t in threads:
             t.join()
     assert not problems, problems[:10]
+    stats = app.state.batcher.stats
+    assert stats["turns"] == 100 and stats["largest"] > 1, f"concurrent turns never shared a batch: {stats}"
 
 
 def _start(run, port, db, *extra):
@@ -229,7 +233,8 @@ def _rss_mb(pid):
 def test_restart_sigkill_sigterm_and_memory(engine_run, engine, tmp_path):
     """Sessions survive SIGKILL; 1,000 maximal sessions leave RSS bounded; SIGTERM with a Gradio stream open exits within 10 s."""
     port, db = free_port(), tmp_path / "sessions.db"
-    server = _start(engine_run, port, db, "--no-ui")
+    server = _start(engine_run, port, db, "--no-ui", "--no-batching")
+    assert "batches" not in _http(port, "GET", "/health"), "--no-batching still batches"
     sessions = {}
     for c in range(3):
         sid = _http(port, "POST", "/sessions", {"user": {"age": 20 + c}, "history": ["1", "2"]})["session_id"]
@@ -239,8 +244,9 @@ def test_restart_sigkill_sigterm_and_memory(engine_run, engine, tmp_path):
     server.send_signal(signal.SIGKILL)
     server.wait(30)
 
-    server = _start(engine_run, port, db)  # with the Gradio demo this time
+    server = _start(engine_run, port, db)  # with the Gradio demo and turns batched (the defaults) this time
     try:
+        assert "batches" in _http(port, "GET", "/health")
         for sid, before in sessions.items():
             after = _http(port, "GET", f"/sessions/{sid}")
             assert after == before, "a session changed across the restart"
