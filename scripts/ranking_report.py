@@ -37,6 +37,11 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
         a = A.get(name, {})
         out.append(f"| {name} | {ci(s.get('hit@10'))} | {ci(s.get('ndcg@10'))} | {ci(s.get('L1'))} | {ci(s.get('valid_format'), 2)} | {ci(a.get('hit@10'))} | {ci(a.get('ndcg@10'))} |")
     for name, why in res.get('not_run', {}).items(): out.append(f'| {name} | {why} | | | | | |')
+    if (sm := run/'baselines'/'sasrec'/'metrics.json').exists():  # how long SASRec trained: a capped run is a weaker baseline, and the reader should know
+        q = json.loads(sm.read_text())
+        out += ['', f"SASRec (RecBole, `make sasrec`): {q['epochs_trained']} epochs of at most {q['max_epochs']}, best validation epoch {q['best_epoch']}, "
+                f"{'stopped early' if q['stopped_early'] else 'not stopped early: still improving at the cap, so its figures are a lower bound on a fully trained SASRec'}; "
+                f"{q['wall_time_s'] / 60:.0f} min on {q['threads']} threads."]
     excl = m.get('validation', {}).get('excludes_training_items')
     out += ['', f"## Validation during training ({cfg['val_users']} fixed validation users; "
             + ("each user's training items excluded, as the test protocol excludes everything before the target)" if excl else
