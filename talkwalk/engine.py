@@ -15,9 +15,9 @@ from .run import ArtifactError, RunDir
 from .catalog import Dataset, load_data_artifacts
 from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
-from .decoding import BeamJob, trie_beam_search, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix
+from .decoding import BeamJob, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix
 from .llm import load_aligned, apply_quantize, export_manifest, pad_id
-from .session import EngineConfig, Recommender, Session, TurnRequest
+from .session import EngineConfig, Recommender, Session
 
 # %% auto #0
 __all__ = ['BENCH_REQUESTS', 'check_run', 'trained_style', 'GenerativeRecommender', 'generate_baseline', 'outlines_top1',
@@ -105,8 +105,7 @@ def _prefill(self:GenerativeRecommender, ids:list, key:str|None) -> tuple:
 @patch
 def _rank(self:GenerativeRecommender, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
     "`(item id, score)` of the `k` best items not in `exclude`: SID beam search over the trie, guided by `request` at strength `guidance`."
-    past, states, mask = self._prefill_request(s, request, cache, guidance)
-    return trie_beam_search(self.model, past, states, self.trie, k, self.cfg.num_beams, exclude, guidance, mask)
+    return self._rank_many([(s, request, k, exclude, cache, guidance)])[0]  # one request: no stacking, the same search
 
 @patch
 def _prefill_request(self:GenerativeRecommender, s:Session, request:str, cache:bool, guidance:float) -> tuple:
