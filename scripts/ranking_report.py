@@ -61,7 +61,7 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
         out += ['', f"## Training throughput: float32 vs bf16 autocast (`{thr['command']}`, {thr['machine']})", '',
                 f"Batches of {thr['batch_size']} sequence windows ({thr['window_items']} items each), interleaved in one process.", '',
                 '| phase | float32 tokens/s | bf16 tokens/s | speed-up (median of rounds) | first-step loss fp32 / bf16 |', '|---|---|---|---|---|']
-        out += [f"| stage {k.upper()} | {v['fp32_tokens_per_s']} | {v['bf16_tokens_per_s']} | {v['speedup']}x | {v['first_loss_fp32']:.4f} / {v['first_loss_bf16']:.4f} |" for k, v in thr['summary'].items()]
+        out += [f"| stage {k.upper()} | {v['fp32_tokens_per_s']:.1f} | {v['bf16_tokens_per_s']:.1f} | {v['speedup']}x | {v['first_loss_fp32']:.4f} / {v['first_loss_bf16']:.4f} |" for k, v in thr['summary'].items()]
     pop = A.get('popularity', {}); sas = A.get('sasrec', {})
     gen = {k: v for k, v in S.items() if k.startswith('talkwalk-') and 'dense' not in k}
     best = max(gen, key=lambda k: gen[k]['ndcg@10']['mean']) if gen else None
@@ -79,7 +79,17 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
         out.append(f"| L1 accuracy | {ci(g['L1'])} | 0.30 | 0.80 | {'yes' if g['L1']['mean'] >= 0.3 else 'no'} |")
         out.append(f"| unconstrained valid-SID rate | {ci(g.get('valid_format'), 2)} | 0.90 | 1.00 | {'yes' if g.get('valid_format', {}).get('mean', 0) >= 0.9 else 'no'} |")
         for k, v in summary['dense'].items():
-            out.append(f"| {k} Hit@10 | {ci(v['hit@10'])} | above popularity ({pop['hit@10']['mean']:.3f}) | above the generative head | {'yes' if v['hit@10']['mean'] > pop['hit@10']['mean'] else 'no'} |")
+            h, p = v['hit@10'], pop['hit@10']['mean']
+            ps = S['popularity']['hit@10']['mean']  # popularity on the same sample: the like-for-like comparison
+            reached = ('yes, CI lower bound above' if h['lo'] > p else f"no: mean {'above' if h['mean'] > p else 'below'} it, CI lower bound {h['lo']:.3f} below") + \
+                      f"; popularity on the same sample {ps:.3f}: mean {'above' if h['mean'] > ps else 'below'}; generative {g['hit@10']['mean']:.3f}: {'above' if h['mean'] > g['hit@10']['mean'] else 'below'}"
+            out.append(f"| {k} Hit@10 | {ci(h)} | above popularity ({p:.3f}) | above the generative head | {reached} |")
+    if (run/'dense'/'metrics.json').exists():
+        d = json.loads((run/'dense'/'metrics.json').read_text()); c = d['config']
+        out += ['', '## The dense head of this run (validation figures: reports/dense.md)', '',
+                f"Training users: {c['users'] or 'all'} ({d['examples']['target']:,} target contexts, {d['contexts']:,} contexts in all); item space: {d.get('item_space', 'content')}; "
+                f"item prior: {'on' if c.get('item_prior') else 'off'}; kept epoch {d['best']['epoch']} of {c['epochs']} ({c.get('keep', 'best')}); validation ({c['val_users']} users) "
+                f"Hit@10 {d['best']['val_hit@10']:.3f}, NDCG@10 {d['best']['val_ndcg@10']:.3f}, steer share {d['best']['steer_share']:.3f}; wall time {d['wall_s'] / 60:.1f} min (features and ablation included)."]
     return '\n'.join(out) + '\n', summary
 
 if __name__ == '__main__':

@@ -11,9 +11,9 @@ import numpy as np, pandas as pd, yaml
 from .run import ArtifactError, artifact
 
 # %% auto #0
-__all__ = ['FIELD_KINDS', 'DataError', 'Field', 'Dataset', 'is_missing', 'values_of', 'Split', 'leave_one_out',
-           'descriptions_dir', 'load_descriptions', 'bucket_phrase', 'decade_of', 'with_article', 'describe_item',
-           'describe_user', 'describe_composite', 'describe_affinity', 'item_texts', 'user_profile',
+__all__ = ['FIELD_KINDS', 'DataError', 'Field', 'Dataset', 'is_missing', 'values_of', 'Split', 'collaborative_item_embeddings',
+           'leave_one_out', 'descriptions_dir', 'load_descriptions', 'bucket_phrase', 'decade_of', 'with_article',
+           'describe_item', 'describe_user', 'describe_composite', 'describe_affinity', 'item_texts', 'user_profile',
            'load_data_artifacts']
 
 # %% ../nbs/catalog.ipynb #c7856636
@@ -72,6 +72,25 @@ class Split:
     def train_sequences(self) -> dict:
         "Each user's chronological training item ids."
         return {u: list(g) for u, g in self.train.groupby('user_id', sort=False)['item_id']}
+
+    def item_counts(self, item_ids:list) -> np.ndarray:
+        "Training interactions of each of `item_ids` (0 for items never interacted with), in that order."
+        return self.train.item_id.value_counts().reindex(item_ids, fill_value=0).to_numpy(float)
+
+def collaborative_item_embeddings(split:Split, # the leave-one-out split (its training interactions are used)
+                                  ids:list, # item ids, one row each
+                                  dim:int=32, seed:int=0) -> np.ndarray:
+    "Unit-norm item vectors from a truncated SVD of the training split's item x user matrix (scipy); items without training interactions get zeros."
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.linalg import svds
+    pos = {i: k for k, i in enumerate(ids)}; tr = split.train[split.train.item_id.isin(pos)]
+    users = {u: k for k, u in enumerate(tr.user_id.unique())}
+    m = csr_matrix((np.ones(len(tr)), ([pos[i] for i in tr.item_id], [users[u] for u in tr.user_id])), shape=(len(ids), len(users)))
+    m.data[:] = 1.0; m = m.multiply(1 / np.sqrt(np.maximum(m.sum(1), 1))).tocsr()  # binary, each item's row scaled by 1/sqrt(its count)
+    k = min(dim, min(m.shape) - 1)
+    u, s, _ = svds(m, k=k, random_state=seed)
+    x = u * s; norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.where(norm > 0, x / np.maximum(norm, 1e-12), 0).astype(np.float32)
 
 def leave_one_out(inter:pd.DataFrame, # chronological interactions (as in `Dataset.interactions`)
                   max_history:int=20) -> Split:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/cli.ipynb #b85255d0
 from __future__ import annotations
-import argparse, dataclasses, os, sys, time
+import argparse, dataclasses, json, os, sys, time
 from pathlib import Path
 from .utils import runs_dir
 
@@ -62,22 +62,26 @@ def cmd_align(args):
 
 def cmd_dense(args):
     "Train the dense head (nbs/06_dense: frozen LLM -> contrastive space) and print its validation figures."
-    from talkwalk.dense import DenseConfig, run_dense_stage, format_dense
+    from talkwalk.dense import DenseConfig, run_dense_stage, format_dense, write_dense_report
     from talkwalk.pipeline import PRESETS
     cfg, run_dir = stage_config(DenseConfig, args, ('dataset', 'model', 'epochs', 'users', 'losses', 'device'))
     if args.preset: cfg = dataclasses.replace(cfg, **PRESETS[args.preset].get('dense', {}))
     metrics = run_dense_stage(cfg, run_dir, ablation=args.ablation, force=args.force)
     print(format_dense(metrics)); print(f'artifacts: {run_dir/"dense"}')
+    if args.report:
+        out = Path(args.report); command = 'talkwalk ' + ' '.join(sys.argv[1:] if sys.argv[1:2] == ['dense'] else ['dense', '--run', str(run_dir)])
+        print('report:', write_dense_report(metrics, out.parent, str(run_dir), command, out.name.removeprefix('dense_')))
     return 0
 
 def cmd_dial(args):
     "Validate the steering dial of a run's heads (nbs/dial), save each head's default guidance and write the report."
-    from talkwalk.dial import DialConfig, run_dial, format_dial, plot_dial
+    from talkwalk.dial import DialConfig, run_dial, format_dial, plot_dial, merge_dial_reports
     from talkwalk.utils import write_text_atomic, write_json_atomic
     cfg, _ = stage_config(DialConfig, args, ('modes', 'weights', 'users', 'stage', 'device', 'keep_hit'))
     res = run_dial(args.run, cfg)
     if args.report:
         out = Path(args.report); command = 'talkwalk ' + ' '.join(sys.argv[1:] if sys.argv[1:2] == ['dial'] else ['dial', '--run', str(args.run)])
+        if out.with_suffix('.json').exists(): res = merge_dial_reports(res, json.loads(out.with_suffix('.json').read_text()))  # keeps the heads not dialled now
         write_text_atomic(out.with_suffix('.md'), format_dial(res, command)); write_json_atomic(out.with_suffix('.json'), res)
         if res['heads']: plot_dial(res, out.with_suffix('.png'))
         print(f'report: {out.with_suffix(".md")}')
@@ -301,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument('--losses', default=None, help='training signals, comma separated: target,direction,anchor,delta,dropout,negation')
     n.add_argument('--ablation', action='store_true', help='also train one head per left-out signal')
     n.add_argument('--force', action='store_true', help='retrain even when a head with this config exists')
+    n.add_argument('--report', default=None, help='write <report>.json (e.g. reports/dense_ml-100k-collab) and regenerate dense.md beside it')
     n.add_argument('--device', default=None, help='auto (default), cpu or cuda')
     n.set_defaults(func=cmd_dense)
     for name, helptext in (('recommend', 'one request -> k real items'), ('chat', 'an interactive session in the terminal'), ('serve', 'HTTP JSON API + Gradio demo')):

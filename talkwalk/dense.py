@@ -14,16 +14,17 @@ from .utils import (set_seed, pick_device, atomic_path, write_json_atomic, write
                             machine_info, unit)
 from .run import ArtifactError, RunDir
 from .tracking import log_outputs, use_inputs
-from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_user, item_texts, user_profile
+from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_user, item_texts, user_profile, collaborative_item_embeddings
 from .prompts import STEER_TEMPLATES, NEGATION_TEMPLATES, with_attr, dense_messages, catalogue_attributes
 from .metrics import steering_precision
 from .llm import load_llm, llm_features
-from .encoders import TextCache, DenseHead, save_head, load_embeddings
+from .encoders import TextCache, DenseHead, save_head, save_item_space, load_embeddings, popularity_prior
+
 
 # %% auto #0
 __all__ = ['LOSSES', 'FeatureCache', 'DenseConfig', 'enabled_losses', 'DenseExamples', 'build_examples', 'attribute_vectors',
-           'topk_excluding', 'validate', 'train_head', 'dense_inputs', 'run_dense_stage', 'format_dense',
-           'write_dense_report']
+           'topk_excluding', 'validate', 'kept_epoch', 'train_head', 'dense_inputs', 'item_space_inputs',
+           'run_dense_stage', 'format_dense', 'write_dense_report']
 
 # %% ../nbs/06_dense.ipynb #fd6c5ebb
 class FeatureCache:
@@ -67,6 +68,10 @@ class DenseConfig:
     w_dropout: float = 0.5
     margin: float = 0.1             # conversation delta: required rise of the attribute centroid's cosine
     temperature: float = 0.05       # InfoNCE temperature over the catalogue
+    item_prior: bool = False        # each item's logit gains a learned weight x log(1 + its training interactions) (a two-tower item bias); False: the cosine alone
+    collab_weight: float = 1.0      # > 0: the item space is the contrastive embeddings fused with collaborative ones (truncated SVD of the training item x user matrix, as stage 02's option) at this weight; 0: content only
+    collab_dim: int = 32            # dimensions of those collaborative embeddings
+    keep: str = 'best'              # the epoch kept: 'best' validation NDCG@10 (steer share without the target signal) or 'last' (the end of the one-cycle schedule)
     hidden: int = 1024              # projection head width
     epochs: int = 40
     lr: float = 1e-3
@@ -80,6 +85,8 @@ def enabled_losses(cfg:DenseConfig) -> set:
     on = {l.strip() for l in cfg.losses.split(',') if l.strip()}
     if bad := sorted(on - set(LOSSES)): raise ValueError(f'DenseConfig.losses: unknown {bad}; choose from {list(LOSSES)}')
     if not on: raise ValueError('DenseConfig.losses is empty: switch on at least one of ' + ', '.join(LOSSES))
+    if cfg.keep not in ('best', 'last'): raise ValueError(f"DenseConfig.keep={cfg.keep!r}: use 'best' (validation) or 'last'")
+    if not cfg.collab_weight >= 0: raise ValueError(f'DenseConfig.collab_weight={cfg.collab_weight!r}: use 0 (content only) or a positive weight such as 1.0')
     return on
 
 # %% ../nbs/06_dense.ipynb #6340dd3b
@@ -160,27 +167,31 @@ def attribute_vectors(item_emb:np.ndarray, # catalogue order, rows L2-normalised
     mean = item_emb.mean(0); cen = np.stack([item_emb[masks[a.key]].mean(0) for a in attrs])
     return unit(cen - mean), unit(cen)
 
-def topk_excluding(z:torch.Tensor, E:torch.Tensor, k:int, seen:list|None=None) -> torch.Tensor:
-    "Top-k catalogue positions per row of `z` by inner product, without each row's `seen` positions."
-    s = z @ E.T
+def topk_excluding(z:torch.Tensor, E:torch.Tensor, k:int, seen:list|None=None,
+                   bias:torch.Tensor|None=None, # per-item offsets added to the inner products (the head's item prior)
+                  ) -> torch.Tensor:
+    "Top-k catalogue positions per row of `z` by inner product (plus `bias`), without each row's `seen` positions."
+    s = z @ E.T if bias is None else z @ E.T + bias
     for r, p in enumerate(seen or []):
         if len(p): s[r, torch.as_tensor(p)] = -float('inf')
     return s.topk(k, dim=1).indices
 
 # %% ../nbs/06_dense.ipynb #4f23fd39
 @torch.no_grad()
-def validate(head:DenseHead, X:torch.Tensor, ex:DenseExamples, E:torch.Tensor, M:torch.Tensor, k:int=10) -> dict:
-    "Valid-split Hit/NDCG@k, steer share, its rise and steering precision (M: [n_attrs, n_items] attribute masks)."
+def validate(head:DenseHead, X:torch.Tensor, ex:DenseExamples, E:torch.Tensor, M:torch.Tensor, k:int=10,
+             bias:torch.Tensor|None=None, # per-item score offsets, as the engine adds them (the head's item prior in cosine units)
+            ) -> dict:
+    "Valid-split Hit/NDCG@k, steer share, its rise and steering precision (M: [n_attrs, n_items] attribute masks), ranked as the engine ranks."
     head.eval(); out = {}
     if len(ex.val):
-        top = topk_excluding(head(X[ex.val[:, 0]]), E, k, ex.val_seen)
+        top = topk_excluding(head(X[ex.val[:, 0]]), E, k, ex.val_seen, bias)
         hit = (top == torch.as_tensor(ex.val[:, 1])[:, None])
         rank = hit.float().argmax(1) + 1
         out['val_hit@10'] = hit.any(1).float().mean().item()
         out['val_ndcg@10'] = (hit.any(1).float() / torch.log2(rank.float() + 1)).mean().item()
     if len(ex.val_steer):
         seen = ex.val_seen  # built in the same loop as val_steer: one row per validation user
-        t0, t1 = topk_excluding(head(X[ex.val_steer[:, 0]]), E, k, seen), topk_excluding(head(X[ex.val_steer[:, 1]]), E, k, seen)
+        t0, t1 = (topk_excluding(head(X[ex.val_steer[:, c]]), E, k, seen, bias) for c in (0, 1))
         s0, s1 = M[:, t0].float().mean(-1).T, M[:, t1].float().mean(-1).T  # [n, n_attrs] shares
         a = torch.as_tensor(ex.val_steer[:, 2])
         out['steer_share'] = s1[torch.arange(len(a)), a].mean().item()
@@ -193,6 +204,12 @@ def validate(head:DenseHead, X:torch.Tensor, ex:DenseExamples, E:torch.Tensor, M
     return out
 
 # %% ../nbs/06_dense.ipynb #4b731301
+def kept_epoch(hist:list, cfg:DenseConfig) -> dict:
+    "The history record of the epoch `train_head` keeps: the last, or the first best by validation NDCG@10 (steer share without the target signal)."
+    if cfg.keep == 'last': return hist[-1]
+    key = 'val_ndcg@10' if 'target' in enabled_losses(cfg) else 'steer_share'
+    return max(hist, key=lambda r: r.get(key, 0.0))
+
 def _batches(n:int, size:int, g:torch.Generator):
     "Shuffled index minibatches covering `n` rows."
     perm = torch.randperm(n, generator=g)
@@ -207,11 +224,13 @@ def train_head(X:np.ndarray, # [n_texts, feat] LLM features of `ex.texts`
                T:np.ndarray, # text-encoder embeddings of the items' descriptions (anchor targets), L2-normalised
                D:np.ndarray, C:np.ndarray, # attribute directions and centroids
                M:np.ndarray, # [n_attrs, n_items] attribute masks
+               P:np.ndarray, # [n_items] the item prior, `popularity_prior` of the training counts (used where `cfg.item_prior`)
                cfg:DenseConfig, log=None, progress:bool=True) -> tuple:
-    "Train a `DenseHead` with the switched-on signals; returns `(head at its best epoch, history of per-epoch figures)`."
+    "Train a `DenseHead` with the switched-on signals; returns `(head at the kept epoch (`cfg.keep`), history of per-epoch figures)`."
     on, g = enabled_losses(cfg), torch.Generator().manual_seed(cfg.seed); torch.manual_seed(cfg.seed)
-    X, E, T, D, C, M = (torch.as_tensor(a, dtype=torch.float32) for a in (X, E, T, D, C, M)); M = M.bool()
-    head = DenseHead(X.shape[1], E.shape[1], T.shape[1], cfg.hidden)
+    X, E, T, D, C, M, P = (torch.as_tensor(a, dtype=torch.float32) for a in (X, E, T, D, C, M, P)); M = M.bool()
+    head = DenseHead(X.shape[1], E.shape[1], T.shape[1], cfg.hidden, prior=cfg.item_prior)
+    logits = lambda z: z @ E.T / cfg.temperature + head.item_logit_bias(P)  # over the whole catalogue
     opt = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     rows = {k: torch.as_tensor(getattr(ex, k)) for k in ('target', 'dropout', 'direction', 'delta', 'negation')}
     steps = max(1, len(_batches(len(rows['target']), cfg.batch_size, g)))
@@ -223,12 +242,12 @@ def train_head(X:np.ndarray, # [n_texts, feat] LLM features of `ex.texts`
         for b in _batches(len(rows['target']), cfg.batch_size, g):
             r = rows['target'][b]; z = head(X[r[:, 0]]); loss = 0.0
             if 'target' in on:
-                l = F.cross_entropy(z @ E.T / cfg.temperature, r[:, 1]); loss = loss + l; parts['target'] += l.item()
+                l = F.cross_entropy(logits(z), r[:, 1]); loss = loss + l; parts['target'] += l.item()
             if 'anchor' in on:
                 l = (1 - (head.decode(z) * T[r[:, 1]]).sum(-1)).mean(); loss = loss + cfg.w_anchor * l; parts['anchor'] += l.item()
             if 'dropout' in on and len(rows['dropout']):
                 d = rows['dropout'][_draw(len(rows['dropout']), cfg.batch_size, g)]; za = head(X[d[:, 0]])
-                l = F.cross_entropy(za @ E.T / cfg.temperature, d[:, 2]) + (1 - (za * head(X[d[:, 1]]).detach()).sum(-1)).mean()
+                l = F.cross_entropy(logits(za), d[:, 2]) + (1 - (za * head(X[d[:, 1]]).detach()).sum(-1)).mean()
                 loss = loss + cfg.w_dropout * l; parts['dropout'] += l.item()
             if 'direction' in on and len(rows['direction']):
                 d = rows['direction'][_draw(len(rows['direction']), cfg.batch_size, g)]
@@ -243,19 +262,19 @@ def train_head(X:np.ndarray, # [n_texts, feat] LLM features of `ex.texts`
                 l = F.relu(cfg.margin - ((head(X[d[:, 1]]) * c).sum(-1) - (head(X[d[:, 0]]) * c).sum(-1))).mean()
                 loss = loss + cfg.w_delta * l; parts['delta'] += l.item()
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-        v = validate(head, X, ex, E, M); rec = {'epoch': ep + 1, **{f'loss_{k}': p / steps for k, p in parts.items()}, **v}; hist.append(rec)
+        v = validate(head, X, ex, E, M, bias=cfg.temperature * head.item_logit_bias(P).detach()); rec = {'epoch': ep + 1, **{f'loss_{k}': p / steps for k, p in parts.items()}, **v}; hist.append(rec)
         if log: log(rec)
-        if v.get(key, 0.0) > best: best, best_state = v.get(key, 0.0), {k: t.clone() for k, t in head.state_dict().items()}
+        if cfg.keep == 'best' and v.get(key, 0.0) > best: best, best_state = v.get(key, 0.0), {k: t.clone() for k, t in head.state_dict().items()}
     if best_state is not None: head.load_state_dict(best_state)
     return head.eval(), hist
 
 # %% ../nbs/06_dense.ipynb #3bb3f7b4
 def dense_inputs(run_dir:Path, cfg:DenseConfig, progress:bool=True, log=print) -> dict:
-    "Everything training needs from a run folder: data, examples, LLM features, item / text embeddings, attribute vectors."
+    "Everything training needs from a run folder: data, examples, LLM features, the item space and text embeddings, attribute vectors, the item prior."
     ds, split = load_data_artifacts(run_dir/'data')
     ids, emb = load_embeddings(run_dir/'contrastive'); at = {str(i): r for r, i in enumerate(ids)}
     if missing := [i for i in ds.items.index if i not in at]: raise ArtifactError(f'{len(missing)} items lack a contrastive embedding in {run_dir/"contrastive"}: re-run the contrastive stage')
-    E = unit(emb[[at[i] for i in ds.items.index]])
+    content = unit(emb[[at[i] for i in ds.items.index]])
     attrs, masks = catalogue_attributes(ds)
     if not attrs: raise ValueError(f'{ds.name}: no requestable item attributes (genres, decades, categories) to train the steering signals on')
     model, tok = load_llm(cfg.model, pick_device(cfg.device))
@@ -263,8 +282,19 @@ def dense_inputs(run_dir:Path, cfg:DenseConfig, progress:bool=True, log=print) -
     t0 = time.time(); X = FeatureCache(RunDir(run_dir).path('dense', 'features'), cfg.model or 'SmolLM2-135M-Instruct').features(model, tok, ex.texts, cfg.llm_batch, progress=progress)
     log(f'[dense] {len(ex.texts):,} contexts -> LLM features {X.shape} in {time.time() - t0:.0f} s')
     T = unit(TextCache(RunDir(run_dir).saved_config('contrastive').get('text_encoder', '')).encode(item_texts(ds), progress=False))  # the contrastive stage's encoder
-    D, C = attribute_vectors(E, attrs, masks)
-    return dict(ds=ds, ex=ex, X=X, E=E, T=T, D=D, C=C, M=np.stack([masks[a.key] for a in attrs]), attrs=attrs)
+    inp = dict(ds=ds, ex=ex, X=X, T=T, M=np.stack([masks[a.key] for a in attrs]), P=popularity_prior(split.item_counts(list(ds.items.index))), attrs=attrs,
+               masks=masks, ids=list(ds.items.index), content=content, split=split)
+    E, D, C = item_space_inputs(inp, cfg)
+    return {**inp, 'E': E, 'D': D, 'C': C, 'space': f'content + collaborative (SVD, {cfg.collab_dim} dims, weight {cfg.collab_weight:g})' if cfg.collab_weight > 0 else 'content'}
+
+def item_space_inputs(inp:dict, # `dense_inputs`' data, ids, content embeddings and attribute masks
+                      cfg:DenseConfig) -> tuple:
+    "`(E, D, C)`: the item space the head is trained to point into (content, or content + collaborative at `cfg.collab_weight`), its attribute directions and centroids."
+    E = inp['content']
+    if cfg.collab_weight > 0:
+        col = collaborative_item_embeddings(inp['split'], inp['ids'], cfg.collab_dim, cfg.seed)  # zeros for items without training interactions
+        E = unit(np.hstack([E, cfg.collab_weight * col]).astype(np.float32))
+    return (E, *attribute_vectors(E, inp['attrs'], inp['masks']))
 
 def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
                     run_dir:str|Path|None=None, # run folder with data and contrastive stages (default runs/<dataset>)
@@ -277,23 +307,26 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
         if not ablation or m.get('ablation'): log(f'[dense] {out} is trained at this config: reusing it'); return m
     t0 = time.time(); inp = dense_inputs(run_dir, cfg, progress, log)
     run = start_wandb('dense', cfg, run_dir); use_inputs(run, run_dir, 'dense')
-    args = [inp[k] for k in ('X', 'ex', 'E', 'T', 'D', 'C', 'M')]
+    args = [inp[k] for k in ('X', 'ex', 'E', 'T', 'D', 'C', 'M', 'P')]
     head, hist = train_head(*args, cfg, lambda r: run.log(r), progress)
-    m = {'config': dataclasses.asdict(cfg), 'best': max(hist, key=lambda r: r.get('val_ndcg@10', r.get('steer_share', 0))), 'history': hist,
+    m = {'config': dataclasses.asdict(cfg), 'best': kept_epoch(hist, cfg), 'history': hist, 'item_space': inp['space'],
          'examples': {k: len(getattr(inp['ex'], k)) for k in ('target', 'dropout', 'direction', 'delta', 'val', 'val_steer', 'negation')},
          'contexts': len(inp['ex'].texts), 'feature_dim': int(inp['X'].shape[1]), 'machine': machine_info()}
     if ablation:
         m['ablation'] = {'all': m['best']}
-        for l in LOSSES:
-            rest = ','.join(x for x in LOSSES if x != l and x in enabled_losses(cfg))
-            if not rest: continue
-            _, h = train_head(*args, dataclasses.replace(cfg, losses=rest), None, progress)
-            m['ablation'][f'without {l}'] = max(h, key=lambda r: r.get('val_ndcg@10', r.get('steer_share', 0)))
-            log(f"[dense] without {l}: {m['ablation'][f'without {l}']}")
+        variants = {f'without {l}': dataclasses.replace(cfg, losses=','.join(x for x in LOSSES if x != l and x in enabled_losses(cfg)))
+                    for l in LOSSES if l in enabled_losses(cfg) and len(enabled_losses(cfg)) > 1}
+        variants['without item prior' if cfg.item_prior else 'with item prior'] = dataclasses.replace(cfg, item_prior=not cfg.item_prior)
+        for name, c in variants.items():
+            _, h = train_head(*args, c, None, progress); m['ablation'][name] = kept_epoch(h, c); log(f"[dense] {name}: {m['ablation'][name]}")
+        if cfg.collab_weight > 0:  # the same signals against the content-only item space
+            c = dataclasses.replace(cfg, collab_weight=0.0); E, D, C = item_space_inputs(inp, c)
+            _, h = train_head(inp['X'], inp['ex'], E, inp['T'], D, C, inp['M'], inp['P'], c, None, progress); m['ablation']['content item space'] = kept_epoch(h, c)
     m['wall_s'] = round(time.time() - t0, 1)
-    write_json_atomic(rd.path('dense', 'metrics'), m); save_config(cfg, rd.config_path('dense')); save_head(head, out)  # the head last: it marks the stage done
+    write_json_atomic(rd.path('dense', 'metrics'), m); save_config(cfg, rd.config_path('dense')); save_item_space(out, inp['ids'], inp['E'])
+    save_head(head, out)  # the head last: it marks the stage done
     run.summary.update({f'best/{k}': v for k, v in m['best'].items()}); log_outputs(run, run_dir, 'dense'); run.finish()
-    log(f"[dense] best epoch {m['best']['epoch']}: " + ', '.join(f'{k} {v:.4f}' for k, v in m['best'].items() if k.startswith(('val_', 'steer_'))))
+    log(f"[dense] kept epoch {m['best']['epoch']} ({cfg.keep}): " + ', '.join(f'{k} {v:.4f}' for k, v in m['best'].items() if k.startswith(('val_', 'steer_'))))
     return m
 
 # %% ../nbs/06_dense.ipynb #e77953f1
@@ -305,20 +338,23 @@ def format_dense(m:dict) -> str:
     out += [f"| {name} | {r.get('epoch')} | " + ' | '.join(f"{r[c]:.4f}" if isinstance(r.get(c), float) else '—' for c in cols) + ' |' for name, r in rows.items()]
     return '\n'.join(out)
 
-def write_dense_report(m:dict, reports:str|Path, run:str, command:str) -> Path:
-    "Write `reports/dense_<dataset>.json` from a stage's metrics, then regenerate `reports/dense.md` from every `dense_*.json`."
+def write_dense_report(m:dict, reports:str|Path, run:str, command:str,
+                       name:str|None=None, # the report's name: `reports/dense_<name>.json` (default: the data set's)
+                      ) -> Path:
+    "Write `reports/dense_<name>.json` from a stage's metrics, then regenerate `reports/dense.md` from every `dense_*.json`."
     reports = Path(reports)
-    write_json_atomic(reports/f"dense_{m['config']['dataset']}.json", {k: v for k, v in m.items() if k != 'history'} | {'run': run, 'command': command})
+    write_json_atomic(reports/f"dense_{name or m['config']['dataset']}.json", {k: v for k, v in m.items() if k != 'history'} | {'run': run, 'command': command})
     text = ['# Dense head: validation figures and ablation', '',
             'Validation split only (never test): Hit@10 / NDCG@10 of the valid item with the user\'s training items excluded; on held-out steering pairs '
             'of validation users (an attribute absent from the history, alignment\'s steering templates), the steered top 10\'s share of that attribute, '
             'its rise over the neutral request, and steering precision (the rise / all movement of same-kind attribute shares). '
-            'Each row trains the head with every signal except the one named. The test-split comparison is in RESULTS.md.', '']
+            'Each row trains the head with every signal except the one named (or with the one setting named changed). The test-split comparison is in RESULTS.md.', '']
     for f in sorted(reports.glob('dense_*.json')):
         r = json.loads(f.read_text()); c = r['config']
-        text += [f"## {c['dataset']}", '',
+        text += [f"## {c['dataset']}" + (f" ({f.stem.removeprefix('dense_')})" if f.stem != f"dense_{c['dataset']}" else ''), '',
                  f"Command: `{r['command']}`; run folder `{r['run']}`; wall time {r['wall_s'] / 60:.1f} min (LLM features and the ablation included); {r['machine']}.",
                  f"Frozen LLM: {c['model'] or 'SmolLM2-135M-Instruct (bundled)'}; training users: {c['users'] or 'all'}; {r['contexts']:,} contexts "
                  f"({', '.join(f'{k} {v:,}' for k, v in r['examples'].items())}), features {r['feature_dim']}-d; head width {c['hidden']}, {c['epochs']} epochs; "
-                 'the kept epoch is the best by validation NDCG@10.', '', format_dense(r), '']
+                 + ('the kept epoch is the last one.' if c.get('keep') == 'last' else 'the kept epoch is the best by validation NDCG@10.')
+                 + f" Item space: {r.get('item_space', 'content')}; item prior: {'on' if c.get('item_prior') else 'off'}.", '', format_dense(r), '']
     return write_text_atomic(reports/'dense.md', '\n'.join(text))

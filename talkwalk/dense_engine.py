@@ -13,7 +13,7 @@ from .catalog import Dataset, load_data_artifacts
 from .sids import SIDTable
 from .prompts import dense_messages
 from .llm import load_llm, apply_quantize, token_features, pad_id
-from .encoders import DenseHead, load_head, load_contrastive, load_embeddings
+from .encoders import DenseHead, load_head, load_contrastive, load_embeddings, load_item_space
 from .session import EngineConfig, EngineError, Recommender, Session
 
 # %% auto #0
@@ -26,18 +26,29 @@ def faiss_available() -> bool:
     except ImportError: return False
 
 class ItemIndex:
-    "Inner-product nearest-neighbour search over item vectors, with exclusion and incremental adds."
+    "Inner-product nearest-neighbour search over item vectors (plus an optional per-item bias), with exclusion and incremental adds."
     def __init__(self, ids:list, vectors:np.ndarray, backend:str='exact', # 'exact', 'faiss' or 'auto'
                  approx_over:int=100_000, # 'auto': HNSW (faiss) above this many items, exact below
                  ef_search:int=64, # HNSW search breadth (at least twice the items asked for): recall against speed, reports/scale.md
+                 bias:np.ndarray|None=None, # per-item score offsets (the dense head's item prior); None: the inner product alone
                 ):
         if backend not in ('exact', 'faiss', 'auto'): raise EngineError(f"ItemIndex backend {backend!r}: use 'exact', 'faiss' or 'auto'")
         if backend == 'faiss' and not faiss_available(): raise EngineError("backend='faiss' needs faiss-cpu: pip install faiss-cpu (or talkwalk[faiss])")
-        self.ids, self.vectors, self.approx_over, self.ef_search = [str(i) for i in ids], np.ascontiguousarray(vectors, dtype=np.float32), approx_over, ef_search
+        self.biased = bias is not None
+        self.ids, self.vectors, self.approx_over, self.ef_search = [str(i) for i in ids], self._stored(vectors, bias, len(ids)), approx_over, ef_search
         self.backend = 'faiss' if backend == 'faiss' or (backend == 'auto' and faiss_available() and len(self.ids) > approx_over) else 'exact'
         self.pos = {i: p for p, i in enumerate(self.ids)}; self._faiss = None
         if self.backend == 'faiss': self._build_faiss()
     def __len__(self): return len(self.ids)
+    def _stored(self, vectors:np.ndarray, bias:np.ndarray|None, n:int) -> np.ndarray:
+        "Rows as searched: with a bias, each vector gains it as a last coordinate, so [v, b] . [q, 1] = v . q + b stays one inner product (faiss included)."
+        v = np.asarray(vectors, dtype=np.float32).reshape(n, -1)
+        if not self.biased:
+            if bias is not None: raise EngineError('this index has no item bias: build it with bias= to add biased items')
+            return np.ascontiguousarray(v)
+        b = np.zeros(n, np.float32) if bias is None else np.asarray(bias, np.float32).reshape(-1)
+        if len(b) != n: raise EngineError(f'ItemIndex bias: {len(b)} values for {n} items')
+        return np.ascontiguousarray(np.concatenate([v, b[:, None]], 1))
     def _build_faiss(self):
         import faiss
         d = self.vectors.shape[1]
@@ -45,17 +56,19 @@ class ItemIndex:
         self._faiss.add(self.vectors)
     @property
     def kind(self) -> str: return 'numpy exact' if self._faiss is None else type(self._faiss).__name__
-    def add(self, ids:list, vectors:np.ndarray):
+    def add(self, ids:list, vectors:np.ndarray, bias:np.ndarray|None=None, # their biases (None: 0 in a biased index)
+           ):
         "Add items (new ids only) to the index."
         ids = [str(i) for i in ids]
         if dup := [i for i in ids if i in self.pos]: raise EngineError(f'item ids already in the index: {dup[:5]}')
-        v = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), -1)
+        v = self._stored(vectors, bias, len(ids))
         self.pos.update({i: len(self.ids) + j for j, i in enumerate(ids)}); self.ids += ids; self.vectors = np.concatenate([self.vectors, v])
         if self._faiss is not None: self._faiss.add(v)
     def search(self, q:np.ndarray, k:int, exclude=()) -> list:
         "`(item id, score)` of the `k` best items by inner product with `q`, none of them in `exclude`; ties by index order."
         excl = {self.pos[i] for i in exclude if i in self.pos}; n = min(len(self.ids), k + len(excl))
         q = np.asarray(q, np.float32).reshape(1, -1)
+        if self.biased: q = np.concatenate([q, np.ones((1, 1), np.float32)], 1)
         if self._faiss is not None:
             if hasattr(self._faiss, 'hnsw'): self._faiss.hnsw.efSearch = max(self.ef_search, 2 * n)
             sc, ix = self._faiss.search(q, n); cand = [(int(i), float(s)) for i, s in zip(ix[0], sc[0]) if i >= 0]
@@ -88,9 +101,11 @@ class DenseRecommender(Recommender):
         if cfg.threads: torch.set_num_threads(cfg.threads)
         ds, split = load_data_artifacts(run.dir('data')); trained = run.saved_config('dense')  # the LLM and history cap the head was trained on
         dev = pick_device(cfg.device); model, tok = load_llm(trained.get('model', ''), dev)
-        ids, emb = load_embeddings(run.dir('contrastive'))
+        ids, emb = load_embeddings(run.dir('contrastive')); head = load_head(run.dir('dense'), dev)
+        ids, vectors = load_item_space(run.dir('dense')) or ([str(i) for i in ids], unit(emb))  # the rows the head was trained against (older heads: the contrastive space)
+        bias = head.score_bias(split.item_counts(ids), trained.get('temperature', 0.05))  # None for a head trained without the item prior
         sids = dict(SIDTable.load(run.path('rqvae', 'lookup')).sid_of) if run.has('rqvae') else {}
-        return cls(run.root, ds, apply_quantize(model, cfg.quantize), tok, load_head(run.dir('dense'), dev), ItemIndex(ids, unit(emb), 'auto'),
+        return cls(run.root, ds, apply_quantize(model, cfg.quantize), tok, head, ItemIndex(ids, vectors, 'auto', bias=bias),
                    load_contrastive(run.dir('contrastive')), cfg, cfg.max_history or trained.get('max_history') or split.max_history, sids)
 
     def prompt_ids(self, s:Session, request:str) -> list:
@@ -123,7 +138,7 @@ class DenseRecommender(Recommender):
         return [(q / q.norm().clamp_min(1e-12)).cpu().numpy() for q in qs]
 
     def _rank(self, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
-        "`(item id, cosine)` of the `k` nearest items not in `exclude` to the (guided) query."
+        "`(item id, score)` of the `k` best items not in `exclude` for the (guided) query: cosine, plus the item prior where the head learned one."
         return self._nearest(self.query_vector(s, request, guidance), k, exclude)
 
     def _rank_many(self, jobs:list) -> list:
@@ -132,7 +147,7 @@ class DenseRecommender(Recommender):
         return [self._nearest(q, k, exclude) for q, (_, _, k, exclude, _, _) in zip(qs, jobs)]
 
     def _nearest(self, q:np.ndarray, k:int, exclude:set) -> list:
-        "`(item id, cosine)` of the `k` items nearest to `q`, leaving out `exclude`."
+        "`(item id, score)` of the `k` best items for `q` (cosine plus any item prior), leaving out `exclude`."
         ranked = self.index.search(q, k, exclude)
         if not ranked: raise EngineError(f'no items left to recommend: all {len(self.index):,} catalogue items were shown or are in the history; start a new session')
         return ranked
@@ -143,7 +158,8 @@ class DenseRecommender(Recommender):
         if dup := [i for i in items.index if i in self.dataset.items.index]: raise EngineError(f'item ids already in the catalogue: {dup[:5]}')
         if 'title' in self.dataset.items and 'title' not in items: raise EngineError("new items need a 'title' column (and the data set's item fields)")
         with self.lock:
-            self.index.add(list(items.index), unit(self.encoder.embed_items(items)))
+            v = unit(self.encoder.embed_items(items)); extra = self.index.vectors.shape[1] - int(self.index.biased) - v.shape[1]
+            self.index.add(list(items.index), np.pad(v, ((0, 0), (0, extra))))  # new items have no interactions: zero collaborative part, as in training
             self.dataset.items = pd.concat([self.dataset.items, items.reindex(columns=self.dataset.items.columns)])
             self.titles.update(items['title'].astype(str).to_dict() if 'title' in items else {i: i for i in items.index})
         return list(items.index)

@@ -18,8 +18,8 @@ from .eval_steer import steer_suite, summarise_steer
 from .recommender import load_recommender
 
 # %% auto #0
-__all__ = ['DialConfig', 'dial_weights', 'curve_point', 'dial_curve', 'steer_score', 'pick_guidance', 'run_dial', 'format_dial',
-           'plot_dial']
+__all__ = ['DialConfig', 'dial_weights', 'curve_point', 'dial_curve', 'steer_score', 'pick_guidance', 'run_dial',
+           'merge_dial_reports', 'format_dial', 'plot_dial']
 
 # %% ../nbs/dial.ipynb #b3413dc9
 @dataclass
@@ -106,6 +106,18 @@ def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
         write_json_atomic(dial_path(run_dir, mode), {'guidance': w, 'why': why, 'users': len(users), 'weights': weights, 'split': 'valid'})
         log(f'[dial] {mode}: guidance {w:g} ({why})')
     return res
+
+# %% ../nbs/dial.ipynb #e29f4821
+def merge_dial_reports(res:dict, # a new dial of some of a run's heads
+                       previous:dict, # the report it replaces
+                      ) -> dict:
+    "`res` plus the heads of `previous` it did not measure, where both dial the same run at the same protocol (else `res` alone); a kept head says where it came from."
+    protocol = lambda c: {k: v for k, v in c.items() if k not in ('modes', 'device', 'progress')}
+    if previous.get('run') != res['run'] or protocol(previous.get('config', {})) != protocol(res['config']): return res
+    order = list(previous.get('heads', {})) + [m for m in res['heads'] if m not in previous.get('heads', {})]
+    heads = {m: res['heads'].get(m) or previous['heads'][m] for m in order}
+    kept = [m for m in order if m not in res['heads']]
+    return {**res, 'heads': heads, 'notes': res['notes'] + [f"{m} head: from the earlier dial of this run at the same protocol ({previous.get('machine')}); not measured again" for m in kept]}
 
 # %% ../nbs/dial.ipynb #f61af9e2
 def _fmt(x:dict|None) -> str:

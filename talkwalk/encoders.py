@@ -16,8 +16,8 @@ from .catalog import is_missing
 
 # %% auto #0
 __all__ = ['KINDS', 'default_text_encoder', 'load_text_encoder', 'TextCache', 'FieldSpec', 'Featurizer', 'MetadataEncoder',
-           'TextAdapter', 'ContrastiveModel', 'load_contrastive', 'load_embeddings', 'DenseHead', 'save_head',
-           'load_head']
+           'TextAdapter', 'ContrastiveModel', 'load_contrastive', 'load_embeddings', 'DenseHead', 'popularity_prior',
+           'save_item_space', 'load_item_space', 'save_head', 'load_head']
 
 # %% ../nbs/encoders.ipynb #16c63f6a
 def default_text_encoder() -> str:
@@ -248,14 +248,48 @@ def load_embeddings(folder:str|Path, kind:str='item') -> tuple:
 
 # %% ../nbs/encoders.ipynb #enc00004
 class DenseHead(nn.Module):
-    "Projection of frozen-LLM features into the contrastive item space, and the anchor decoder back to description embeddings."
-    def __init__(self, in_dim:int, out_dim:int, text_dim:int, hidden:int=1024):
+    "Projection of frozen-LLM features into the contrastive item space, the anchor decoder back to description embeddings, and (optionally) the learned weight of an item prior."
+    def __init__(self, in_dim:int, out_dim:int, text_dim:int, hidden:int=1024,
+                 prior:bool=False, # learn `prior_scale`, the weight of a per-item prior (log popularity) added to the item logits
+                ):
         super().__init__()
-        self.dims = dict(in_dim=in_dim, out_dim=out_dim, text_dim=text_dim, hidden=hidden)
+        self.dims = dict(in_dim=in_dim, out_dim=out_dim, text_dim=text_dim, hidden=hidden, prior=prior)
         self.proj = nn.Sequential(nn.LayerNorm(in_dim), nn.Linear(in_dim, hidden), nn.GELU(), nn.Linear(hidden, out_dim))
         self.anchor = nn.Sequential(nn.Linear(out_dim, hidden), nn.GELU(), nn.Linear(hidden, text_dim))
+        if prior: self.prior_scale = nn.Parameter(torch.ones(()))
     def forward(self, x:torch.Tensor) -> torch.Tensor: return F.normalize(self.proj(x), dim=-1)
     def decode(self, z:torch.Tensor) -> torch.Tensor: return F.normalize(self.anchor(z), dim=-1)
+    def item_logit_bias(self, prior:torch.Tensor) -> torch.Tensor:
+        "What each item adds to its logit (`z . e / temperature`): the prior times its learned weight, zeros for a head without one."
+        return self.prior_scale * prior if self.dims['prior'] else torch.zeros_like(prior)
+    @torch.no_grad()
+    def score_bias(self, counts:np.ndarray, # training interactions per item, in the index's order
+                   temperature:float, # the InfoNCE temperature the head was trained at (its saved config)
+                  ) -> np.ndarray|None:
+        "Per-item offsets in cosine units (ranking by `z . e + offset` = ranking by the training logits), or None for a head without a prior."
+        if not self.dims['prior']: return None
+        p = torch.as_tensor(popularity_prior(counts), device=self.prior_scale.device)
+        return (temperature * self.item_logit_bias(p)).float().cpu().numpy()
+
+def popularity_prior(counts:np.ndarray, # training interactions per item
+                    ) -> np.ndarray:
+    "The dense head's item prior: log(1 + training interactions); an item never interacted with gets 0."
+    return np.log1p(np.asarray(counts, np.float32))
+
+def save_item_space(folder:str|Path, # the dense stage's folder
+                    ids:list, vectors:np.ndarray, # the items and the rows the head was trained to point at
+                   ) -> Path:
+    "Write the item space the dense head searches (ids and vectors) atomically, so serving uses exactly the rows training used."
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(artifact(folder, 'dense', 'items')) as tmp:
+        with open(tmp, 'wb') as f: np.savez(f, ids=np.array([str(i) for i in ids]), vectors=np.asarray(vectors, np.float32))
+    return artifact(folder, 'dense', 'items')
+
+def load_item_space(folder:str|Path) -> tuple|None:
+    "`(ids, vectors)` the dense head searches, or None for a head saved without them (it searches the contrastive embeddings)."
+    f = artifact(folder, 'dense', 'items')
+    if not f.exists(): return None
+    with np.load(f) as z: return [str(i) for i in z['ids']], z['vectors']
 
 def save_head(head:DenseHead, folder:str|Path) -> Path:
     "Write the head's weights and dimensions atomically."

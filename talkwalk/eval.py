@@ -4,9 +4,9 @@
 
 # %% ../nbs/05_eval.ipynb #65ae7cea
 from __future__ import annotations
-import dataclasses, tempfile, time
+import dataclasses, json, tempfile, time
 from pathlib import Path
-from .utils import repo_root, runs_dir, set_seed, write_json_atomic, save_config, start_wandb, machine_info, git_state
+from .utils import repo_root, repo_relative, runs_dir, set_seed, write_json_atomic, save_config, start_wandb, machine_info, git_state
 from .run import RunDir
 from .tracking import is_tracking, log_images, log_outputs, use_inputs
 from .eval_report import plot_metrics, plot_steer, plot_latency
@@ -14,12 +14,12 @@ from .prompts import catalogue_attributes
 from .encoders import TextCache
 from .session import Session, dial_path
 from .recommender import load_recommender
-from .eval_data import EvalConfig, EvalData, load_eval_data, sample_users, llm_status
+from .eval_data import EvalConfig, EvalData, EvalError, load_eval_data, sample_users, llm_status
 from .eval_methods import EngineMethod, make_baselines, llm_variants, variant_not_run, run_ranking, summarise_ranking
 from .eval_steer import FAMILIES, steer_suite, run_steer, run_conversation, summarise_conversation, summarise_steer
 
 # %% auto #0
-__all__ = ['run_eval_stage']
+__all__ = ['CARRY_PROTOCOL', 'previous_results', 'carry_results', 'run_eval_stage']
 
 # %% ../nbs/05_eval.ipynb #76f92bc7
 def _log_wandb(run, results:dict):
@@ -68,7 +68,7 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
         t0 = time.time(); rec = load_recommender(ed.run_dir, mode=mode, stage=stage or 'b', device=cfg.device)
         log(f'[eval] {mode} {stage or ""} loaded in {time.time() - t0:.1f} s')
         if suite: results['notes'].append(f'{mode} head{" stage " + stage if stage else ""}: steering turns at guidance w = {rec.guidance_default():g} ('
-                                          + ("validated by `talkwalk dial`, " + str(dial_path(ed.run_dir, mode)) if dial_path(ed.run_dir, mode).exists() else 'EngineConfig default') + ')')
+                                          + ("validated by `talkwalk dial`, " + repo_relative(dial_path(ed.run_dir, mode)) if dial_path(ed.run_dir, mode).exists() else 'EngineConfig default') + ')')
         warm = Session(history=list(cases[0].prior)); rec.turn(warm, cfg.request, cfg.llm_k); rec.end_session(warm)  # first-call allocations are not latency
         for v in todo:
             m = EngineMethod(v['name'], rec, ed.cands.pos, v['with_meta'], cfg.llm_k)
@@ -80,17 +80,50 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
             log(f'[eval] {m.name}: {len(cases)} users in {time.time() - t0:.0f} s')
         del rec
 
+CARRY_PROTOCOL = ('dataset', 'n_llm_users', 'n_steer_users', 'ks', 'depth', 'llm_k', 'request', 'steer_k', 'go_back', 'min_attr_items', 'attrs_per_kind', 'bootstrap', 'seed')
+
+def previous_results(run_dir:Path, cfg:EvalConfig) -> dict|None:
+    "The run's last `eval/results.json` where `cfg.carry` names methods to copy from it (None otherwise); an error if there is none."
+    if not cfg.carry.strip(): return None
+    f = RunDir(run_dir).path('eval', 'results')
+    if not f.exists(): raise EvalError(f'EvalConfig.carry={cfg.carry!r}: {f} does not exist; evaluate every method once before carrying some of them over')
+    return json.loads(f.read_text())
+
+def carry_results(results:dict, # this evaluation's results (changed in place)
+                  previous:dict, # an earlier evaluation of the same run folder
+                  names:list, # TalkWalk variants to copy from it instead of running them again
+                 ) -> dict:
+    "Copy variants' figures from an earlier evaluation of the same run, split, users and protocol into `results`; an error names anything that differs."
+    why = lambda what: EvalError(f'cannot carry {names} over from the evaluation at git {previous.get("commit")}: {what}; evaluate them again (EvalConfig.carry = \'\')')
+    for k in ('dataset', 'split', 'users'):
+        if previous.get(k) != results[k]: raise why(f'its {k} differs')
+    if diff := [f for f in CARRY_PROTOCOL if previous['config'].get(f) != results['config'].get(f)]: raise why(f'its protocol differs in {diff}')
+    for n in names:
+        if n in previous['ranking'].get('all_users', {}): raise why(f'{n} is a baseline; baselines always run')
+        if n in results['ranking']['sample']: raise why(f'{n} was evaluated in this run too (leave its head out of `modes` / `stages`)')
+        if n not in previous['ranking']['sample']: raise why(f"{n} is not in it (it has {sorted(previous['ranking']['sample'])})")
+        for part in ('ranking', 'per_user'): results[part]['sample'][n] = previous[part]['sample'][n]
+        for part in ('latency', 'latency_seconds', 'steer', 'steer_cases', 'conversation'):
+            if n in previous.get(part, {}): results[part][n] = previous[part][n]
+        results['not_run'].pop(n, None)
+        head = 'dense head' if n.startswith('talkwalk-dense') else 'generative head'  # the variant names llm_variants gives
+        results['notes'] += [x.replace(f'{repo_root()}/', '') if repo_root() else x for x in previous.get('notes', []) if x.startswith(head) and x not in results['notes']]
+        results['notes'].append(f"{n}: figures carried over unchanged from the evaluation at git {previous.get('commit')} of the same run folder, split, "
+                                f"users and protocol (`EvalConfig.carry`); not run again")
+    results['carried'] = {'from_commit': previous.get('commit'), 'methods': list(names)}
+    return results
+
 def run_eval_stage(cfg:EvalConfig|None=None, # the stage config
                    run_dir:str|Path|None=None, # run folder (default runs/<dataset>)
                    log=print) -> dict:
     "Evaluate every method on one run folder; writes `<run>/eval/results.json` and returns the results."
     cfg = cfg or EvalConfig(); set_seed(cfg.seed); t_start = time.time()
     run_dir = Path(run_dir or runs_dir()/cfg.dataset); ed = load_eval_data(run_dir)
+    previous = previous_results(run_dir, cfg)  # read before this evaluation overwrites it
     sample_all = sample_users(ed, max(cfg.n_llm_users, cfg.n_steer_users), cfg.seed)
     sample, steer_users = sample_all[:cfg.n_llm_users], sample_all[:cfg.n_steer_users]
     run = start_wandb('eval', cfg, run_dir); use_inputs(run, run_dir, 'eval')
-    root = repo_root(); shown = run_dir.resolve().relative_to(root) if root and run_dir.resolve().is_relative_to(root) else run_dir
-    results = {'dataset': ed.ds.name, 'domain': ed.ds.domain, 'run': str(shown), 'config': dataclasses.asdict(cfg), 'machine': machine_info(),
+    results = {'dataset': ed.ds.name, 'domain': ed.ds.domain, 'run': repo_relative(run_dir), 'config': dataclasses.asdict(cfg), 'machine': machine_info(),
                'commit': git_state('nbs', 'talkwalk'), 'not_run': {}, 'notes': [],
                'split': {'items': len(ed.cands), 'users': int(ed.ds.interactions.user_id.nunique()), 'interactions': len(ed.ds.interactions),
                          'train_interactions': len(ed.split.train), 'test_users': len(ed.test_users), 'max_history': ed.split.max_history},
@@ -126,6 +159,7 @@ def run_eval_stage(cfg:EvalConfig|None=None, # the stage config
     results['conversation'] = {name: summarise_conversation(rows, ed, masks, cfg) for name, rows in conv_raw.items()}
     results['steer_suite'] = {'cases': len(suite), 'users': len(steer_users), 'cost_users': len(sample), 'attributes': len(attrs),
                               'families': list(FAMILIES), 'floor': 'popularity', 'not_steerable': [m.name for m in baselines if not m.steerable and m.name != 'popularity']}
+    if previous: carry_results(results, previous, [n.strip() for n in cfg.carry.split(',') if n.strip()])
     results['wall_s'] = round(time.time() - t_start, 1)
     write_json_atomic(RunDir(run_dir).path('eval', 'results'), results); save_config(cfg, RunDir(run_dir).config_path('eval'))
     _log_wandb(run, results); log_outputs(run, run_dir, 'eval'); run.finish()

@@ -45,6 +45,7 @@ class EvalConfig:
     device: str = 'auto'              # engine device; auto picks cuda where present
     llm_missing_note: str = ''        # why a run has no aligned model (said in the report where the generative variants did not run)
     dense_missing_note: str = ''      # why a run has no dense head (said in the report where the dense variants did not run)
+    carry: str = ''                   # TalkWalk variants (e.g. 'talkwalk-b') copied from the run's previous evaluation instead of run again; same split, users and protocol (checked)
     progress: bool = True
 
 # %% ../nbs/eval_data.ipynb #95702891
@@ -122,10 +123,10 @@ def load_eval_data(run_dir:str|Path, on:str='test', # 'test', or 'valid': each c
     at = {str(i): r for r, i in enumerate(ids)}
     if missing := [i for i in cands.item_ids if i not in at]:
         raise EvalError(f'{len(missing)} catalogue items have no contrastive embedding in {run_dir/"contrastive"} (e.g. {missing[:3]}): re-run the contrastive stage')
-    counts = split.train.item_id.value_counts(); users = split.train.groupby('item_id').user_id.nunique()
+    users = split.train.groupby('item_id').user_id.nunique()
     return EvalData(run_dir, ds, split, cands, cases, list(rows.user_id), sid_of, levels,
                     unit(emb[[at[i] for i in cands.item_ids]]),
-                    counts.reindex(cands.item_ids, fill_value=0).to_numpy(float),
+                    split.item_counts(cands.item_ids),
                     self_information(users.reindex(cands.item_ids, fill_value=0).to_numpy(), split.train.user_id.nunique()), on)
 
 def sample_users(ed:EvalData, n:int, seed:int=0) -> list:

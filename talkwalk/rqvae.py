@@ -17,7 +17,7 @@ from .utils import (atomic_path, pick_device, runs_dir, save_config, set_seed, s
                             git_state)
 from .run import RunDir, CONFIG, artifact
 from .tracking import log_outputs, use_inputs
-from .catalog import Dataset, item_texts, load_data_artifacts, is_missing
+from .catalog import Dataset, item_texts, load_data_artifacts, is_missing, collaborative_item_embeddings
 from .sids import SIDError, SIDTable, SIDTrie
 from .encoders import TextCache
 
@@ -25,9 +25,9 @@ from .encoders import TextCache
 __all__ = ['QUANTIZERS', 'EMBEDDINGS', 'check_embeddings', 'load_item_embeddings', 'text_item_embeddings', 'RQVAEConfig',
            'check_config', 'auto_codebook_size', 'resolve_codebook_size', 'check_addressable', 'RQVAE',
            'codebook_stats', 'train_rqvae', 'RQVAEQuantizer', 'RQKMeansQuantizer', 'load_quantizer',
-           'add_collision_level', 'assign_sid', 'coherence_field', 'semantic_coherence', 'SIDRun',
-           'collaborative_item_embeddings', 'stage_embeddings', 'cpu_threads', 'fit_quantizer', 'save_sid_artifacts',
-           'measure_sids', 'run_rqvae_stage', 'load_sid_artifacts', 'format_sid_stats', 'write_report']
+           'add_collision_level', 'assign_sid', 'coherence_field', 'semantic_coherence', 'SIDRun', 'stage_embeddings',
+           'cpu_threads', 'fit_quantizer', 'save_sid_artifacts', 'measure_sids', 'run_rqvae_stage',
+           'load_sid_artifacts', 'format_sid_stats', 'write_report']
 
 # %% ../nbs/02_rqvae.ipynb #74f8f38b
 def check_embeddings(ids:list, # item ids, one per row
@@ -479,27 +479,11 @@ class SIDRun:
     stats: dict         # measurements (also in stats.json)
     out: Path           # artifact folder
 
-def collaborative_item_embeddings(run_dir:str|Path, # a run folder with the data stage
-                                  ids:list, # item ids, one row each
-                                  dim:int=32, seed:int=0) -> np.ndarray:
-    "Unit-norm item vectors from a truncated SVD of the training split's item x user matrix (scipy); items without training interactions get zeros."
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.linalg import svds
-    _, split = load_data_artifacts(RunDir(run_dir).require('data').dir('data'))
-    pos = {i: k for k, i in enumerate(ids)}; tr = split.train[split.train.item_id.isin(pos)]
-    users = {u: k for k, u in enumerate(tr.user_id.unique())}
-    m = csr_matrix((np.ones(len(tr)), ([pos[i] for i in tr.item_id], [users[u] for u in tr.user_id])), shape=(len(ids), len(users)))
-    m.data[:] = 1.0; m = m.multiply(1 / np.sqrt(np.maximum(m.sum(1), 1))).tocsr()  # binary, each item's row scaled by 1/sqrt(its count)
-    k = min(dim, min(m.shape) - 1)
-    u, s, _ = svds(m, k=k, random_state=seed)
-    x = u * s; norm = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.where(norm > 0, x / np.maximum(norm, 1e-12), 0).astype(np.float32)
-
 def stage_embeddings(cfg:RQVAEConfig, run_dir:str|Path) -> tuple:
     "The item embeddings `cfg.embeddings` names, fused with collaborative ones when `cfg.collab_weight > 0`: `(ids, emb, description of the source)`."
     ids, emb, how = _content_embeddings(cfg, run_dir)
     if cfg.collab_weight <= 0: return ids, emb, how
-    col = collaborative_item_embeddings(run_dir, ids, cfg.collab_dim, cfg.seed)
+    col = collaborative_item_embeddings(load_data_artifacts(RunDir(run_dir).require('data').dir('data'))[1], ids, cfg.collab_dim, cfg.seed)
     unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
     fused = np.hstack([unit, cfg.collab_weight * col]).astype(np.float32)
     return ids, check_embeddings(ids, fused, source='content + collaborative embeddings'), (

@@ -25,7 +25,7 @@ ARTIFACTS = {
     'rqvae': {'lookup': 'lookup.json', 'trie': 'trie.json', 'codes': 'codes.npy', 'item_ids': 'item_ids.json', 'stats': 'stats.json'},
     'alignment': {'stage_a': 'stage_a', 'stage_a_model': 'stage_a/config.json', 'tokenizer': 'stage_a/tokenizer.json', 'stage_b': 'stage_b',
                   'adapter': 'stage_b/adapter_config.json', 'stage_b_model': 'stage_b/config.json', 'metrics': 'metrics.json'},
-    'dense': {'head': 'head.pt', 'features': 'features.npz', 'metrics': 'metrics.json'},
+    'dense': {'head': 'head.pt', 'features': 'features.npz', 'metrics': 'metrics.json', 'items': 'items.npz'},
     'eval': {'results': 'results.json'},
     'baselines': {'sasrec': 'sasrec/ranked_test.jsonl'},
 }

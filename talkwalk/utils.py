@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np, yaml
 
 # %% auto #0
-__all__ = ['repo_root', 'runs_dir', 'atomic_path', 'write_text_atomic', 'write_json_atomic', 'set_seed', 'pick_device',
-           'config_from', 'save_config', 'wandb_mode', 'start_wandb', 'is_headless', 'git_state', 'machine_info',
-           'cache_dir', 'unit']
+__all__ = ['repo_root', 'repo_relative', 'runs_dir', 'atomic_path', 'write_text_atomic', 'write_json_atomic', 'set_seed',
+           'pick_device', 'config_from', 'save_config', 'wandb_mode', 'start_wandb', 'is_headless', 'git_state',
+           'machine_info', 'cache_dir', 'unit']
 
 # %% ../nbs/utils.ipynb #64d022f9
 def repo_root() -> Path|None:
@@ -21,6 +21,11 @@ def repo_root() -> Path|None:
     if spec is None or not spec.submodule_search_locations: return None
     root = Path(list(spec.submodule_search_locations)[0]).resolve().parent
     return root if (root/'settings.ini').exists() else None
+
+def repo_relative(path:str|Path) -> str:
+    "`path` relative to the repository checkout where it lies inside it (so reports name no machine's folders), else as given."
+    root, p = repo_root(), Path(path)
+    return str(p.resolve().relative_to(root)) if root and p.resolve().is_relative_to(root) else str(path)
 
 # %% ../nbs/utils.ipynb #1840da42
 def runs_dir() -> Path:
