@@ -20,7 +20,6 @@ from .metrics import steering_precision
 from .llm import load_llm, llm_features
 from .encoders import TextCache, DenseHead, save_head, save_item_space, load_embeddings, popularity_prior
 
-
 # %% auto #0
 __all__ = ['LOSSES', 'FeatureCache', 'DenseConfig', 'enabled_losses', 'DenseExamples', 'build_examples', 'attribute_vectors',
            'topk_excluding', 'validate', 'kept_epoch', 'train_head', 'dense_inputs', 'item_space_inputs',
