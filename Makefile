@@ -66,13 +66,14 @@ papermill: install
 
 test: check-sync nbtest browser pytest papermill
 
-# Full benchmark runs: the committed reports/ come from these. Stages and the engine benchmark first, then SASRec
-# (RecBole, its own venv) on both data sets' splits, then the evaluation, which reads SASRec's rankings.
+# Full benchmark runs: the committed reports/ come from these. MovieLens 100K's stages and the engine benchmark first,
+# then SASRec (RecBole, its own venv) on its split, then the evaluation, which reads SASRec's rankings; then Amazon
+# Scientific end to end (its stages, dense head, dial, SASRec and evaluation: scripts/amazon_benchmark.sh).
 reproduce: install
 	$(MAKE) papermill PROFILE=full WANDB_MODE=offline NOTEBOOKS="$(filter-out nbs/05_eval.ipynb,$(NOTEBOOKS))"
 	$(MAKE) sasrec DATA=runs/ml-100k/data OUT=runs/ml-100k/baselines/sasrec
-	$(MAKE) sasrec DATA=runs/amazon-scientific/data OUT=runs/amazon-scientific/baselines/sasrec
 	$(MAKE) papermill PROFILE=full WANDB_MODE=offline NOTEBOOKS=nbs/05_eval.ipynb
+	WANDB_MODE=offline scripts/amazon_benchmark.sh
 
 # README.md is generated from nbs/index.ipynb: edit the notebook, then run this. Without Quarto, scripts/readme.py
 # renders it the way nbdev_readme does (same processors, cells kept in pandoc's gfm form); with Quarto, nbdev_readme.

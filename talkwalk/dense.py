@@ -18,7 +18,7 @@ from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_u
 from .prompts import STEER_TEMPLATES, NEGATION_TEMPLATES, with_attr, dense_messages, catalogue_attributes
 from .metrics import steering_precision
 from .llm import load_llm, llm_features
-from .encoders import TextCache, DenseHead, save_head, save_item_space, load_embeddings, popularity_prior
+from .encoders import TextCache, DenseHead, save_head, save_item_space, load_embeddings, popularity_prior, with_history
 
 # %% auto #0
 __all__ = ['LOSSES', 'FeatureCache', 'DenseConfig', 'enabled_losses', 'DenseExamples', 'build_examples', 'attribute_vectors',
@@ -70,6 +70,7 @@ class DenseConfig:
     item_prior: bool = False        # each item's logit gains a learned weight x log(1 + its training interactions) (a two-tower item bias); False: the cosine alone
     collab_weight: float = 1.0      # > 0: the item space is the contrastive embeddings fused with collaborative ones (truncated SVD of the training item x user matrix, as stage 02's option) at this weight; 0: content only
     collab_dim: int = 32            # dimensions of those collaborative embeddings
+    history_weight: float = 0.0     # > 0: the query adds this multiple of the unit centroid of the user's history in the item space (`with_history`; an ensemble with history kNN at ranking time, the head trains without it); 0: the head alone
     keep: str = 'best'              # the epoch kept: 'best' validation NDCG@10 (steer share without the target signal) or 'last' (the end of the one-cycle schedule)
     hidden: int = 1024              # projection head width
     epochs: int = 40
@@ -179,18 +180,20 @@ def topk_excluding(z:torch.Tensor, E:torch.Tensor, k:int, seen:list|None=None,
 @torch.no_grad()
 def validate(head:DenseHead, X:torch.Tensor, ex:DenseExamples, E:torch.Tensor, M:torch.Tensor, k:int=10,
              bias:torch.Tensor|None=None, # per-item score offsets, as the engine adds them (the head's item prior in cosine units)
+             history_weight:float=0.0, # the query's pull toward the user's history centroid (`DenseConfig.history_weight`), as the engine adds it
             ) -> dict:
     "Valid-split Hit/NDCG@k, steer share, its rise and steering precision (M: [n_attrs, n_items] attribute masks), ranked as the engine ranks."
     head.eval(); out = {}
+    query = lambda rows: with_history(head(X[rows]), [E[torch.as_tensor(s, dtype=torch.long)] for s in ex.val_seen], history_weight)  # one row per validation user
     if len(ex.val):
-        top = topk_excluding(head(X[ex.val[:, 0]]), E, k, ex.val_seen, bias)
+        top = topk_excluding(query(ex.val[:, 0]), E, k, ex.val_seen, bias)
         hit = (top == torch.as_tensor(ex.val[:, 1])[:, None])
         rank = hit.float().argmax(1) + 1
         out['val_hit@10'] = hit.any(1).float().mean().item()
         out['val_ndcg@10'] = (hit.any(1).float() / torch.log2(rank.float() + 1)).mean().item()
     if len(ex.val_steer):
         seen = ex.val_seen  # built in the same loop as val_steer: one row per validation user
-        t0, t1 = (topk_excluding(head(X[ex.val_steer[:, c]]), E, k, seen, bias) for c in (0, 1))
+        t0, t1 = (topk_excluding(query(ex.val_steer[:, c]), E, k, seen, bias) for c in (0, 1))
         s0, s1 = M[:, t0].float().mean(-1).T, M[:, t1].float().mean(-1).T  # [n, n_attrs] shares
         a = torch.as_tensor(ex.val_steer[:, 2])
         out['steer_share'] = s1[torch.arange(len(a)), a].mean().item()
@@ -261,7 +264,7 @@ def train_head(X:np.ndarray, # [n_texts, feat] LLM features of `ex.texts`
                 l = F.relu(cfg.margin - ((head(X[d[:, 1]]) * c).sum(-1) - (head(X[d[:, 0]]) * c).sum(-1))).mean()
                 loss = loss + cfg.w_delta * l; parts['delta'] += l.item()
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-        v = validate(head, X, ex, E, M, bias=cfg.temperature * head.item_logit_bias(P).detach()); rec = {'epoch': ep + 1, **{f'loss_{k}': p / steps for k, p in parts.items()}, **v}; hist.append(rec)
+        v = validate(head, X, ex, E, M, bias=cfg.temperature * head.item_logit_bias(P).detach(), history_weight=cfg.history_weight); rec = {'epoch': ep + 1, **{f'loss_{k}': p / steps for k, p in parts.items()}, **v}; hist.append(rec)
         if log: log(rec)
         if cfg.keep == 'best' and v.get(key, 0.0) > best: best, best_state = v.get(key, 0.0), {k: t.clone() for k, t in head.state_dict().items()}
     if best_state is not None: head.load_state_dict(best_state)
@@ -316,6 +319,7 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
         variants = {f'without {l}': dataclasses.replace(cfg, losses=','.join(x for x in LOSSES if x != l and x in enabled_losses(cfg)))
                     for l in LOSSES if l in enabled_losses(cfg) and len(enabled_losses(cfg)) > 1}
         variants['without item prior' if cfg.item_prior else 'with item prior'] = dataclasses.replace(cfg, item_prior=not cfg.item_prior)
+        if cfg.history_weight: variants['without history'] = dataclasses.replace(cfg, history_weight=0.0)  # the head alone
         for name, c in variants.items():
             _, h = train_head(*args, c, None, progress); m['ablation'][name] = kept_epoch(h, c); log(f"[dense] {name}: {m['ablation'][name]}")
         if cfg.collab_weight > 0:  # the same signals against the content-only item space
@@ -355,5 +359,5 @@ def write_dense_report(m:dict, reports:str|Path, run:str, command:str,
                  f"Frozen LLM: {c['model'] or 'SmolLM2-135M-Instruct (bundled)'}; training users: {c['users'] or 'all'}; {r['contexts']:,} contexts "
                  f"({', '.join(f'{k} {v:,}' for k, v in r['examples'].items())}), features {r['feature_dim']}-d; head width {c['hidden']}, {c['epochs']} epochs; "
                  + ('the kept epoch is the last one.' if c.get('keep') == 'last' else 'the kept epoch is the best by validation NDCG@10.')
-                 + f" Item space: {r.get('item_space', 'content')}; item prior: {'on' if c.get('item_prior') else 'off'}.", '', format_dense(r), '']
+                 + f" Item space: {r.get('item_space', 'content')}; item prior: {'on' if c.get('item_prior') else 'off'}; history weight: {c.get('history_weight', 0.0):g}.", '', format_dense(r), '']
     return write_text_atomic(reports/'dense.md', '\n'.join(text))

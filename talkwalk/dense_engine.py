@@ -6,14 +6,14 @@
 from __future__ import annotations
 import dataclasses
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import numpy as np, pandas as pd, torch, torch.nn.functional as F
 from .utils import config_from, pick_device, unit
 from .run import ArtifactError, RunDir
 from .catalog import Dataset, load_data_artifacts
 from .sids import SIDTable
 from .prompts import dense_messages
 from .llm import load_llm, apply_quantize, token_features, pad_id
-from .encoders import DenseHead, load_head, load_contrastive, load_embeddings, load_item_space
+from .encoders import DenseHead, load_head, load_contrastive, load_embeddings, load_item_space, with_history
 from .session import EngineConfig, EngineError, Recommender, Session
 
 # %% auto #0
@@ -64,6 +64,10 @@ class ItemIndex:
         v = self._stored(vectors, bias, len(ids))
         self.pos.update({i: len(self.ids) + j for j, i in enumerate(ids)}); self.ids += ids; self.vectors = np.concatenate([self.vectors, v])
         if self._faiss is not None: self._faiss.add(v)
+    def rows(self, ids:list) -> np.ndarray:
+        "The item vectors (without any bias coordinate) of those `ids` the index holds, in their order."
+        at = [self.pos[str(i)] for i in ids if str(i) in self.pos]
+        return self.vectors[at, :-1] if self.biased else self.vectors[at]
     def search(self, q:np.ndarray, k:int, exclude=()) -> list:
         "`(item id, score)` of the `k` best items by inner product with `q`, none of them in `exclude`; ties by index order."
         excl = {self.pos[i] for i in exclude if i in self.pos}; n = min(len(self.ids), k + len(excl))
@@ -89,9 +93,11 @@ def check_dense_run(run_dir:str|Path) -> RunDir:
 class DenseRecommender(Recommender):
     "The dense head: same sessions and answers as every head; items are the nearest neighbours of the projected LLM state."
     mode = 'dense'
-    def __init__(self, run_dir:Path, ds:Dataset, model, tok, head:DenseHead, index:ItemIndex, encoder, cfg:EngineConfig, max_history:int, sids:dict):
+    def __init__(self, run_dir:Path, ds:Dataset, model, tok, head:DenseHead, index:ItemIndex, encoder, cfg:EngineConfig, max_history:int, sids:dict,
+                 history_weight:float=0.0, # the query's pull toward the session history's centroid (the head's `DenseConfig.history_weight`)
+                ):
         super().__init__(run_dir, ds, sids, model, tok, cfg)
-        self.head, self.index, self.encoder, self.max_history = head, index, encoder, max_history
+        self.head, self.index, self.encoder, self.max_history, self.history_weight = head, index, encoder, max_history, history_weight
 
     @classmethod
     def load(cls, run_dir:str|Path, config:EngineConfig|None=None, **overrides) -> DenseRecommender:
@@ -106,7 +112,8 @@ class DenseRecommender(Recommender):
         bias = head.score_bias(split.item_counts(ids), trained.get('temperature', 0.05))  # None for a head trained without the item prior
         sids = dict(SIDTable.load(run.path('rqvae', 'lookup')).sid_of) if run.has('rqvae') else {}
         return cls(run.root, ds, apply_quantize(model, cfg.quantize), tok, head, ItemIndex(ids, vectors, 'auto', bias=bias),
-                   load_contrastive(run.dir('contrastive')), cfg, cfg.max_history or trained.get('max_history') or split.max_history, sids)
+                   load_contrastive(run.dir('contrastive')), cfg, cfg.max_history or trained.get('max_history') or split.max_history, sids,
+                   trained.get('history_weight', 0.0))
 
     def prompt_ids(self, s:Session, request:str) -> list:
         "Token ids of the chat the frozen LLM reads for `request` in session `s`, within the window and the token budget."
@@ -134,8 +141,9 @@ class DenseRecommender(Recommender):
             spans.append((len(batch), guidance if plain != ids else 0.0)); batch += [ids] if plain == ids else [ids, plain]
         self.stats['prompt_tokens'] += sum(map(len, batch))
         z = self.head(torch.as_tensor(token_features(self.model, batch, pad_id(self.tok), progress=False), device=self.device)).float()
-        qs = [z[i] + w * (z[i] - z[i + 1]) if w else z[i] for i, w in spans]
-        return [(q / q.norm().clamp_min(1e-12)).cpu().numpy() for q in qs]
+        qs = torch.stack([z[i] + w * (z[i] - z[i + 1]) if w else z[i] for i, w in spans])
+        histories = [torch.as_tensor(self.index.rows(s.history), device=qs.device) for s, _, _ in queries] if self.history_weight else []
+        return list(with_history(F.normalize(qs, dim=-1), histories, self.history_weight).cpu().numpy())
 
     def _rank(self, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
         "`(item id, score)` of the `k` best items not in `exclude` for the (guided) query: cosine, plus the item prior where the head learned one."

@@ -17,7 +17,7 @@ from .catalog import is_missing
 # %% auto #0
 __all__ = ['KINDS', 'default_text_encoder', 'load_text_encoder', 'TextCache', 'FieldSpec', 'Featurizer', 'MetadataEncoder',
            'TextAdapter', 'ContrastiveModel', 'load_contrastive', 'load_embeddings', 'DenseHead', 'popularity_prior',
-           'save_item_space', 'load_item_space', 'save_head', 'load_head']
+           'save_item_space', 'load_item_space', 'save_head', 'load_head', 'with_history']
 
 # %% ../nbs/encoders.ipynb #16c63f6a
 def default_text_encoder() -> str:
@@ -303,3 +303,13 @@ def load_head(folder:str|Path, device:str='cpu') -> DenseHead:
     if not f.exists(): raise ArtifactError(f'{f} not found: train the dense head first (talkwalk dense --run {Path(folder).parent}, or nbs/06_dense.ipynb)')
     blob = torch.load(f, map_location=device, weights_only=True)
     head = DenseHead(**blob['dims']); head.load_state_dict(blob['state']); return head.to(device).eval()
+
+# %% ../nbs/encoders.ipynb #646c9d97
+def with_history(z:torch.Tensor, # [n, d] the head's unit queries
+                 histories:list, # per row, the item-space rows [m, d] of that user's history (m may be 0)
+                 weight:float, # the history's weight (`DenseConfig.history_weight`); 0 returns `z` unchanged
+                ) -> torch.Tensor:
+    "Unit `z + weight * unit(history centroid)` per row: the head's query pulled toward where history kNN ranks from (an empty history adds nothing)."
+    if not weight: return z
+    cen = torch.stack([h.mean(0) if len(h) else torch.zeros(z.shape[1], dtype=z.dtype, device=z.device) for h in histories])
+    return F.normalize(z + weight * F.normalize(cen, dim=-1), dim=-1)
