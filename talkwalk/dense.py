@@ -71,6 +71,7 @@ class DenseConfig:
     collab_weight: float = 1.0      # > 0: the item space is the contrastive embeddings fused with collaborative ones (truncated SVD of the training item x user matrix, as stage 02's option) at this weight; 0: content only
     collab_dim: int = 32            # dimensions of those collaborative embeddings
     history_weight: float = 0.0     # > 0: the query adds this multiple of the unit centroid of the user's history in the item space (`with_history`; an ensemble with history kNN at ranking time, the head trains without it); 0: the head alone
+    steer_after_history: bool = True # with a history pull: the pull goes to the neutral request's query and the request's move is added after it (not diluted); False: the request's query is pulled with the rest
     keep: str = 'best'              # the epoch kept: 'best' validation NDCG@10 (steer share without the target signal) or 'last' (the end of the one-cycle schedule)
     hidden: int = 1024              # projection head width
     epochs: int = 40
@@ -181,10 +182,12 @@ def topk_excluding(z:torch.Tensor, E:torch.Tensor, k:int, seen:list|None=None,
 def validate(head:DenseHead, X:torch.Tensor, ex:DenseExamples, E:torch.Tensor, M:torch.Tensor, k:int=10,
              bias:torch.Tensor|None=None, # per-item score offsets, as the engine adds them (the head's item prior in cosine units)
              history_weight:float=0.0, # the query's pull toward the user's history centroid (`DenseConfig.history_weight`), as the engine adds it
+             steer_after_history:bool=True, # the request's move added after the pull (`DenseConfig.steer_after_history`), as the engine adds it
             ) -> dict:
     "Valid-split Hit/NDCG@k, steer share, its rise and steering precision (M: [n_attrs, n_items] attribute masks), ranked as the engine ranks."
     head.eval(); out = {}
-    query = lambda rows: with_history(head(X[rows]), [E[torch.as_tensor(s, dtype=torch.long)] for s in ex.val_seen], history_weight)  # one row per validation user
+    histories = [E[torch.as_tensor(s, dtype=torch.long)] for s in ex.val_seen]  # one row per validation user
+    query = lambda rows, plain=None: with_history(head(X[rows]), histories, history_weight, plain)
     if len(ex.val):
         top = topk_excluding(query(ex.val[:, 0]), E, k, ex.val_seen, bias)
         hit = (top == torch.as_tensor(ex.val[:, 1])[:, None])
@@ -193,7 +196,8 @@ def validate(head:DenseHead, X:torch.Tensor, ex:DenseExamples, E:torch.Tensor, M
         out['val_ndcg@10'] = (hit.any(1).float() / torch.log2(rank.float() + 1)).mean().item()
     if len(ex.val_steer):
         seen = ex.val_seen  # built in the same loop as val_steer: one row per validation user
-        t0, t1 = (topk_excluding(query(ex.val_steer[:, c]), E, k, seen, bias) for c in (0, 1))
+        plain = head(X[ex.val_steer[:, 0]]) if steer_after_history else None  # the neutral request's query, before the pull
+        t0, t1 = (topk_excluding(q, E, k, seen, bias) for q in (query(ex.val_steer[:, 0]), query(ex.val_steer[:, 1], plain)))
         s0, s1 = M[:, t0].float().mean(-1).T, M[:, t1].float().mean(-1).T  # [n, n_attrs] shares
         a = torch.as_tensor(ex.val_steer[:, 2])
         out['steer_share'] = s1[torch.arange(len(a)), a].mean().item()
@@ -264,7 +268,7 @@ def train_head(X:np.ndarray, # [n_texts, feat] LLM features of `ex.texts`
                 l = F.relu(cfg.margin - ((head(X[d[:, 1]]) * c).sum(-1) - (head(X[d[:, 0]]) * c).sum(-1))).mean()
                 loss = loss + cfg.w_delta * l; parts['delta'] += l.item()
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-        v = validate(head, X, ex, E, M, bias=cfg.temperature * head.item_logit_bias(P).detach(), history_weight=cfg.history_weight); rec = {'epoch': ep + 1, **{f'loss_{k}': p / steps for k, p in parts.items()}, **v}; hist.append(rec)
+        v = validate(head, X, ex, E, M, bias=cfg.temperature * head.item_logit_bias(P).detach(), history_weight=cfg.history_weight, steer_after_history=cfg.steer_after_history); rec = {'epoch': ep + 1, **{f'loss_{k}': p / steps for k, p in parts.items()}, **v}; hist.append(rec)
         if log: log(rec)
         if cfg.keep == 'best' and v.get(key, 0.0) > best: best, best_state = v.get(key, 0.0), {k: t.clone() for k, t in head.state_dict().items()}
     if best_state is not None: head.load_state_dict(best_state)
@@ -319,7 +323,9 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
         variants = {f'without {l}': dataclasses.replace(cfg, losses=','.join(x for x in LOSSES if x != l and x in enabled_losses(cfg)))
                     for l in LOSSES if l in enabled_losses(cfg) and len(enabled_losses(cfg)) > 1}
         variants['without item prior' if cfg.item_prior else 'with item prior'] = dataclasses.replace(cfg, item_prior=not cfg.item_prior)
-        if cfg.history_weight: variants['without history'] = dataclasses.replace(cfg, history_weight=0.0)  # the head alone
+        if cfg.history_weight:
+            variants['without history'] = dataclasses.replace(cfg, history_weight=0.0)  # the head alone
+            variants['request pulled with the history'] = dataclasses.replace(cfg, steer_after_history=not cfg.steer_after_history)
         for name, c in variants.items():
             _, h = train_head(*args, c, None, progress); m['ablation'][name] = kept_epoch(h, c); log(f"[dense] {name}: {m['ablation'][name]}")
         if cfg.collab_weight > 0:  # the same signals against the content-only item space

@@ -95,9 +95,11 @@ class DenseRecommender(Recommender):
     mode = 'dense'
     def __init__(self, run_dir:Path, ds:Dataset, model, tok, head:DenseHead, index:ItemIndex, encoder, cfg:EngineConfig, max_history:int, sids:dict,
                  history_weight:float=0.0, # the query's pull toward the session history's centroid (the head's `DenseConfig.history_weight`)
+                 steer_after_history:bool=True, # the request's move added after the pull (the head's `DenseConfig.steer_after_history`)
                 ):
         super().__init__(run_dir, ds, sids, model, tok, cfg)
-        self.head, self.index, self.encoder, self.max_history, self.history_weight = head, index, encoder, max_history, history_weight
+        self.head, self.index, self.encoder, self.max_history = head, index, encoder, max_history
+        self.history_weight, self.steer_after_history = history_weight, steer_after_history
 
     @classmethod
     def load(cls, run_dir:str|Path, config:EngineConfig|None=None, **overrides) -> DenseRecommender:
@@ -113,7 +115,7 @@ class DenseRecommender(Recommender):
         sids = dict(SIDTable.load(run.path('rqvae', 'lookup')).sid_of) if run.has('rqvae') else {}
         return cls(run.root, ds, apply_quantize(model, cfg.quantize), tok, head, ItemIndex(ids, vectors, 'auto', bias=bias),
                    load_contrastive(run.dir('contrastive')), cfg, cfg.max_history or trained.get('max_history') or split.max_history, sids,
-                   trained.get('history_weight', 0.0))
+                   trained.get('history_weight', 0.0), trained.get('steer_after_history', True))
 
     def prompt_ids(self, s:Session, request:str) -> list:
         "Token ids of the chat the frozen LLM reads for `request` in session `s`, within the window and the token budget."
@@ -134,16 +136,17 @@ class DenseRecommender(Recommender):
     @torch.no_grad()
     def query_vectors(self, queries:list, # `(session, request, guidance)` triples
                      ) -> list:
-        "`query_vector` of several requests, every context (with and without each guided request) in one forward pass."
-        batch, spans = [], []
+        "`query_vector` of several requests, every context (with and without each guided or history-pulled request) in one forward pass."
+        batch, spans, after = [], [], bool(self.history_weight and self.steer_after_history)
         for s, request, guidance in queries:
-            ids = self.prompt_ids(s, request); plain = self.prompt_ids(s, '') if guidance else ids
-            spans.append((len(batch), guidance if plain != ids else 0.0)); batch += [ids] if plain == ids else [ids, plain]
+            ids = self.prompt_ids(s, request); plain = self.prompt_ids(s, '') if guidance or after else ids  # '' reads as the neutral request
+            spans.append((len(batch), guidance, len(batch) + 1 if plain != ids else len(batch))); batch += [ids] if plain == ids else [ids, plain]
         self.stats['prompt_tokens'] += sum(map(len, batch))
         z = self.head(torch.as_tensor(token_features(self.model, batch, pad_id(self.tok), progress=False), device=self.device)).float()
-        qs = torch.stack([z[i] + w * (z[i] - z[i + 1]) if w else z[i] for i, w in spans])
+        qs = F.normalize(torch.stack([z[i] + w * (z[i] - z[j]) for i, w, j in spans]), dim=-1)
         histories = [torch.as_tensor(self.index.rows(s.history), device=qs.device) for s, _, _ in queries] if self.history_weight else []
-        return list(with_history(F.normalize(qs, dim=-1), histories, self.history_weight).cpu().numpy())
+        plains = F.normalize(torch.stack([z[j] for _, _, j in spans]), dim=-1) if after else None
+        return list(with_history(qs, histories, self.history_weight, plains).cpu().numpy())
 
     def _rank(self, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
         "`(item id, score)` of the `k` best items not in `exclude` for the (guided) query: cosine, plus the item prior where the head learned one."

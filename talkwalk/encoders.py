@@ -308,8 +308,10 @@ def load_head(folder:str|Path, device:str='cpu') -> DenseHead:
 def with_history(z:torch.Tensor, # [n, d] the head's unit queries
                  histories:list, # per row, the item-space rows [m, d] of that user's history (m may be 0)
                  weight:float, # the history's weight (`DenseConfig.history_weight`); 0 returns `z` unchanged
+                 plain:torch.Tensor|None=None, # [n, d] unit queries of the same contexts with the neutral request: the pull goes to these, and the request's move `z - plain` is added after it
                 ) -> torch.Tensor:
-    "Unit `z + weight * unit(history centroid)` per row: the head's query pulled toward where history kNN ranks from (an empty history adds nothing)."
+    "Unit `z + weight * unit(history centroid)` per row: the head's query pulled toward where history kNN ranks from (an empty history adds nothing); with `plain`, the request's move is not diluted by the pull."
     if not weight: return z
-    cen = torch.stack([h.mean(0) if len(h) else torch.zeros(z.shape[1], dtype=z.dtype, device=z.device) for h in histories])
-    return F.normalize(z + weight * F.normalize(cen, dim=-1), dim=-1)
+    cen = F.normalize(torch.stack([h.mean(0) if len(h) else torch.zeros(z.shape[1], dtype=z.dtype, device=z.device) for h in histories]), dim=-1)
+    if plain is None: return F.normalize(z + weight * cen, dim=-1)
+    return F.normalize(F.normalize(plain + weight * cen, dim=-1) + z - plain, dim=-1)

@@ -19,7 +19,7 @@ from .eval_methods import EngineMethod, make_baselines, llm_variants, variant_no
 from .eval_steer import FAMILIES, steer_suite, run_steer, run_conversation, summarise_conversation, summarise_steer
 
 # %% auto #0
-__all__ = ['CARRY_PROTOCOL', 'previous_results', 'carry_results', 'run_eval_stage']
+__all__ = ['CARRY_PROTOCOL', 'previous_results', 'carried_from', 'carry_results', 'run_eval_stage']
 
 # %% ../nbs/05_eval.ipynb #76f92bc7
 def _log_wandb(run, results:dict):
@@ -89,6 +89,14 @@ def previous_results(run_dir:Path, cfg:EvalConfig) -> dict|None:
     if not f.exists(): raise EvalError(f'EvalConfig.carry={cfg.carry!r}: {f} does not exist; evaluate every method once before carrying some of them over')
     return json.loads(f.read_text())
 
+def carried_from(previous:dict, # an earlier evaluation's results
+                 name:str, # one of its variants
+                ) -> str|None:
+    "The git commit where `name`'s figures in `previous` were computed: its own, or the one they were carried from before."
+    carried = previous.get('carried') or {}
+    if name not in carried.get('methods', []): return previous.get('commit')
+    origin = carried.get('from_commit'); return origin.get(name) if isinstance(origin, dict) else origin
+
 def carry_results(results:dict, # this evaluation's results (changed in place)
                   previous:dict, # an earlier evaluation of the same run folder
                   names:list, # TalkWalk variants to copy from it instead of running them again
@@ -108,9 +116,9 @@ def carry_results(results:dict, # this evaluation's results (changed in place)
         results['not_run'].pop(n, None)
         head = 'dense head' if n.startswith('talkwalk-dense') else 'generative head'  # the variant names llm_variants gives
         results['notes'] += [x.replace(f'{repo_root()}/', '') if repo_root() else x for x in previous.get('notes', []) if x.startswith(head) and x not in results['notes']]
-        results['notes'].append(f"{n}: figures carried over unchanged from the evaluation at git {previous.get('commit')} of the same run folder, split, "
+        results['notes'].append(f"{n}: figures carried over unchanged from the evaluation at git {carried_from(previous, n)} of the same run folder, split, "
                                 f"users and protocol (`EvalConfig.carry`); not run again")
-    results['carried'] = {'from_commit': previous.get('commit'), 'methods': list(names)}
+    results['carried'] = {'from_commit': {n: carried_from(previous, n) for n in names}, 'methods': list(names)}
     return results
 
 def run_eval_stage(cfg:EvalConfig|None=None, # the stage config
