@@ -85,6 +85,8 @@ def pick_guidance(curve:list, keep_hit:float=0.9) -> tuple:
     "`(weight, why)`: the default guidance by the rule above."
     base = next((p for p in curve if p['guidance'] == 0), None)
     floor = keep_hit * base['hit_has']['mean'] if base and base.get('hit_has') else None
+    if floor == 0: return 0.0, (f"w=0 has no hit on requests the target satisfies ({base['hit_has'].get('n', '?'):g} users): the ranking cost of guidance "
+                                "cannot be measured, so the default stays 0 (run the dial on more users)")
     ok = [p for p in curve if floor is None or (p.get('hit_has') or {}).get('mean', 0) >= floor]
     best = max(ok, key=lambda p: (steer_score(p), -p['guidance']))
     return best['guidance'], (f"highest mean steering share ({steer_score(best):.3f}) among weights keeping Hit@10 of matching requests >= "
