@@ -16,12 +16,12 @@ $B/talkwalk dense --config configs/ranking/ml-100k-dense.yaml --run $R --ablatio
 $B/talkwalk dial --run $R --users 10 --weights 0,0.5,1,2,4 --report reports/dial_ml-100k
 make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 22 --seed 2020 --topk 100 --threads 2"  # capped at 22 epochs (about 35 minutes here) to fit the session: see reports/ranking_ml-100k_collab.md
 make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb
-# The committed dense figures: the head above was retrained after that evaluation (the content-only item space before; then the
-# history pull, configs/ranking/ml-100k-dense.yaml), so it was re-dialled and re-evaluated alone, the unchanged generative head
-# carried over (same users and protocol, checked). The last re-evaluation ran in a fresh checkout: stages 00-02 and the dense head
-# rebuilt (seeded, no alignment), SASRec retrained, the generative figures carried from the committed reports/results_ml-100k.json:
-#   $B/talkwalk dial --run $R --modes dense --users 10 --weights 0,1,2,4,8,16 --report reports/dial_ml-100k
-#   mkdir -p $R/eval && cp reports/results_ml-100k.json $R/eval/results.json  # only where $R/eval/results.json is missing
+# The committed dense test figures: the head above was retrained after that evaluation (the content-only item space before), so it
+# was re-dialled and re-evaluated alone (reports committed in d46c9e7), the unchanged generative head carried over (same users and protocol, checked).
+# The history pull (history_weight 2, steer_after_history) came later and is measured on validation only (reports/dense.md and the
+# dial below); its test evaluation is these two commands (in a fresh checkout, first copy reports/results_ml-100k.json to
+# $R/eval/results.json, which carry reads):
+#   $B/talkwalk dial --run $R --modes dense --users 10 --weights 0,1,2,4 --report reports/dial_ml-100k
 #   make papermill PROFILE=collab-dense NOTEBOOKS=nbs/05_eval.ipynb
 make papermill PROFILE=collab NOTEBOOKS=nbs/04_inference.ipynb
 $B/python scripts/ranking_report.py --run $R --out reports/ranking_ml-100k_collab --align-config configs/ranking/ml-100k-alignment-collab.yaml --script scripts/steer_benchmark.sh
