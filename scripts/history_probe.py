@@ -10,23 +10,17 @@ from pathlib import Path
 
 import torch
 
-from talkwalk.dense import DenseConfig, dense_inputs, topk_excluding
-from talkwalk.encoders import load_head
+from talkwalk.dense import DenseConfig, dense_inputs, hit_ndcg, topk_excluding
+from talkwalk.encoders import history_centroids, load_head
 from talkwalk.run import RunDir
 from talkwalk.utils import machine_info, write_json_atomic
 
 
-def hit_ndcg(top:torch.Tensor, target:torch.Tensor) -> tuple:
-    "Hit@k and NDCG@k of one held-out item per row of `top` (as `talkwalk.dense.validate` computes them)."
-    hit = top == target[:, None]; rank = hit.float().argmax(1) + 1
-    return hit.any(1).float().mean().item(), (hit.any(1).float() / torch.log2(rank.float() + 1)).mean().item()
-
-
 def history_queries(E:torch.Tensor, seen:list) -> dict:
     "Per validation row, unit vectors of the training history's centroid and of its last item in the item space."
-    cen = torch.stack([E[torch.as_tensor(s)].mean(0) if len(s) else torch.zeros(E.shape[1]) for s in seen])
     last = torch.stack([E[int(s[-1])] if len(s) else torch.zeros(E.shape[1]) for s in seen])
-    return {'centroid': torch.nn.functional.normalize(cen, dim=-1), 'last item': torch.nn.functional.normalize(last, dim=-1)}
+    return {'centroid': history_centroids([E[torch.as_tensor(s, dtype=torch.long)] for s in seen], E.shape[1]),
+            'last item': torch.nn.functional.normalize(last, dim=-1)}
 
 
 def probe(run:Path, alphas:list) -> dict:

@@ -22,7 +22,7 @@ from .encoders import TextCache, DenseHead, save_head, save_item_space, load_emb
 
 # %% auto #0
 __all__ = ['LOSSES', 'FeatureCache', 'DenseConfig', 'enabled_losses', 'DenseExamples', 'build_examples', 'attribute_vectors',
-           'topk_excluding', 'validate', 'kept_epoch', 'train_head', 'dense_inputs', 'item_space_inputs',
+           'topk_excluding', 'hit_ndcg', 'validate', 'kept_epoch', 'train_head', 'dense_inputs', 'item_space_inputs',
            'run_dense_stage', 'format_dense', 'write_dense_report']
 
 # %% ../nbs/06_dense.ipynb #fd6c5ebb
@@ -178,6 +178,13 @@ def topk_excluding(z:torch.Tensor, E:torch.Tensor, k:int, seen:list|None=None,
     return s.topk(k, dim=1).indices
 
 # %% ../nbs/06_dense.ipynb #4f23fd39
+def hit_ndcg(top:torch.Tensor, # [n, k] ranked catalogue positions
+             target:torch.Tensor, # [n] each row's one held-out position
+            ) -> tuple:
+    "Hit@k and NDCG@k of one held-out item per row of `top`."
+    hit = top == target[:, None]; rank = hit.float().argmax(1) + 1
+    return hit.any(1).float().mean().item(), (hit.any(1).float() / torch.log2(rank.float() + 1)).mean().item()
+
 @torch.no_grad()
 def validate(head:DenseHead, X:torch.Tensor, ex:DenseExamples, E:torch.Tensor, M:torch.Tensor, k:int=10,
              bias:torch.Tensor|None=None, # per-item score offsets, as the engine adds them (the head's item prior in cosine units)
@@ -187,17 +194,15 @@ def validate(head:DenseHead, X:torch.Tensor, ex:DenseExamples, E:torch.Tensor, M
     "Valid-split Hit/NDCG@k, steer share, its rise and steering precision (M: [n_attrs, n_items] attribute masks), ranked as the engine ranks."
     head.eval(); out = {}
     histories = [E[torch.as_tensor(s, dtype=torch.long)] for s in ex.val_seen]  # one row per validation user
-    query = lambda rows, plain=None: with_history(head(X[rows]), histories, history_weight, plain)
     if len(ex.val):
-        top = topk_excluding(query(ex.val[:, 0]), E, k, ex.val_seen, bias)
-        hit = (top == torch.as_tensor(ex.val[:, 1])[:, None])
-        rank = hit.float().argmax(1) + 1
-        out['val_hit@10'] = hit.any(1).float().mean().item()
-        out['val_ndcg@10'] = (hit.any(1).float() / torch.log2(rank.float() + 1)).mean().item()
+        top = topk_excluding(with_history(head(X[ex.val[:, 0]]), histories, history_weight), E, k, ex.val_seen, bias)
+        out['val_hit@10'], out['val_ndcg@10'] = hit_ndcg(top, torch.as_tensor(ex.val[:, 1]))
     if len(ex.val_steer):
         seen = ex.val_seen  # built in the same loop as val_steer: one row per validation user
-        plain = head(X[ex.val_steer[:, 0]]) if steer_after_history else None  # the neutral request's query, before the pull
-        t0, t1 = (topk_excluding(q, E, k, seen, bias) for q in (query(ex.val_steer[:, 0]), query(ex.val_steer[:, 1], plain)))
+        plain = head(X[ex.val_steer[:, 0]])  # the neutral request's query, before the pull
+        neutral = with_history(plain, histories, history_weight)
+        steered = with_history(head(X[ex.val_steer[:, 1]]), histories, history_weight, plain if steer_after_history else None)
+        t0, t1 = (topk_excluding(q, E, k, seen, bias) for q in (neutral, steered))
         s0, s1 = M[:, t0].float().mean(-1).T, M[:, t1].float().mean(-1).T  # [n, n_attrs] shares
         a = torch.as_tensor(ex.val_steer[:, 2])
         out['steer_share'] = s1[torch.arange(len(a)), a].mean().item()

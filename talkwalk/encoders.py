@@ -17,7 +17,7 @@ from .catalog import is_missing
 # %% auto #0
 __all__ = ['KINDS', 'default_text_encoder', 'load_text_encoder', 'TextCache', 'FieldSpec', 'Featurizer', 'MetadataEncoder',
            'TextAdapter', 'ContrastiveModel', 'load_contrastive', 'load_embeddings', 'DenseHead', 'popularity_prior',
-           'save_item_space', 'load_item_space', 'save_head', 'load_head', 'with_history']
+           'save_item_space', 'load_item_space', 'save_head', 'load_head', 'history_centroids', 'with_history']
 
 # %% ../nbs/encoders.ipynb #16c63f6a
 def default_text_encoder() -> str:
@@ -305,6 +305,12 @@ def load_head(folder:str|Path, device:str='cpu') -> DenseHead:
     head = DenseHead(**blob['dims']); head.load_state_dict(blob['state']); return head.to(device).eval()
 
 # %% ../nbs/encoders.ipynb #646c9d97
+def history_centroids(histories:list, # per row, the item-space rows [m, d] of that user's history (m may be 0)
+                      d:int, # the item space's width
+                     ) -> torch.Tensor:
+    "[n, d] unit centroid of each row's history in the item space; a zero row where the history is empty."
+    return F.normalize(torch.stack([h.mean(0) if len(h) else torch.zeros(d) for h in histories]).float(), dim=-1)
+
 def with_history(z:torch.Tensor, # [n, d] the head's unit queries
                  histories:list, # per row, the item-space rows [m, d] of that user's history (m may be 0)
                  weight:float, # the history's weight (`DenseConfig.history_weight`); 0 returns `z` unchanged
@@ -312,6 +318,6 @@ def with_history(z:torch.Tensor, # [n, d] the head's unit queries
                 ) -> torch.Tensor:
     "Unit `z + weight * unit(history centroid)` per row: the head's query pulled toward where history kNN ranks from (an empty history adds nothing); with `plain`, the request's move is not diluted by the pull."
     if not weight: return z
-    cen = F.normalize(torch.stack([h.mean(0) if len(h) else torch.zeros(z.shape[1], dtype=z.dtype, device=z.device) for h in histories]), dim=-1)
+    cen = history_centroids([h.cpu() for h in histories], z.shape[1]).to(z)
     if plain is None: return F.normalize(z + weight * cen, dim=-1)
     return F.normalize(F.normalize(plain + weight * cen, dim=-1) + z - plain, dim=-1)

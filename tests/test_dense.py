@@ -71,3 +71,28 @@ def test_http_api_in_dense_mode(dense):
     b = client.post(f"/sessions/{sid}/turns", json={"request": "more like that", "k": 3}).json()["items"]
     assert len({r["item_id"] for r in a + b}) == 6
     assert client.post("/recommend", json={"request": "hi", "k": 0}).status_code == 422
+
+
+def test_history_probe_ranks_as_validation(dense_run, tmp_path):
+    """scripts/history_probe.py writes its report, and its residual query `head + a x centroid` ranks the lists `validate` and the engine rank."""
+    import torch
+    from talkwalk.dense import DenseConfig, dense_inputs, topk_excluding, validate
+    from talkwalk.encoders import load_head, with_history
+    from talkwalk.run import RunDir
+    scripts = Path(__file__).parents[1] / "scripts"
+    subprocess.run([sys.executable, str(scripts / "history_probe.py"), str(dense_run), "--alphas", "1,1e6", "--report", str(tmp_path / "p")],
+                   capture_output=True, text=True, check=True)
+    rows = json.loads((tmp_path / "p.json").read_text())["rows"]
+    assert {"head alone", "centroid alone", "last item alone", "head + 1 x centroid", "popularity (for scale)"} <= set(rows)
+    assert rows["head + 1e+06 x centroid"] == pytest.approx(rows["centroid alone"], abs=1e-6)
+    sys.path.insert(0, str(scripts)); import history_probe
+    inp = dense_inputs(dense_run, DenseConfig(**RunDir(dense_run).saved_config("dense")), progress=False, log=lambda *a: None)
+    X, E, ex, head = torch.as_tensor(inp["X"], dtype=torch.float32), torch.as_tensor(inp["E"], dtype=torch.float32), inp["ex"], load_head(dense_run / "dense")
+    with torch.no_grad(): z = head(X[ex.val[:, 0]])
+    cen = history_probe.history_queries(E, ex.val_seen)["centroid"]
+    histories = [E[torch.as_tensor(s, dtype=torch.long)] for s in ex.val_seen]
+    for w in (1.0, 2.0):
+        probe_top = topk_excluding(z + w * cen, E, 10, ex.val_seen)
+        assert torch.equal(probe_top, topk_excluding(with_history(z, histories, w), E, 10, ex.val_seen))
+        assert not torch.equal(probe_top, topk_excluding(z, E, 10, ex.val_seen))  # the pull changes the lists
+    assert rows["head alone"]["val_hit@10"] == pytest.approx(validate(head, X, ex, E, torch.as_tensor(inp["M"]).bool())["val_hit@10"], abs=1e-6)
