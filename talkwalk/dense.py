@@ -22,8 +22,8 @@ from .encoders import TextCache, DenseHead, save_head, save_item_space, load_emb
 
 # %% auto #0
 __all__ = ['LOSSES', 'FeatureCache', 'DenseConfig', 'enabled_losses', 'DenseExamples', 'build_examples', 'attribute_vectors',
-           'topk_excluding', 'hit_ndcg', 'validate', 'kept_epoch', 'train_head', 'dense_inputs', 'item_space_inputs',
-           'run_dense_stage', 'format_dense', 'write_dense_report']
+           'topk_excluding', 'hit_ndcg', 'validate', 'kept_epoch', 'train_head', 'dense_inputs', 'item_space_name',
+           'item_space_inputs', 'run_dense_stage', 'format_dense', 'write_dense_report']
 
 # %% ../nbs/06_dense.ipynb #fd6c5ebb
 class FeatureCache:
@@ -70,6 +70,7 @@ class DenseConfig:
     item_prior: bool = False        # each item's logit gains a learned weight x log(1 + its training interactions) (a two-tower item bias); False: the cosine alone
     collab_weight: float = 1.0      # > 0: the item space is the contrastive embeddings fused with collaborative ones (truncated SVD of the training item x user matrix, as stage 02's option) at this weight; 0: content only
     collab_dim: int = 32            # dimensions of those collaborative embeddings
+    attribute_weight: float = 0.0   # > 0: the item space also carries each item's requestable attributes (genres, decades, categories: its unit multi-hot over `catalogue_attributes`) at this weight, so a request can point at them; 0: none
     history_weight: float = 0.0     # > 0: the query adds this multiple of the unit centroid of the user's history in the item space (`with_history`; an ensemble with history kNN at ranking time, the head trains without it); 0: the head alone
     steer_after_history: bool = True # with a history pull: the pull goes to the neutral request's query and the request's move is added after it (not diluted); False: the request's query is pulled with the rest
     keep: str = 'best'              # the epoch kept: 'best' validation NDCG@10 (steer share without the target signal) or 'last' (the end of the one-cycle schedule)
@@ -296,15 +297,21 @@ def dense_inputs(run_dir:Path, cfg:DenseConfig, progress:bool=True, log=print) -
     inp = dict(ds=ds, ex=ex, X=X, T=T, M=np.stack([masks[a.key] for a in attrs]), P=popularity_prior(split.item_counts(list(ds.items.index))), attrs=attrs,
                masks=masks, ids=list(ds.items.index), content=content, split=split)
     E, D, C = item_space_inputs(inp, cfg)
-    return {**inp, 'E': E, 'D': D, 'C': C, 'space': f'content + collaborative (SVD, {cfg.collab_dim} dims, weight {cfg.collab_weight:g})' if cfg.collab_weight > 0 else 'content'}
+    return {**inp, 'E': E, 'D': D, 'C': C, 'space': item_space_name(cfg)}
+
+def item_space_name(cfg:DenseConfig) -> str:
+    "How the item space is built, in words."
+    parts = ['content'] + ([f'collaborative (SVD, {cfg.collab_dim} dims, weight {cfg.collab_weight:g})'] if cfg.collab_weight > 0 else [])
+    return ' + '.join(parts + ([f'attributes (weight {cfg.attribute_weight:g})'] if cfg.attribute_weight > 0 else []))
 
 def item_space_inputs(inp:dict, # `dense_inputs`' data, ids, content embeddings and attribute masks
                       cfg:DenseConfig) -> tuple:
-    "`(E, D, C)`: the item space the head is trained to point into (content, or content + collaborative at `cfg.collab_weight`), its attribute directions and centroids."
+    "`(E, D, C)`: the item space the head is trained to point into (content, + collaborative at `cfg.collab_weight`, + attributes at `cfg.attribute_weight`), its attribute directions and centroids."
     E = inp['content']
     if cfg.collab_weight > 0:
         col = collaborative_item_embeddings(inp['split'], inp['ids'], cfg.collab_dim, cfg.seed)  # zeros for items without training interactions
         E = unit(np.hstack([E, cfg.collab_weight * col]).astype(np.float32))
+    if cfg.attribute_weight > 0: E = unit(np.hstack([E, cfg.attribute_weight * unit(inp['M'].T.astype(np.float32))]))  # an item without attributes: zeros
     return (E, *attribute_vectors(E, inp['attrs'], inp['masks']))
 
 def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
@@ -336,6 +343,10 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
         if cfg.collab_weight > 0:  # the same signals against the content-only item space
             c = dataclasses.replace(cfg, collab_weight=0.0); E, D, C = item_space_inputs(inp, c)
             _, h = train_head(inp['X'], inp['ex'], E, inp['T'], D, C, inp['M'], inp['P'], c, None, progress); m['ablation']['content item space'] = kept_epoch(h, c)
+        for name, c in {'without attribute coordinates': dataclasses.replace(cfg, attribute_weight=0.0), 'with attribute coordinates': dataclasses.replace(cfg, attribute_weight=1.0)}.items():
+            if (c.attribute_weight > 0) == (cfg.attribute_weight > 0): continue  # the ablation row is the other choice
+            E, D, C = item_space_inputs(inp, c)
+            _, h = train_head(inp['X'], inp['ex'], E, inp['T'], D, C, inp['M'], inp['P'], c, None, progress); m['ablation'][name] = kept_epoch(h, c)
     m['wall_s'] = round(time.time() - t0, 1)
     write_json_atomic(rd.path('dense', 'metrics'), m); save_config(cfg, rd.config_path('dense')); save_item_space(out, inp['ids'], inp['E'])
     save_head(head, out)  # the head last: it marks the stage done

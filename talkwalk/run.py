@@ -95,8 +95,12 @@ class RunDir:
         try: return config_from(cls, path=self.config_path(stage))
         except ValueError as e: raise ArtifactError(f'{self.config_path(stage)}: {e}; re-run the {stage} stage ({self.command(stage)})') from None
     def config_matches(self, stage:str, cfg) -> bool:
-        "Whether `stage` saved exactly `cfg`."
-        return self.config_path(stage).exists() and self.saved_config(stage) == yaml.safe_load(yaml.safe_dump(dataclasses.asdict(cfg)))
+        "Whether `stage` saved `cfg`; a field added to the config since, absent from the saved file, counts at its default (as `config` reads it)."
+        if not self.config_path(stage).exists(): return False
+        try: saved = config_from(type(cfg), path=self.config_path(stage))
+        except (ValueError, TypeError, yaml.YAMLError): return False  # a field since removed, or a file that no longer parses: retrain
+        as_yaml = lambda c: yaml.safe_load(yaml.safe_dump(dataclasses.asdict(c)))
+        return as_yaml(saved) == as_yaml(cfg)
 
 # %% ../nbs/run.ipynb #ru000014
 SCRATCH = ('checkpoint*', 'progress.json', 'features.npz', '*.tmp', '.*')  # resume state, the dense head's LLM-feature cache, atomic-write leftovers
