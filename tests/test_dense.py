@@ -96,3 +96,16 @@ def test_history_probe_ranks_as_validation(dense_run, tmp_path):
         assert torch.equal(probe_top, topk_excluding(with_history(z, histories, w), E, 10, ex.val_seen))
         assert not torch.equal(probe_top, topk_excluding(z, E, 10, ex.val_seen))  # the pull changes the lists
     assert rows["head alone"]["val_hit@10"] == pytest.approx(validate(head, X, ex, E, torch.as_tensor(inp["M"]).bool())["val_hit@10"], abs=1e-6)
+
+
+def test_attribute_probe_retrains_the_saved_head(dense_run, tmp_path):
+    """scripts/attribute_probe.py at weight 0 retrains the run's head as saved (same validation figures), and splits steering by attribute kind."""
+    scripts = Path(__file__).parents[1] / "scripts"
+    subprocess.run([sys.executable, str(scripts / "attribute_probe.py"), str(dense_run), "--weights", "0,1", "--report", str(tmp_path / "a")],
+                   capture_output=True, text=True, check=True)
+    rows = json.loads((tmp_path / "a.json").read_text())["rows"]
+    best = json.loads((dense_run / "dense" / "metrics.json").read_text())["best"]
+    for k in ("val_hit@10", "val_ndcg@10", "steer_share"):
+        assert rows["0"][k] == pytest.approx(best[k], abs=1e-5), k
+    assert {"steer_share (genre)", "steer_share (decade)"} <= set(rows["1"]) and "attributes (weight 1)" in rows["1"]["item_space"]
+    assert "| 1 |" in (tmp_path / "a.md").read_text()
