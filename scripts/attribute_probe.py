@@ -28,9 +28,10 @@ def figures(head, inp:dict, E:np.ndarray, cfg:DenseConfig) -> dict:
     return out
 
 
-def probe(run:Path, weights:list, progress:bool=True) -> dict:
-    "Train the run's dense head at each attribute weight (everything else as saved) and validate it."
+def probe(run:Path, weights:list, history_weight:float|None=None, progress:bool=True) -> dict:
+    "Train the run's dense head at each attribute weight (everything else as saved, or the history pull at `history_weight`) and validate it."
     cfg = DenseConfig(**RunDir(run).saved_config('dense'))
+    if history_weight is not None: cfg = dataclasses.replace(cfg, history_weight=history_weight)
     inp = dense_inputs(run, cfg, progress=progress, log=lambda *a: None)
     rows = {}
     for w in weights:
@@ -60,10 +61,11 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('run', type=Path, help='a run folder with a trained dense head and its feature cache (runs/<dataset>)')
     ap.add_argument('--weights', default='0,0.5,1,2', help='attribute weights, comma separated')
+    ap.add_argument('--history-weight', type=float, default=None, help="the query's history pull (default: the run's saved one)")
     ap.add_argument('--report', type=Path, required=True, help='output stem, e.g. reports/attribute_probe_ml-100k-collab')
     a = ap.parse_args()
     if not (a.run/'dense'/'config.yaml').exists(): ap.error(f'{a.run}/dense/config.yaml is missing: train the head first (talkwalk dense --run {a.run})')
-    t0 = time.time(); m = probe(a.run, [float(x) for x in a.weights.split(',')])
+    t0 = time.time(); m = probe(a.run, [float(x) for x in a.weights.split(',')], a.history_weight)
     m.update(machine=machine_info(), wall_s=time.time() - t0)
-    write_report(m, a.report, f'.venv/bin/python scripts/attribute_probe.py {a.run} --weights {a.weights} --report {a.report}')
+    write_report(m, a.report, f'.venv/bin/python scripts/attribute_probe.py {a.run} --weights {a.weights}' + (f' --history-weight {a.history_weight:g}' if a.history_weight is not None else '') + f' --report {a.report}')
     print(a.report.with_suffix('.md').read_text())
