@@ -89,6 +89,7 @@ def enabled_losses(cfg:DenseConfig) -> set:
     if not on: raise ValueError('DenseConfig.losses is empty: switch on at least one of ' + ', '.join(LOSSES))
     if cfg.keep not in ('best', 'last'): raise ValueError(f"DenseConfig.keep={cfg.keep!r}: use 'best' (validation) or 'last'")
     if not cfg.collab_weight >= 0: raise ValueError(f'DenseConfig.collab_weight={cfg.collab_weight!r}: use 0 (content only) or a positive weight such as 1.0')
+    if not 0 <= cfg.attribute_weight < float('inf'): raise ValueError(f'DenseConfig.attribute_weight={cfg.attribute_weight!r}: use 0 (no attribute coordinates) or a positive weight such as 0.5')
     return on
 
 # %% ../nbs/06_dense.ipynb #6340dd3b
@@ -283,6 +284,7 @@ def train_head(X:np.ndarray, # [n_texts, feat] LLM features of `ex.texts`
 # %% ../nbs/06_dense.ipynb #3bb3f7b4
 def dense_inputs(run_dir:Path, cfg:DenseConfig, progress:bool=True, log=print) -> dict:
     "Everything training needs from a run folder: data, examples, LLM features, the item space and text embeddings, attribute vectors, the item prior."
+    enabled_losses(cfg)  # a bad config fails before the LLM reads anything
     ds, split = load_data_artifacts(run_dir/'data')
     ids, emb = load_embeddings(run_dir/'contrastive'); at = {str(i): r for r, i in enumerate(ids)}
     if missing := [i for i in ds.items.index if i not in at]: raise ArtifactError(f'{len(missing)} items lack a contrastive embedding in {run_dir/"contrastive"}: re-run the contrastive stage')
