@@ -16,12 +16,14 @@ $B/talkwalk dense --config configs/ranking/ml-100k-dense.yaml --run $R --ablatio
 $B/talkwalk dial --run $R --users 10 --weights 0,0.5,1,2,4 --report reports/dial_ml-100k
 make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 22 --seed 2020 --topk 100 --threads 2"  # capped at 22 epochs (about 35 minutes here) to fit the session: see reports/ranking_ml-100k_collab.md
 make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb
-# The committed dense test figures: the head above was retrained after that evaluation (the content-only item space before), so it
-# was re-dialled and re-evaluated alone (reports committed in d46c9e7), the unchanged generative head carried over (same users and protocol, checked).
-# The history pull (history_weight 2, steer_after_history) came later and is measured on validation only (reports/dense.md and the
-# dial below); its test evaluation is these two commands (in a fresh checkout, first copy reports/results_ml-100k.json to
-# $R/eval/results.json, which carry reads):
-#   $B/talkwalk dial --run $R --modes dense --users 10 --weights 0,1,2,4 --report reports/dial_ml-100k
+# The committed dense test figures: the head above was retrained after that evaluation (the content-only item space before, then
+# the history pull: history_weight 2, steer_after_history; then the attribute coordinates: attribute_weight 0.5, validated by
+# the probe below), so it was re-dialled on more validation users and re-evaluated alone, the unchanged generative head carried
+# over (same users and protocol, checked). In a fresh checkout, after the dense head above and SASRec below, first copy
+# reports/results_ml-100k.json to $R/eval/results.json (carry reads it):
+#   .venv/bin/python scripts/attribute_probe.py $R --weights 0,0.5,1,2 --report reports/attribute_probe_ml-100k-collab
+#   .venv/bin/python scripts/attribute_probe.py $R --weights 0,1 --history-weight 0 --report reports/attribute_probe_ml-100k-collab_nopull
+#   $B/talkwalk dial --run $R --modes dense --users 30 --weights 0,1,2,4 --report reports/dial_ml-100k
 #   make papermill PROFILE=collab-dense NOTEBOOKS=nbs/05_eval.ipynb
 make papermill PROFILE=collab NOTEBOOKS=nbs/04_inference.ipynb
 $B/python scripts/ranking_report.py --run $R --out reports/ranking_ml-100k_collab --align-config configs/ranking/ml-100k-alignment-collab.yaml --script scripts/steer_benchmark.sh
