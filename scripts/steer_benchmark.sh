@@ -17,12 +17,13 @@ $B/talkwalk dial --run $R --users 10 --weights 0,0.5,1,2,4 --report reports/dial
 make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 22 --seed 2020 --topk 100 --threads 2"  # capped at 22 epochs (about 35 minutes here) to fit the session: see reports/ranking_ml-100k_collab.md
 make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb
 # The committed dense test figures: the head above was retrained after that evaluation (the content-only item space before, then
-# the history pull: history_weight 2, steer_after_history; then the attribute coordinates: attribute_weight 0.5, validated by
-# the probe below), so it was re-dialled on more validation users and re-evaluated alone, the unchanged generative head carried
-# over (same users and protocol, checked). In a fresh checkout, after the dense head above and SASRec below, first copy
-# reports/results_ml-100k.json to $R/eval/results.json (carry reads it):
-#   .venv/bin/python scripts/attribute_probe.py $R --weights 0,0.5,1,2 --report reports/attribute_probe_ml-100k-collab
-#   .venv/bin/python scripts/attribute_probe.py $R --weights 0,1 --history-weight 0 --report reports/attribute_probe_ml-100k-collab_nopull
+# the history pull: history_weight 2, steer_after_history; then the attribute coordinates: attribute_weight 0.5 in blocks per
+# kind, validated by the probes below), so it was re-dialled on more validation users and re-evaluated alone, the unchanged
+# generative head carried over (same users and protocol, checked). In a fresh checkout, after the dense head above and SASRec
+# below, first copy reports/results_ml-100k.json to $R/eval/results.json (carry reads it):
+#   .venv/bin/python scripts/attribute_probe.py $R --weights 0,0.5,1,2 --layouts one --report reports/attribute_probe_ml-100k-collab
+#   .venv/bin/python scripts/attribute_probe.py $R --weights 0,1 --history-weight 0 --layouts one --report reports/attribute_probe_ml-100k-collab_nopull
+#   .venv/bin/python scripts/attribute_probe.py $R --weights 0,0.5,0.75,1 --layouts one,kind --guidance 2 --report reports/attribute_layout_probe_ml-100k-collab
 #   $B/talkwalk dial --run $R --modes dense --users 30 --weights 0,1,2,4 --report reports/dial_ml-100k
 #   make papermill PROFILE=collab-dense NOTEBOOKS=nbs/05_eval.ipynb
 make papermill PROFILE=collab NOTEBOOKS=nbs/04_inference.ipynb

@@ -18,12 +18,13 @@ from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_u
 from .prompts import STEER_TEMPLATES, NEGATION_TEMPLATES, with_attr, dense_messages, catalogue_attributes
 from .metrics import steering_precision
 from .llm import load_llm, llm_features
-from .encoders import TextCache, DenseHead, save_head, save_item_space, load_embeddings, popularity_prior, with_history
+from .encoders import TextCache, DenseHead, save_head, save_item_space, load_embeddings, popularity_prior, guided, with_history
 
 # %% auto #0
 __all__ = ['LOSSES', 'FeatureCache', 'DenseConfig', 'enabled_losses', 'DenseExamples', 'build_examples', 'attribute_vectors',
            'topk_excluding', 'hit_ndcg', 'validate', 'kept_epoch', 'train_head', 'dense_inputs', 'item_space_name',
-           'item_space_inputs', 'run_dense_stage', 'format_dense', 'write_dense_report']
+           'attribute_coordinates', 'item_space_inputs', 'train_in_space', 'run_dense_stage', 'format_dense',
+           'write_dense_report']
 
 # %% ../nbs/06_dense.ipynb #fd6c5ebb
 class FeatureCache:
@@ -71,6 +72,7 @@ class DenseConfig:
     collab_weight: float = 1.0      # > 0: the item space is the contrastive embeddings fused with collaborative ones (truncated SVD of the training item x user matrix, as stage 02's option) at this weight; 0: content only
     collab_dim: int = 32            # dimensions of those collaborative embeddings
     attribute_weight: float = 0.0   # > 0: the item space also carries each item's requestable attributes (genres, decades, categories: its unit multi-hot over `catalogue_attributes`) at this weight, so a request can point at them; 0: none
+    attribute_per_kind: bool = False # with attribute coordinates: one unit block per attribute kind (genres, decades, ...) at that weight, so an item's one decade is not outweighed by its several genres; False: one unit block over all of them
     history_weight: float = 0.0     # > 0: the query adds this multiple of the unit centroid of the user's history in the item space (`with_history`; an ensemble with history kNN at ranking time, the head trains without it); 0: the head alone
     steer_after_history: bool = True # with a history pull: the pull goes to the neutral request's query and the request's move is added after it (not diluted); False: the request's query is pulled with the rest
     keep: str = 'best'              # the epoch kept: 'best' validation NDCG@10 (steer share without the target signal) or 'last' (the end of the one-cycle schedule)
@@ -192,6 +194,7 @@ def validate(head:DenseHead, X:torch.Tensor, ex:DenseExamples, E:torch.Tensor, M
              bias:torch.Tensor|None=None, # per-item score offsets, as the engine adds them (the head's item prior in cosine units)
              history_weight:float=0.0, # the query's pull toward the user's history centroid (`DenseConfig.history_weight`), as the engine adds it
              steer_after_history:bool=True, # the request's move added after the pull (`DenseConfig.steer_after_history`), as the engine adds it
+             guidance:float=0.0, # the steering dial (`guided`), as the engine applies it to the steered requests
             ) -> dict:
     "Valid-split Hit/NDCG@k, steer share, its rise and steering precision (M: [n_attrs, n_items] attribute masks), ranked as the engine ranks."
     head.eval(); out = {}
@@ -203,7 +206,7 @@ def validate(head:DenseHead, X:torch.Tensor, ex:DenseExamples, E:torch.Tensor, M
         seen = ex.val_seen  # built in the same loop as val_steer: one row per validation user
         plain = head(X[ex.val_steer[:, 0]])  # the neutral request's query, before the pull
         neutral = with_history(plain, histories, history_weight)
-        steered = with_history(head(X[ex.val_steer[:, 1]]), histories, history_weight, plain if steer_after_history else None)
+        steered = with_history(guided(head(X[ex.val_steer[:, 1]]), plain, guidance), histories, history_weight, plain if steer_after_history else None)
         t0, t1 = (topk_excluding(q, E, k, seen, bias) for q in (neutral, steered))
         s0, s1 = M[:, t0].float().mean(-1).T, M[:, t1].float().mean(-1).T  # [n, n_attrs] shares
         a = torch.as_tensor(ex.val_steer[:, 2])
@@ -304,17 +307,36 @@ def dense_inputs(run_dir:Path, cfg:DenseConfig, progress:bool=True, log=print) -
 def item_space_name(cfg:DenseConfig) -> str:
     "How the item space is built, in words."
     parts = ['content'] + ([f'collaborative (SVD, {cfg.collab_dim} dims, weight {cfg.collab_weight:g})'] if cfg.collab_weight > 0 else [])
-    return ' + '.join(parts + ([f'attributes (weight {cfg.attribute_weight:g})'] if cfg.attribute_weight > 0 else []))
+    attributes = f"attributes{' per kind' if cfg.attribute_per_kind else ''} (weight {cfg.attribute_weight:g})"
+    return ' + '.join(parts + ([attributes] if cfg.attribute_weight > 0 else []))
+
+def attribute_coordinates(M:np.ndarray, # [n_attrs, n_items] attribute masks
+                          kinds:list, # each attribute's kind (genre, decade, category)
+                          per_kind:bool, # one unit block per kind, else one over all attributes
+                         ) -> np.ndarray:
+    "[n_items, n_attrs] each item's attribute coordinates: its unit multi-hot, over all attributes or per kind (zeros where it has none)."
+    A, kinds = M.T.astype(np.float32), np.array(kinds)
+    if not per_kind: return unit(A)
+    for k in set(kinds): A[:, kinds == k] = unit(A[:, kinds == k])
+    return A
 
 def item_space_inputs(inp:dict, # `dense_inputs`' data, ids, content embeddings and attribute masks
                       cfg:DenseConfig) -> tuple:
-    "`(E, D, C)`: the item space the head is trained to point into (content, + collaborative at `cfg.collab_weight`, + attributes at `cfg.attribute_weight`), its attribute directions and centroids."
+    "`(E, D, C)`: the item space the head is trained to point into (content, + collaborative at `cfg.collab_weight`, + attribute coordinates at `cfg.attribute_weight`), its attribute directions and centroids."
     E = inp['content']
     if cfg.collab_weight > 0:
         col = collaborative_item_embeddings(inp['split'], inp['ids'], cfg.collab_dim, cfg.seed)  # zeros for items without training interactions
         E = unit(np.hstack([E, cfg.collab_weight * col]).astype(np.float32))
-    if cfg.attribute_weight > 0: E = unit(np.hstack([E, cfg.attribute_weight * unit(inp['M'].T.astype(np.float32))]))  # an item without attributes: zeros
+    if cfg.attribute_weight > 0: E = unit(np.hstack([E, cfg.attribute_weight * attribute_coordinates(inp['M'], [a.kind for a in inp['attrs']], cfg.attribute_per_kind)]))
     return (E, *attribute_vectors(E, inp['attrs'], inp['masks']))
+
+def train_in_space(inp:dict, # `dense_inputs`' output (its features, examples, text embeddings, masks and prior are reused)
+                   cfg:DenseConfig, # the config to train at; its item-space fields pick the space
+                   progress:bool=True) -> tuple:
+    "`(head, history, E)`: a head trained at `cfg` in the item space `cfg` builds from `inp` (an ablation row or a probe point)."
+    E, D, C = item_space_inputs(inp, cfg)
+    head, hist = train_head(inp['X'], inp['ex'], E, inp['T'], D, C, inp['M'], inp['P'], cfg, None, progress)
+    return head, hist, E
 
 def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
                     run_dir:str|Path|None=None, # run folder with data and contrastive stages (default runs/<dataset>)
@@ -342,13 +364,12 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
             variants['request pulled with the history'] = dataclasses.replace(cfg, steer_after_history=not cfg.steer_after_history)
         for name, c in variants.items():
             _, h = train_head(*args, c, None, progress); m['ablation'][name] = kept_epoch(h, c); log(f"[dense] {name}: {m['ablation'][name]}")
-        if cfg.collab_weight > 0:  # the same signals against the content-only item space
-            c = dataclasses.replace(cfg, collab_weight=0.0); E, D, C = item_space_inputs(inp, c)
-            _, h = train_head(inp['X'], inp['ex'], E, inp['T'], D, C, inp['M'], inp['P'], c, None, progress); m['ablation']['content item space'] = kept_epoch(h, c)
-        for name, c in {'without attribute coordinates': dataclasses.replace(cfg, attribute_weight=0.0), 'with attribute coordinates': dataclasses.replace(cfg, attribute_weight=1.0)}.items():
-            if (c.attribute_weight > 0) == (cfg.attribute_weight > 0): continue  # the ablation row is the other choice
-            E, D, C = item_space_inputs(inp, c)
-            _, h = train_head(inp['X'], inp['ex'], E, inp['T'], D, C, inp['M'], inp['P'], c, None, progress); m['ablation'][name] = kept_epoch(h, c)
+        spaces = {'content item space': dataclasses.replace(cfg, collab_weight=0.0)} if cfg.collab_weight > 0 else {}  # the same signals against the content-only space
+        spaces['without attribute coordinates' if cfg.attribute_weight > 0 else 'with attribute coordinates'] = dataclasses.replace(
+            cfg, attribute_weight=0.0 if cfg.attribute_weight > 0 else 1.0)  # the other choice
+        if cfg.attribute_weight > 0: spaces['one attribute block' if cfg.attribute_per_kind else 'attribute blocks per kind'] = dataclasses.replace(cfg, attribute_per_kind=not cfg.attribute_per_kind)
+        for name, c in spaces.items():
+            _, h, _ = train_in_space(inp, c, progress); m['ablation'][name] = kept_epoch(h, c)
     m['wall_s'] = round(time.time() - t0, 1)
     write_json_atomic(rd.path('dense', 'metrics'), m); save_config(cfg, rd.config_path('dense')); save_item_space(out, inp['ids'], inp['E'])
     save_head(head, out)  # the head last: it marks the stage done

@@ -13,7 +13,7 @@ from .catalog import Dataset, load_data_artifacts
 from .sids import SIDTable
 from .prompts import dense_messages
 from .llm import load_llm, apply_quantize, token_features, pad_id
-from .encoders import DenseHead, load_head, load_contrastive, load_embeddings, load_item_space, with_history
+from .encoders import DenseHead, load_head, load_contrastive, load_embeddings, load_item_space, guided, with_history
 from .session import EngineConfig, EngineError, Recommender, Session
 
 # %% auto #0
@@ -143,7 +143,8 @@ class DenseRecommender(Recommender):
             spans.append((len(batch), guidance, len(batch) + 1 if plain != ids else len(batch))); batch += [ids] if plain == ids else [ids, plain]
         self.stats['prompt_tokens'] += sum(map(len, batch))
         z = self.head(torch.as_tensor(token_features(self.model, batch, pad_id(self.tok), progress=False), device=self.device)).float()
-        qs = F.normalize(torch.stack([z[i] + w * (z[i] - z[j]) for i, w, j in spans]), dim=-1)
+        at, ws, pl = (torch.as_tensor(c, device=z.device) for c in zip(*spans))
+        qs = guided(z[at], z[pl], ws[:, None].to(z))
         histories = [torch.as_tensor(self.index.rows(s.history), device=qs.device) for s, _, _ in queries] if self.history_weight else []
         plains = F.normalize(torch.stack([z[j] for _, _, j in spans]), dim=-1) if after else None
         return list(with_history(qs, histories, self.history_weight, plains).cpu().numpy())

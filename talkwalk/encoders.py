@@ -17,7 +17,8 @@ from .catalog import is_missing
 # %% auto #0
 __all__ = ['KINDS', 'default_text_encoder', 'load_text_encoder', 'TextCache', 'FieldSpec', 'Featurizer', 'MetadataEncoder',
            'TextAdapter', 'ContrastiveModel', 'load_contrastive', 'load_embeddings', 'DenseHead', 'popularity_prior',
-           'save_item_space', 'load_item_space', 'save_head', 'load_head', 'history_centroids', 'with_history']
+           'save_item_space', 'load_item_space', 'save_head', 'load_head', 'history_centroids', 'guided',
+           'with_history']
 
 # %% ../nbs/encoders.ipynb #16c63f6a
 def default_text_encoder() -> str:
@@ -310,6 +311,13 @@ def history_centroids(histories:list, # per row, the item-space rows [m, d] of t
                      ) -> torch.Tensor:
     "[n, d] unit centroid of each row's history in the item space; a zero row where the history is empty."
     return F.normalize(torch.stack([h.mean(0) if len(h) else torch.zeros(d) for h in histories]).float(), dim=-1)
+
+def guided(z:torch.Tensor, # [n, d] the head's queries of the contexts with the request
+           plain:torch.Tensor, # [n, d] its queries of the same contexts without it
+           guidance:float|torch.Tensor, # the steering strength: a number, or one per row ([n, 1]); 0 returns unit `z`
+          ) -> torch.Tensor:
+    "Unit `z + guidance * (z - plain)`: the request's move extrapolated (the dense head's steering dial, as the engine and validation apply it)."
+    return F.normalize(z + guidance * (z - plain), dim=-1)
 
 def with_history(z:torch.Tensor, # [n, d] the head's unit queries
                  histories:list, # per row, the item-space rows [m, d] of that user's history (m may be 0)

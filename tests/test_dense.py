@@ -99,13 +99,21 @@ def test_history_probe_ranks_as_validation(dense_run, tmp_path):
 
 
 def test_attribute_probe_retrains_the_saved_head(dense_run, tmp_path):
-    """scripts/attribute_probe.py at weight 0 retrains the run's head as saved (same validation figures), and splits steering by attribute kind."""
+    """scripts/attribute_probe.py at weight 0 retrains the run's head as saved (same validation figures), splits steering by attribute kind,
+    tries both attribute layouts and validates at a steering dial."""
     scripts = Path(__file__).parents[1] / "scripts"
-    subprocess.run([sys.executable, str(scripts / "attribute_probe.py"), str(dense_run), "--weights", "0,1", "--report", str(tmp_path / "a")],
-                   capture_output=True, text=True, check=True)
+    subprocess.run([sys.executable, str(scripts / "attribute_probe.py"), str(dense_run), "--weights", "0,1", "--layouts", "one,kind", "--guidance", "2",
+                    "--report", str(tmp_path / "a")], capture_output=True, text=True, check=True)
     rows = json.loads((tmp_path / "a.json").read_text())["rows"]
     best = json.loads((dense_run / "dense" / "metrics.json").read_text())["best"]
     for k in ("val_hit@10", "val_ndcg@10", "steer_share"):
         assert rows["0"][k] == pytest.approx(best[k], abs=1e-5), k
     assert {"steer_share (genre)", "steer_share (decade)"} <= set(rows["1"]) and "attributes (weight 1)" in rows["1"]["item_space"]
-    assert "| 1 |" in (tmp_path / "a.md").read_text()
+    assert set(rows) == {"0", "1", "1 per kind"} and "attributes per kind (weight 1)" in rows["1 per kind"]["item_space"]
+    assert rows["1 per kind"]["val_hit@10"] != rows["1"]["val_hit@10"] or rows["1 per kind"]["steer_share"] != rows["1"]["steer_share"]  # another space
+    assert {"steer_share @ w=2", "steer_share (decade) @ w=2"} <= set(rows["0"]) and "val_hit@10 @ w=2" not in rows["0"]
+    md = (tmp_path / "a.md").read_text()
+    assert "| 1 |" in md and "| 1 per kind |" in md and "steer share @ w=2" in md
+    bad = subprocess.run([sys.executable, str(scripts / "attribute_probe.py"), str(dense_run), "--layouts", "blocks", "--report", str(tmp_path / "b")],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "--layouts: unknown" in bad.stderr
