@@ -98,7 +98,7 @@ def carried_from(previous:dict, # an earlier evaluation's results
     origin = carried.get('from_commit'); return origin.get(name) if isinstance(origin, dict) else origin
 
 def carry_results(results:dict, # this evaluation's results (changed in place)
-                  previous:dict, # an earlier evaluation of the same run folder
+                  previous:dict, # an earlier evaluation of the same run folder: its eval/results.json, or the committed reports/results_<dataset>.json (no per-user rows)
                   names:list, # TalkWalk variants to copy from it instead of running them again
                  ) -> dict:
     "Copy variants' figures from an earlier evaluation of the same run, split, users and protocol into `results`; an error names anything that differs."
@@ -110,14 +110,16 @@ def carry_results(results:dict, # this evaluation's results (changed in place)
         if n in previous['ranking'].get('all_users', {}): raise why(f'{n} is a baseline; baselines always run')
         if n in results['ranking']['sample']: raise why(f'{n} was evaluated in this run too (leave its head out of `modes` / `stages`)')
         if n not in previous['ranking']['sample']: raise why(f"{n} is not in it (it has {sorted(previous['ranking']['sample'])})")
-        for part in ('ranking', 'per_user'): results[part]['sample'][n] = previous[part]['sample'][n]
+        results['ranking']['sample'][n] = previous['ranking']['sample'][n]
+        if n in previous.get('per_user', {}).get('sample', {}): results['per_user']['sample'][n] = previous['per_user']['sample'][n]
         for part in ('latency', 'latency_seconds', 'steer', 'steer_cases', 'conversation'):
             if n in previous.get(part, {}): results[part][n] = previous[part][n]
         results['not_run'].pop(n, None)
         head = 'dense head' if n.startswith('talkwalk-dense') else 'generative head'  # the variant names llm_variants gives
         results['notes'] += [x.replace(f'{repo_root()}/', '') if repo_root() else x for x in previous.get('notes', []) if x.startswith(head) and x not in results['notes']]
         results['notes'].append(f"{n}: figures carried over unchanged from the evaluation at git {carried_from(previous, n)} of the same run folder, split, "
-                                f"users and protocol (`EvalConfig.carry`); not run again")
+                                f"users and protocol (`EvalConfig.carry`); not run again" + ('' if n in results['per_user']['sample'] else
+                                "; from the committed report, so without its per-user rows"))
     results['carried'] = {'from_commit': {n: carried_from(previous, n) for n in names}, 'methods': list(names)}
     return results
 

@@ -11,8 +11,8 @@ import numpy as np
 from .utils import write_json_atomic, write_text_atomic, atomic_path
 
 # %% auto #0
-__all__ = ['RANK_COLS', 'BEYOND_COLS', 'EVAL_COMMAND', 'PROTOCOL', 'format_steer', 'format_results', 'plot_metrics', 'plot_steer',
-           'plot_latency', 'write_results_md', 'write_eval_report']
+__all__ = ['RANK_COLS', 'BEYOND_COLS', 'EVAL_COMMAND', 'PROTOCOL', 'PER_CASE_PARTS', 'format_steer', 'format_results',
+           'plot_metrics', 'plot_steer', 'plot_latency', 'write_results_md', 'slim_results', 'write_eval_report']
 
 # %% ../nbs/eval_report.ipynb #cols0001
 RANK_COLS = ['hit@5', 'hit@10', 'ndcg@5', 'ndcg@10', 'mrr@10', 'mrr@100']
@@ -171,10 +171,16 @@ def write_results_md(reports:str|Path) -> Path:
             '**Protocol.** ' + ' '.join(PROTOCOL), ''] + parts
     return write_text_atomic(reports/'RESULTS.md', '\n'.join(text))
 
+PER_CASE_PARTS = ('per_user', 'steer_cases')  # the per-user and per-case rows: in the run folder's eval/results.json, not in reports/
+
+def slim_results(results:dict) -> dict:
+    "The results without their per-user and per-case rows (what `reports/results_<dataset>.json` holds)."
+    return {k: v for k, v in results.items() if k not in PER_CASE_PARTS}
+
 def write_eval_report(results:dict, reports:str|Path, command:str=EVAL_COMMAND) -> Path:
     "Write `reports/results_<dataset>.json` (no per-user values) and the plots, then regenerate `reports/RESULTS.md`."
     reports = Path(reports); d = results['dataset']
-    slim = {k: v for k, v in results.items() if k not in ('per_user', 'steer_cases')}; slim['command'] = command
+    slim = {**slim_results(results), 'command': command}
     write_json_atomic(reports/f'results_{d}.json', slim)
     plot_metrics(results, reports/f'eval_{d}_metrics.png'); plot_steer(results, reports/f'eval_{d}_steer.png'); plot_latency(results, reports/f'eval_{d}_latency.png')
     return write_results_md(reports)
