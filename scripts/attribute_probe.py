@@ -56,9 +56,7 @@ def write_report(m:dict, stem:Path, command:str):
     "`<stem>.json` and `<stem>.md`."
     write_json_atomic(stem.with_suffix('.json'), m)
     kinds = sorted({k for r in m['rows'].values() for k in r if k.startswith('steer_share (') and '@' not in k})
-    steer = lambda g: ['steer_share'] + [f'steer_share ({k})' for k in [x[len('steer_share ('):-1] for x in kinds]] if not g else \
-                      [f'{c} @ w={g:g}' for c in steer(0)]
-    cols = [c for g in m.get('guidance', [0.0]) for c in steer(g)]
+    cols = [c if not g else f'{c} @ w={g:g}' for g in m.get('guidance', [0.0]) for c in ['steer_share'] + kinds]
     head = lambda c: c.replace('steer_share (', '').replace(')', 's').replace('steer_share', 'steer share')
     lines = [f"# Dense head: attribute coordinates in the item space (validation probe, {m['run']})", '',
              f"Command: `{command}`; {m['users']} validation users, {m['steer_cases']} held-out steering requests (the test split is never used); "

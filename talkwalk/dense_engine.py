@@ -146,7 +146,7 @@ class DenseRecommender(Recommender):
         at, ws, pl = (torch.as_tensor(c, device=z.device) for c in zip(*spans))
         qs = guided(z[at], z[pl], ws[:, None].to(z))
         histories = [torch.as_tensor(self.index.rows(s.history), device=qs.device) for s, _, _ in queries] if self.history_weight else []
-        plains = F.normalize(torch.stack([z[j] for _, _, j in spans]), dim=-1) if after else None
+        plains = F.normalize(z[pl], dim=-1) if after else None
         return list(with_history(qs, histories, self.history_weight, plains).cpu().numpy())
 
     def _rank(self, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
