@@ -24,7 +24,7 @@ make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb
 #   .venv/bin/python scripts/attribute_probe.py $R --weights 0,0.5,1,2 --layouts one --report reports/attribute_probe_ml-100k-collab
 #   .venv/bin/python scripts/attribute_probe.py $R --weights 0,1 --history-weight 0 --layouts one --report reports/attribute_probe_ml-100k-collab_nopull
 #   .venv/bin/python scripts/attribute_probe.py $R --weights 0,0.5,0.75,1 --layouts one,kind --guidance 2 --report reports/attribute_layout_probe_ml-100k-collab
-#   $B/talkwalk dial --run $R --modes dense --users 30 --weights 0,1,2,4 --report reports/dial_ml-100k
+#   $B/talkwalk dial --run $R --modes dense --users 30 --weights 0,0.5,1,2,4 --report reports/dial_ml-100k
 #   make papermill PROFILE=collab-dense NOTEBOOKS=nbs/05_eval.ipynb
 make papermill PROFILE=collab NOTEBOOKS=nbs/04_inference.ipynb
 $B/python scripts/ranking_report.py --run $R --out reports/ranking_ml-100k_collab --align-config configs/ranking/ml-100k-alignment-collab.yaml --script scripts/steer_benchmark.sh
