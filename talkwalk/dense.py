@@ -15,7 +15,7 @@ from .utils import (set_seed, pick_device, atomic_path, write_json_atomic, write
 from .run import ArtifactError, RunDir
 from .tracking import log_outputs, use_inputs
 from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_user, item_texts, user_profile, collaborative_item_embeddings
-from .prompts import STEER_TEMPLATES, NEGATION_TEMPLATES, with_attr, dense_messages, catalogue_attributes
+from .prompts import NEGATION_TEMPLATES, training_steer_text, dense_messages, catalogue_attributes
 from .metrics import steering_precision
 from .llm import load_llm, llm_features
 from .encoders import TextCache, DenseHead, save_head, save_item_space, load_embeddings, popularity_prior, guided, with_history
@@ -74,6 +74,7 @@ class DenseConfig:
     attribute_weight: float = 0.0   # > 0: the item space also carries each item's requestable attributes (genres, decades, categories: its unit multi-hot over `catalogue_attributes`) at this weight, so a request can point at them; 0: none
     attribute_per_kind: bool = False # with attribute coordinates: one unit block per attribute kind (genres, decades, ...) at that weight, so an item's one decade is not outweighed by its several genres; False: one unit block over all of them
     history_weight: float = 0.0     # > 0: the query adds this multiple of the unit centroid of the user's history in the item space (`with_history`; an ensemble with history kNN at ranking time, the head trains without it); 0: the head alone
+    lexicon_share: float = 0.0      # share of the training steering requests phrased from the attributes' training-only phrasings (the description YAML's `steer_training`), the rest with the canonical phrase; 0: canonical only
     steer_after_history: bool = True # with a history pull: the pull goes to the neutral request's query and the request's move is added after it (not diluted); False: the request's query is pulled with the rest
     keep: str = 'best'              # the epoch kept: 'best' validation NDCG@10 (steer share without the target signal) or 'last' (the end of the one-cycle schedule)
     hidden: int = 1024              # projection head width
@@ -92,6 +93,7 @@ def enabled_losses(cfg:DenseConfig) -> set:
     if cfg.keep not in ('best', 'last'): raise ValueError(f"DenseConfig.keep={cfg.keep!r}: use 'best' (validation) or 'last'")
     if not cfg.collab_weight >= 0: raise ValueError(f'DenseConfig.collab_weight={cfg.collab_weight!r}: use 0 (content only) or a positive weight such as 1.0')
     if not 0 <= cfg.attribute_weight < float('inf'): raise ValueError(f'DenseConfig.attribute_weight={cfg.attribute_weight!r}: use 0 (no attribute coordinates) or a positive weight such as 0.5')
+    if not 0 <= cfg.lexicon_share <= 1: raise ValueError(f'DenseConfig.lexicon_share={cfg.lexicon_share!r}: use a share between 0 (canonical phrases only) and 1')
     return on
 
 # %% ../nbs/06_dense.ipynb #6340dd3b
@@ -132,7 +134,7 @@ def build_examples(ds:Dataset, split, tok, attrs:list, masks:dict, cfg:DenseConf
     def absent(items):  # an attribute (index into `attrs`) none of `items` has (else the rarest among them)
         share = np.array([masks[a.key][[pos[i] for i in items]].mean() if items else 0.0 for a in attrs])
         pool = np.flatnonzero(share == share.min()); return int(pool[rng.integers(len(pool))])
-    def steer_text(a): return with_attr(STEER_TEMPLATES[int(rng.integers(len(STEER_TEMPLATES)))], attrs[a].phrase)
+    def steer_text(a): return training_steer_text(attrs[a], rng, cfg.lexicon_share)
     def banned(items):  # the plain attribute (genre, category) most of `items` have, or None
         share = [masks[a.key][[pos[i] for i in items]].mean() if a.kind != 'decade' and items else -1.0 for a in attrs]
         return int(np.argmax(share)) if max(share, default=-1.0) > 0 else None

@@ -15,7 +15,7 @@ __all__ = ['SYSTEM', 'REC_PROMPT_END', 'STEER_TEMPLATES', 'REACTION_TEMPLATES', 
            'RANGE_TEMPLATES_TRAIN', 'COMPOSITION_TEMPLATES', 'STEER_KINDS', 'DENSE_SYSTEM', 'VERBS', 'PromptStyle',
            'history_block', 'rec_messages', 'rec_answer', 'conversation_messages', 'rec_prompt_text',
            'attribute_phrases', 'with_attr', 'is_plain_attribute', 'steer_training_request', 'dense_messages',
-           'Attribute', 'item_attribute_keys', 'make_attribute', 'catalogue_attributes']
+           'Attribute', 'item_attribute_keys', 'make_attribute', 'training_steer_text', 'catalogue_attributes']
 
 # %% ../nbs/prompts.ipynb #20bdcca0
 SYSTEM = 'You are TalkWalk, a recommender. Answer with one item from the catalogue, written as its semantic ID.'
@@ -148,6 +148,7 @@ class Attribute:
     words: str            # the phrase for the new templates, in `slot` form
     slot: str             # 'adj' (before the noun: 'comedy movies') or 'post' (after it: 'movies from the 1980s')
     synonyms: tuple = ()  # other phrasings from the description vocabulary
+    training_phrasings: tuple = ()  # training-only phrasings (the description YAML's `steer_training`), disjoint from the evaluation's
     @property
     def key(self) -> str: return f'{self.kind}:{self.value}'
 
@@ -160,14 +161,25 @@ def item_attribute_keys(row, ds:Dataset) -> set:
     return set()
 
 def make_attribute(key:str, desc:dict) -> Attribute:
-    "An `Attribute` from its key, with its phrasings from the description vocabulary."
-    kind, value = key.split(':', 1); voc = desc.get('items', {})
+    "An `Attribute` from its key, with its phrasings from the description vocabulary and its training-only ones."
+    kind, value = key.split(':', 1); voc = desc.get('items', {}); train = voc.get('steer_training', {})
     if kind == 'genre':
-        return Attribute(kind, value, value.lower(), value.lower(), 'adj', tuple(p for p in voc.get('genres', {}).get(value, [])[1:] if p.lower() != value.lower()))
+        return Attribute(kind, value, value.lower(), value.lower(), 'adj', tuple(p for p in voc.get('genres', {}).get(value, [])[1:] if p.lower() != value.lower()),
+                         tuple(train.get('genres', {}).get(value, [])))
     if kind == 'decade':
         canon = f'from the {value}'
-        return Attribute(kind, value, canon, canon, 'post', tuple(p for p in voc.get('decades', {}).get(value, []) if p.startswith('from ') and p != canon))
+        return Attribute(kind, value, canon, canon, 'post', tuple(p for p in voc.get('decades', {}).get(value, []) if p.startswith('from ') and p != canon),
+                         tuple(t.format(value=value) for t in train.get('decades', [])))
     return Attribute(kind, value, value.lower(), f'in the {value} category', 'post', tuple(t.format(top=value) for t in voc.get('templates', {}).get('top', [])))
+
+def training_steer_text(a:Attribute, rng:np.random.Generator,
+                        lexicon_share:float=0.0, # share of requests phrased from `a.training_phrasings` (where it has any)
+                       ) -> str:
+    "A training steering request for `a`: a training template with its canonical phrase or, at `lexicon_share`, a training-only phrasing."
+    t = STEER_TEMPLATES[int(rng.integers(len(STEER_TEMPLATES)))]
+    if lexicon_share > 0 and a.training_phrasings and rng.random() < lexicon_share:
+        return t.format(a=a.training_phrasings[int(rng.integers(len(a.training_phrasings)))])
+    return with_attr(t, a.phrase)
 
 def catalogue_attributes(ds:Dataset, min_items:int=10) -> tuple:
     "`(attributes, masks)`: requestable attributes with at least `min_items` items, and per key a boolean mask over the catalogue."

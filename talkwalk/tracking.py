@@ -4,7 +4,7 @@
 
 # %% ../nbs/tracking.ipynb #trk00004
 from __future__ import annotations
-import os, re, struct, zlib
+import os, re, struct, time, zlib
 from pathlib import Path
 from .utils import start_wandb
 from .run import ArtifactError, RunDir
@@ -100,9 +100,10 @@ def wandb_dir(run_dir:str|Path|RunDir) -> Path:
 
 def _run_info(f:Path) -> dict:
     "One offline run's identity, the artifacts it logged and used, and the images it logged."
-    info = {'path': f.parent, 'id': None, 'group': None, 'job_type': None, 'name': None, 'started_us': 0, 'logged': [], 'used': [], 'images': []}
+    info = {'path': f.parent, 'id': None, 'group': None, 'job_type': None, 'name': None, 'started_us': 0, 'logged': [], 'used': [], 'images': [], 'finished': False}
     for r in wandb_records(f):
         k = r.WhichOneof('record_type')
+        if k == 'exit': info['finished'] = True
         if k == 'run': info.update(id=r.run.run_id, group=r.run.run_group, job_type=r.run.job_type, name=r.run.display_name, started_us=r.run.start_time.ToMicroseconds())
         elif k == 'artifact':
             a = r.artifact
@@ -111,10 +112,18 @@ def _run_info(f:Path) -> dict:
             info['images'] += ['/'.join(i.nested_key[:-1]) for i in r.history.item if i.nested_key[-1:] == ['_type'] and i.value_json == '"image-file"']
     return info
 
-def offline_runs(run_dir:str|Path|RunDir) -> list:
-    "The offline W&B runs of the run folder's group, oldest first: id, group, job type, name, artifacts logged and used (name, type, digest, files), images."
+def _settled_info(f:Path, wait_s:float) -> dict:
+    "`_run_info` of a log, re-read for up to `wait_s` while it is fresh and unfinished: W&B's service may still be writing a run that returned from `finish()`."
+    deadline = time.monotonic() + wait_s
+    while not (info := _run_info(f))['finished'] and time.monotonic() < deadline and time.time() - f.stat().st_mtime < 60: time.sleep(0.2)
+    return info
+
+def offline_runs(run_dir:str|Path|RunDir,
+                 wait_s:float=15.0, # how long a log written in the last minute may take to reach its exit record
+                ) -> list:
+    "The offline W&B runs of the run folder's group, oldest first: id, group, job type, name, artifacts logged and used (name, type, digest, files), images, finished."
     group = RunDir.of(run_dir).root.resolve().name
-    runs = [i for i in map(_run_info, wandb_dir(run_dir).glob('offline-run-*/run-*.wandb')) if i['group'] == group]
+    runs = [i for i in (_settled_info(f, wait_s) for f in wandb_dir(run_dir).glob('offline-run-*/run-*.wandb')) if i['group'] == group]
     return sorted(runs, key=lambda i: i['started_us'])  # the run's own start time: folder names have whole seconds, and W&B may touch a finished run's log later
 
 # %% ../nbs/tracking.ipynb #trk00015
