@@ -568,7 +568,7 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
     ids, emb = load_embeddings(run_dir/'contrastive'); item_emb = dict(zip(ids, emb))
     texts = dict(zip(ds.items.index, item_texts(ds)))
     out = rd.dir('alignment'); out.mkdir(parents=True, exist_ok=True)
-    inputs = training_inputs(rd, cfg); progress = check_resumable(out, inputs, cfg.resume); save_config(cfg, out/CONFIG)
+    inputs = training_inputs(rd, cfg); progress = check_resumable(out, inputs, cfg.resume); save_config(cfg, out/CONFIG); rd.record_inputs('alignment')
     style = PromptStyle(cfg.max_history or split.max_history, cfg.titles, cfg.user_profile)  # what the engine reads back (engine.trained_style)
     sid_str = {i: sid_string(s) for i, s in sids.items()}
     n_per = {'text2sid': cfg.n_text2sid, 'sid2text': cfg.n_sid2text, 'next': cfg.n_next, 'steer': cfg.n_steer, 'session': cfg.n_session, 'sequence': cfg.n_sequence}

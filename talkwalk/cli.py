@@ -182,7 +182,7 @@ def cmd_export(args):
     return 0
 
 def cmd_train(args):
-    "Every stage in order into one run folder (data, contrastive, semantic IDs, alignment, and the dense head with --dense), each reused when its config is unchanged."
+    "Every stage in order into one run folder (data, contrastive, semantic IDs, alignment, and the dense head with --dense), each reused when its config and inputs are unchanged."
     import yaml
     from talkwalk.pipeline import build_pipeline
     overrides = {}
@@ -206,7 +206,7 @@ def cmd_demo(args):
     t0 = time.time()
     run = Path(args.run or runs_dir()/'demo-ml-100k')  # the demo keeps out of the benchmark run folders
     print('TalkWalk demo on MovieLens 100K (the copy inside the recbole wheel)')
-    print(f'[train] stages 00-03 at demo size into {run} (each reused when its config is unchanged)')
+    print(f'[train] stages 00-03 at demo size into {run} (each reused when its config and inputs are unchanged)')
     build_pipeline(run, 'ml-100k', 'demo', force=args.retrain)
     t1 = time.time()
     rec = load_recommender(run, stage='b')

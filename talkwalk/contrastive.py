@@ -276,7 +276,7 @@ def run_contrastive_stage(cfg:ContrastiveConfig|None=None, run_dir:str|Path|None
     "Train and save the contrastive encoder for a run; returns `(model, metrics)`."
     cfg = cfg or ContrastiveConfig(); run_dir = Path(run_dir or runs_dir()/Path(cfg.dataset).name)
     ds, split = load_data_artifacts(RunDir(run_dir).require('data').dir('data'))  # a missing data stage: an error naming its command
-    out = RunDir(run_dir).dir('contrastive'); out.mkdir(parents=True, exist_ok=True); save_config(cfg, out/CONFIG)
+    out = RunDir(run_dir).dir('contrastive'); out.mkdir(parents=True, exist_ok=True); save_config(cfg, out/CONFIG); RunDir(run_dir).record_inputs('contrastive')
     run = start_wandb('contrastive', cfg, run_dir); use_inputs(run, run_dir, 'contrastive')
     t0 = time.time()
     model, history, hold = train_contrastive(ds, split.train, cfg, out, log=run.log)

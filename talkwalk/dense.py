@@ -347,8 +347,9 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
     "Train the dense head of a run folder (and the ablation); writes `<run>/dense/` and returns its metrics."
     cfg = cfg or DenseConfig(); set_seed(cfg.seed); rd = RunDir.of(run_dir, cfg.dataset).require('data', 'contrastive'); run_dir, out = rd.root, rd.dir('dense')
     if not force and rd.has('dense') and rd.config_matches('dense', cfg):
-        m = json.loads(rd.path('dense', 'metrics').read_text())
-        if not ablation or m.get('ablation'): log(f'[dense] {out} is trained at this config: reusing it'); return m
+        m, changed = json.loads(rd.path('dense', 'metrics').read_text()), rd.inputs_changed('dense')
+        if changed: log(f"[dense] {', '.join(changed)} rewritten since {out} was trained: retraining")
+        elif not ablation or m.get('ablation'): log(f'[dense] {out} is trained at this config: reusing it'); return m
     t0 = time.time(); inp = dense_inputs(run_dir, cfg, progress, log)
     run = start_wandb('dense', cfg, run_dir); use_inputs(run, run_dir, 'dense')
     args = [inp[k] for k in ('X', 'ex', 'E', 'T', 'D', 'C', 'M', 'P')]
@@ -373,7 +374,7 @@ def run_dense_stage(cfg:DenseConfig|None=None, # the stage config
         for name, c in spaces.items():
             _, h, _ = train_in_space(inp, c, progress); m['ablation'][name] = kept_epoch(h, c)
     m['wall_s'] = round(time.time() - t0, 1)
-    write_json_atomic(rd.path('dense', 'metrics'), m); save_config(cfg, rd.config_path('dense')); save_item_space(out, inp['ids'], inp['E'])
+    write_json_atomic(rd.path('dense', 'metrics'), m); save_config(cfg, rd.config_path('dense')); rd.record_inputs('dense'); save_item_space(out, inp['ids'], inp['E'])
     save_head(head, out)  # the head last: it marks the stage done
     run.summary.update({f'best/{k}': v for k, v in m['best'].items()}); log_outputs(run, run_dir, 'dense'); run.finish()
     log(f"[dense] kept epoch {m['best']['epoch']} ({cfg.keep}): " + ', '.join(f'{k} {v:.4f}' for k, v in m['best'].items() if k.startswith(('val_', 'steer_'))))

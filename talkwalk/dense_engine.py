@@ -11,13 +11,13 @@ from .utils import config_from, pick_device, unit
 from .run import ArtifactError, RunDir
 from .catalog import Dataset, load_data_artifacts
 from .sids import SIDTable
-from .prompts import dense_messages
+from .prompts import NOUNS, catalogue_attributes, dense_messages
 from .llm import load_llm, apply_quantize, token_features, pad_id
-from .encoders import DenseHead, load_head, load_contrastive, load_embeddings, load_item_space, guided, with_history
-from .session import EngineConfig, EngineError, Recommender, Session
+from .encoders import TextCache, DenseHead, load_head, load_contrastive, load_embeddings, load_item_space, guided, with_history
+from .session import EngineConfig, EngineError, Recommender, Session, check_attribute_bonus
 
 # %% auto #0
-__all__ = ['faiss_available', 'ItemIndex', 'check_dense_run', 'DenseRecommender']
+__all__ = ['READER_NEUTRAL', 'faiss_available', 'ItemIndex', 'AttributeReader', 'check_dense_run', 'DenseRecommender']
 
 # %% ../nbs/dense_engine.ipynb #032dd9f0
 def faiss_available() -> bool:
@@ -68,19 +68,46 @@ class ItemIndex:
         "The item vectors (without any bias coordinate) of those `ids` the index holds, in their order."
         at = [self.pos[str(i)] for i in ids if str(i) in self.pos]
         return self.vectors[at, :-1] if self.biased else self.vectors[at]
-    def search(self, q:np.ndarray, k:int, exclude=()) -> list:
-        "`(item id, score)` of the `k` best items by inner product with `q`, none of them in `exclude`; ties by index order."
+    def search(self, q:np.ndarray, k:int, exclude=(),
+               bonus:np.ndarray|None=None, # per-item score offsets for this query only (index order; items past its end get 0): searched exactly
+              ) -> list:
+        "`(item id, score)` of the `k` best items by inner product with `q` (plus `bonus`), none of them in `exclude`; ties by index order."
         excl = {self.pos[i] for i in exclude if i in self.pos}; n = min(len(self.ids), k + len(excl))
         q = np.asarray(q, np.float32).reshape(1, -1)
         if self.biased: q = np.concatenate([q, np.ones((1, 1), np.float32)], 1)
-        if self._faiss is not None:
+        if self._faiss is not None and bonus is None:
             if hasattr(self._faiss, 'hnsw'): self._faiss.hnsw.efSearch = max(self.ef_search, 2 * n)
             sc, ix = self._faiss.search(q, n); cand = [(int(i), float(s)) for i, s in zip(ix[0], sc[0]) if i >= 0]
         else:
             s = self.vectors @ q[0]
+            if bonus is not None: b = np.asarray(bonus, np.float32)[:len(s)]; s[:len(b)] += b
             ix = np.argpartition(-s, n - 1)[:n] if n < len(s) else np.arange(len(s))  # linear in the catalogue, not n log n
             ix = ix[np.lexsort((ix, -s[ix]))]; cand = [(int(i), float(s[i])) for i in ix]  # by score, ties by index order
         return [(self.ids[i], s) for i, s in cand if i not in excl][:k]
+
+# %% ../nbs/dense_engine.ipynb #3a306b3c
+READER_NEUTRAL = ('recommend something', 'more like that', 'something else please', 'show me more', 'another one like the last', 'surprise me',
+                  'what should I watch next?', 'take me back to the earlier picks', 'I liked the second one', 'hmm, not those')  # requests that name no attribute
+
+class AttributeReader:
+    "Which catalogue attribute a request names, by the frozen text encoder: the most similar attribute, where it beats every request that names none."
+    def __init__(self, ds:Dataset, encoder:str='', # the text encoder (sentence-transformers path; '' = all-MiniLM-L6-v2), as the contrastive stage saved it
+                 neutral:tuple=READER_NEUTRAL):
+        self.attrs, masks = catalogue_attributes(ds); self.encoder = TextCache(encoder)
+        self.masks = np.stack([masks[a.key] for a in self.attrs]) if self.attrs else np.zeros((0, len(ds.items)), bool)  # [n_attrs, items], catalogue order
+        nouns = NOUNS.get(ds.domain, ('item', 'items'))[1]
+        texts = [[f'{a.words} {nouns}' if a.slot == 'adj' else f'{nouns} {a.words}', *a.training_phrasings] for a in self.attrs]
+        self.vectors = unit(np.stack([self.encoder.encode(t, progress=False).mean(0) for t in texts])) if texts else np.zeros((0, 1), np.float32)
+        self.threshold = float(self.similarity(list(neutral)).max()) if self.attrs else float('inf')
+    def similarity(self, requests:list) -> np.ndarray:
+        "[requests, attributes] cosine of each request to each attribute."
+        return unit(self.encoder.encode(list(requests), progress=False)) @ self.vectors.T
+    def read(self, request:str) -> int|None:
+        "The index (into `attrs`) of the attribute `request` names, or None where it names none."
+        if not self.attrs or not request.strip(): return None
+        s = self.similarity([request])[0]; j = int(s.argmax())
+        return j if s[j] > self.threshold else None
+
 
 # %% ../nbs/dense_engine.ipynb #e93ca657
 def check_dense_run(run_dir:str|Path) -> RunDir:
@@ -100,11 +127,13 @@ class DenseRecommender(Recommender):
         super().__init__(run_dir, ds, sids, model, tok, cfg)
         self.head, self.index, self.encoder, self.max_history = head, index, encoder, max_history
         self.history_weight, self.steer_after_history = history_weight, steer_after_history
+        self.reader = self.attribute_rows = self.attribute_dirs = None  # built on the first request that needs them (`attribute_bonus_default` > 0)
 
     @classmethod
     def load(cls, run_dir:str|Path, config:EngineConfig|None=None, **overrides) -> DenseRecommender:
         "Load a run folder's dense head in one call; `overrides` are `EngineConfig` fields (`stage` is not used)."
         cfg = config_from(EngineConfig, {'mode': 'dense', **overrides}) if config is None else dataclasses.replace(config, mode='dense', **overrides)
+        if cfg.attribute_bonus is not None: check_attribute_bonus(cfg.attribute_bonus)
         run = check_dense_run(run_dir)
         if cfg.threads: torch.set_num_threads(cfg.threads)
         ds, split = load_data_artifacts(run.dir('data')); trained = run.saved_config('dense')  # the LLM and history cap the head was trained on
@@ -133,13 +162,24 @@ class DenseRecommender(Recommender):
         "The session's point in the contrastive space for `request` (unit length), extrapolated away from the same context without it by `guidance`."
         return self.query_vectors([(s, request, guidance)])[0]
 
+    def use_reader(self, reader:AttributeReader):
+        "Rank requests that name an attribute (as `reader` reads them) from the unsteered query plus `EngineConfig.attribute_bonus` for items with it."
+        at = {i: p for p, i in enumerate(self.dataset.items.index.astype(str))}; cols = [at.get(i, -1) for i in self.index.ids]  # index order; items added later: none
+        M = np.concatenate([reader.masks, np.zeros((len(reader.masks), 1), bool)], 1)[:, cols].astype(np.float32)  # [n_attrs, index items]
+        E = self.index.rows(self.index.ids); mean = E.mean(0)
+        self.reader, self.attribute_rows = reader, M
+        self.attribute_dirs = unit(np.stack([E[m > 0].mean(0) - mean if m.any() else np.zeros_like(mean) for m in M]))  # each attribute's direction in the item space
+
     @torch.no_grad()
-    def query_vectors(self, queries:list, # `(session, request, guidance)` triples
-                     ) -> list:
-        "`query_vector` of several requests, every context (with and without each guided or history-pulled request) in one forward pass."
+    def query_plans(self, queries:list, # `(session, request, guidance)` triples
+                   ) -> list:
+        "Per request, `(query, bonus)`: the head's (guided) query and None; or, for a request the reader reads as naming an attribute, the unsteered query and the signed bonus of the items with it."
+        bonus = self.attribute_bonus_default()
+        if bonus and self.reader is None: self.use_reader(AttributeReader(self.dataset, RunDir(self.run_dir).saved_config('contrastive').get('text_encoder', '')))
+        reads = [self.reader.read(request) if bonus else None for _, request, _ in queries]
         batch, spans, after = [], [], bool(self.history_weight and self.steer_after_history)
-        for s, request, guidance in queries:
-            ids = self.prompt_ids(s, request); plain = self.prompt_ids(s, '') if guidance or after else ids  # '' reads as the neutral request
+        for (s, request, guidance), j in zip(queries, reads):
+            ids = self.prompt_ids(s, request); plain = self.prompt_ids(s, '') if guidance or after or j is not None else ids  # '' reads as the neutral request
             spans.append((len(batch), guidance, len(batch) + 1 if plain != ids else len(batch))); batch += [ids] if plain == ids else [ids, plain]
         self.stats['prompt_tokens'] += sum(map(len, batch))
         z = self.head(torch.as_tensor(token_features(self.model, batch, pad_id(self.tok), progress=False), device=self.device)).float()
@@ -147,20 +187,33 @@ class DenseRecommender(Recommender):
         qs = guided(z[at], z[pl], ws[:, None].to(z))
         histories = [torch.as_tensor(self.index.rows(s.history), device=qs.device) for s, _, _ in queries] if self.history_weight else []
         plains = F.normalize(z[pl], dim=-1) if after else None
-        return list(with_history(qs, histories, self.history_weight, plains).cpu().numpy())
+        steered = with_history(qs, histories, self.history_weight, plains).cpu().numpy()
+        out = []
+        for r, j in enumerate(reads):
+            if j is None: out.append((steered[r], None)); continue
+            neutral = with_history(F.normalize(z[pl[r]][None], dim=-1), histories[r:r + 1], self.history_weight)[0].cpu().numpy()
+            toward = float((z[at[r]] - z[pl[r]]).cpu().numpy() @ self.attribute_dirs[j]) >= 0  # the head's move: toward the attribute, or away (a negation)
+            out.append((neutral, (1.0 if toward else -1.0) * bonus * self.attribute_rows[j]))
+        return out
+
+    def query_vectors(self, queries:list, # `(session, request, guidance)` triples
+                     ) -> list:
+        "The query vector of each request (`query_plans`, without the bonus), every context in one forward pass."
+        return [q for q, _ in self.query_plans(queries)]
 
     def _rank(self, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
-        "`(item id, score)` of the `k` best items not in `exclude` for the (guided) query: cosine, plus the item prior where the head learned one."
-        return self._nearest(self.query_vector(s, request, guidance), k, exclude)
+        "`(item id, score)` of the `k` best items not in `exclude` for the (guided) query: cosine, plus the item prior where the head learned one and the attribute bonus where the reader read one."
+        q, bonus = self.query_plans([(s, request, guidance)])[0]
+        return self._nearest(q, k, exclude, bonus)
 
     def _rank_many(self, jobs:list) -> list:
         "The ranked lists of several requests (`_rank`'s argument tuples): their queries in one forward pass, then each one's search."
-        qs = self.query_vectors([(s, request, w) for s, request, _, _, _, w in jobs])
-        return [self._nearest(q, k, exclude) for q, (_, _, k, exclude, _, _) in zip(qs, jobs)]
+        plans = self.query_plans([(s, request, w) for s, request, _, _, _, w in jobs])
+        return [self._nearest(q, k, exclude, bonus) for (q, bonus), (_, _, k, exclude, _, _) in zip(plans, jobs)]
 
-    def _nearest(self, q:np.ndarray, k:int, exclude:set) -> list:
-        "`(item id, score)` of the `k` best items for `q` (cosine plus any item prior), leaving out `exclude`."
-        ranked = self.index.search(q, k, exclude)
+    def _nearest(self, q:np.ndarray, k:int, exclude:set, bonus:np.ndarray|None=None) -> list:
+        "`(item id, score)` of the `k` best items for `q` (cosine plus any item prior and `bonus`), leaving out `exclude`."
+        ranked = self.index.search(q, k, exclude, bonus)
         if not ranked: raise EngineError(f'no items left to recommend: all {len(self.index):,} catalogue items were shown or are in the history; start a new session')
         return ranked
 

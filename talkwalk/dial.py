@@ -105,7 +105,8 @@ def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
         t0 = time.time(); curve = dial_curve(rec, ed, weights, users, ecfg, cfg.progress)
         w, why = pick_guidance(curve, cfg.keep_hit)
         res['heads'][mode] = {'curve': curve, 'guidance': w, 'why': why, 'wall_s': round(time.time() - t0, 1)}
-        write_json_atomic(dial_path(run_dir, mode), {'guidance': w, 'why': why, 'users': len(users), 'weights': weights, 'split': 'valid'})
+        f = dial_path(run_dir, mode); kept = {k: v for k, v in json.loads(f.read_text()).items() if k.startswith('attribute_bonus')} if f.exists() else {}  # the dense head's bonus, validated apart
+        write_json_atomic(f, {'guidance': w, 'why': why, 'users': len(users), 'weights': weights, 'split': 'valid', **kept})
         log(f'[dial] {mode}: guidance {w:g} ({why})')
     return res
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from itertools import combinations
 import numpy as np, pandas as pd
 from tqdm.auto import tqdm
-from .prompts import STEER_TEMPLATES, with_attr, Attribute
+from .prompts import NOUNS, STEER_TEMPLATES, with_attr, Attribute
 from .metrics import ranking_metrics, bootstrap_ci, steering_precision, attribute_shares, centroid_distance, jaccard
 from .eval_data import EvalConfig, EvalData
 from .eval_methods import Method, rank_for
@@ -15,12 +15,11 @@ from .session import EngineError
 from .catalog import values_of
 
 # %% auto #0
-__all__ = ['NOUNS', 'NEW_TEMPLATES', 'NEGATIVE_TEMPLATES', 'RANGE_TEMPLATES', 'FAMILIES', 'steer_request', 'range_requests',
-           'steer_suite', 'run_steer', 'run_conversation', 'summarise_conversation', 'summarise_steer',
-           'constraint_violations', 'random_constraints', 'constraint_suite']
+__all__ = ['NEW_TEMPLATES', 'NEGATIVE_TEMPLATES', 'RANGE_TEMPLATES', 'FAMILIES', 'steer_request', 'range_requests', 'steer_suite',
+           'run_steer', 'run_conversation', 'summarise_conversation', 'summarise_steer', 'constraint_violations',
+           'random_constraints', 'constraint_suite']
 
 # %% ../nbs/eval_steer.ipynb #f03dc520
-NOUNS = {'movielens': ('movie', 'movies'), 'amazon': ('product', 'products')}
 NEW_TEMPLATES = {'adj': ['show me some {a} {nouns}', 'any good {a} {nouns}?', 'I am looking for {a} {nouns}'],  # never used in training
                  'post': ['show me some {nouns} {a}', 'any good {nouns} {a}?', 'I am looking for {nouns} {a}']}
 NEGATIVE_TEMPLATES = ['no {a} please', 'nothing with {a}']

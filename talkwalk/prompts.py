@@ -11,11 +11,12 @@ import numpy as np
 from .catalog import Dataset, load_descriptions, is_missing, decade_of, with_article
 
 # %% auto #0
-__all__ = ['SYSTEM', 'REC_PROMPT_END', 'STEER_TEMPLATES', 'REACTION_TEMPLATES', 'NEGATION_TEMPLATES', 'NEGATION_PAIR_TEMPLATES',
-           'RANGE_TEMPLATES_TRAIN', 'COMPOSITION_TEMPLATES', 'STEER_KINDS', 'DENSE_SYSTEM', 'VERBS', 'PromptStyle',
-           'history_block', 'rec_messages', 'rec_answer', 'conversation_messages', 'rec_prompt_text',
-           'attribute_phrases', 'with_attr', 'is_plain_attribute', 'steer_training_request', 'dense_messages',
-           'Attribute', 'item_attribute_keys', 'make_attribute', 'training_steer_text', 'catalogue_attributes']
+__all__ = ['SYSTEM', 'REC_PROMPT_END', 'NOUNS', 'STEER_TEMPLATES', 'REACTION_TEMPLATES', 'NEGATION_TEMPLATES',
+           'NEGATION_PAIR_TEMPLATES', 'RANGE_TEMPLATES_TRAIN', 'COMPOSITION_TEMPLATES', 'STEER_KINDS', 'DENSE_SYSTEM',
+           'VERBS', 'PromptStyle', 'history_block', 'rec_messages', 'rec_answer', 'conversation_messages',
+           'rec_prompt_text', 'attribute_phrases', 'with_attr', 'is_plain_attribute', 'steer_training_request',
+           'dense_messages', 'Attribute', 'item_attribute_keys', 'make_attribute', 'training_steer_text',
+           'catalogue_attributes']
 
 # %% ../nbs/prompts.ipynb #20bdcca0
 SYSTEM = 'You are TalkWalk, a recommender. Answer with one item from the catalogue, written as its semantic ID.'
@@ -70,6 +71,7 @@ def attribute_phrases(row, ds:Dataset) -> list:
         if not is_missing(row.get('brand')): out.append(f'by {row["brand"]}')
     return out
 
+NOUNS = {'movielens': ('movie', 'movies'), 'amazon': ('product', 'products')}  # what a domain's items are called (other domains: 'item')
 STEER_TEMPLATES = ['something {a} this time', 'now I want {a}', 'give me something {a}', 'in the mood for something {a}']
 REACTION_TEMPLATES = ['not that one; something {a}', 'hmm, more {a} please', "I've seen it. Something {a}?"]
 

@@ -534,7 +534,7 @@ def save_sid_artifacts(out:Path, cfg:RQVAEConfig, q, ids:list, sids:np.ndarray, 
     with atomic_path(artifact(out, 'rqvae', 'codes')) as t, open(t, 'wb') as f: np.save(f, sids)
     write_json_atomic(artifact(out, 'rqvae', 'item_ids'), ids, indent=None)
     table.save(artifact(out, 'rqvae', 'lookup')); trie.save(artifact(out, 'rqvae', 'trie'))
-    write_json_atomic(artifact(out, 'rqvae', 'stats'), stats); save_config(cfg, out/CONFIG)
+    write_json_atomic(artifact(out, 'rqvae', 'stats'), stats); save_config(cfg, out/CONFIG); RunDir(Path(out).parent).record_inputs('rqvae')
 
 def measure_sids(emb:np.ndarray, codes:np.ndarray, q, codebook_size:int) -> dict:
     "Reconstruction error and per-level codebook statistics of quantiser `q` on `emb` (with `codes` its codes)."

@@ -4,14 +4,14 @@
 
 # %% ../nbs/run.ipynb #ru000004
 from __future__ import annotations
-import dataclasses, fnmatch
+import dataclasses, fnmatch, hashlib, json
 from pathlib import Path
 import yaml
 from fastcore.basics import patch
-from .utils import runs_dir, config_from
+from .utils import runs_dir, config_from, write_json_atomic
 
 # %% auto #0
-__all__ = ['ARTIFACTS', 'CONFIG', 'STAGES', 'SCRATCH', 'ArtifactError', 'artifact', 'RunDir']
+__all__ = ['ARTIFACTS', 'CONFIG', 'INPUTS', 'STAGES', 'STAGE_INPUTS', 'SCRATCH', 'ArtifactError', 'artifact', 'RunDir']
 
 # %% ../nbs/run.ipynb #ru000007
 class ArtifactError(ValueError):
@@ -30,6 +30,7 @@ ARTIFACTS = {
     'baselines': {'sasrec': 'sasrec/ranked_test.jsonl'},
 }
 CONFIG = 'config.yaml'  # every stage's saved config, in its folder
+INPUTS = 'inputs.json'  # every stage's record of the upstream results it was trained on, in its folder
 
 STAGES = {  # stage -> (the command that writes its folder, the artifacts whose presence means it finished)
     'data': ('talkwalk data --run {run}', ('fields', 'items')),
@@ -40,6 +41,8 @@ STAGES = {  # stage -> (the command that writes its folder, the artifacts whose 
     'eval': ('make papermill PROFILE=full NOTEBOOKS=nbs/05_eval.ipynb (or talkwalk.eval.run_eval_stage)', ('results',)),
     'baselines': ('make sasrec DATA={run}/data OUT={run}/baselines/sasrec', ('sasrec',)),
 }
+STAGE_INPUTS = {'data': (), 'contrastive': ('data',), 'rqvae': ('data', 'contrastive'), 'alignment': ('data', 'contrastive', 'rqvae'),
+                'dense': ('data', 'contrastive'), 'eval': ('data', 'contrastive', 'rqvae', 'alignment', 'dense')}  # the upstream results each stage reads
 
 def artifact(folder:str|Path, # a stage's folder (e.g. `<run>/rqvae`)
              stage:str, name:str) -> Path:
@@ -111,3 +114,31 @@ def files(self:RunDir, stage:str) -> list:
     folder = self.dir(stage)
     keep = lambda p: not any(fnmatch.fnmatch(part, pat) for part in p.relative_to(folder).parts for pat in SCRATCH)
     return sorted(p for p in folder.rglob('*') if p.is_file() and keep(p)) if folder.is_dir() else []
+
+# %% ../nbs/run.ipynb #dcc95a9a
+@patch
+def fingerprint(self:RunDir, stage:str) -> str:
+    "A content hash of `stage`'s result (`files`), less its own inputs record: any rewrite of a weight, a table or a config changes it."
+    h, folder = hashlib.sha256(), self.dir(stage)
+    for f in self.files(stage):
+        if f.name == INPUTS: continue
+        h.update(f.relative_to(folder).as_posix().encode() + b'\0')
+        with open(f, 'rb') as fh:
+            for block in iter(lambda: fh.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()[:16]
+
+@patch
+def record_inputs(self:RunDir, stage:str) -> dict:
+    "Write `stage`'s `inputs.json`: the fingerprint of each upstream result (`STAGE_INPUTS`) the run holds now; returns it."
+    rec = {s: self.fingerprint(s) for s in STAGE_INPUTS.get(stage, ()) if self.has(s)}
+    write_json_atomic(self.dir(stage)/INPUTS, rec); return rec
+
+@patch
+def inputs_changed(self:RunDir, stage:str) -> list|None:
+    "The upstream stages rewritten (or gone) since `stage` recorded its inputs; `None` where it recorded none (trained before the record existed)."
+    f = self.dir(stage)/INPUTS
+    if not f.exists(): return None
+    try: rec = json.loads(f.read_text())
+    except json.JSONDecodeError: return list(STAGE_INPUTS.get(stage, ()))  # an unreadable record: treat every input as changed
+    return [s for s, fp in rec.items() if not self.has(s) or self.fingerprint(s) != fp]
+

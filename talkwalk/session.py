@@ -19,7 +19,8 @@ from .prompts import attribute_phrases
 # %% auto #0
 __all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'defuse',
            'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words', 'explain', 'Rec',
-           'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'TurnPlan', 'TurnRequest']
+           'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'check_attribute_bonus',
+           'TurnPlan', 'TurnRequest']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -77,6 +78,7 @@ class EngineConfig:
     num_beams: int|None = None     # None: k
     guidance: float|None = None    # steering strength w (classifier-free guidance; 0 = off); None: the run's validated value (<run>/dial/<mode>.json, `talkwalk dial`), else 0
     max_guidance: float = 16.0     # the largest w a request may ask for
+    attribute_bonus: float|None = None # dense head: score bonus (0-10) for items with the attribute a request names, as the text encoder reads it (talkwalk.dense_engine.AttributeReader); 0 = off; None: the run's validated value (<run>/dial/dense.json), else 0
     kv_sessions: int = 32          # sessions whose KV cache is kept (least recently used dropped)
     threads: int = 0               # torch threads (0: leave as set)
 
@@ -396,6 +398,19 @@ def guidance_default(self:Recommender) -> float:
     if self.cfg.guidance is not None: return check_guidance(self.cfg.guidance, self.cfg.max_guidance)
     f = dial_path(self.run_dir, self.mode)
     return check_guidance(json.loads(f.read_text())['guidance'], self.cfg.max_guidance) if f.exists() else 0.0
+
+def check_attribute_bonus(b) -> float:
+    "An attribute bonus as a float, or an `EngineError` saying what is accepted (a number from 0 to 10)."
+    if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or not 0 <= b <= 10:
+        raise EngineError(f'attribute_bonus must be a number from 0 (off) to 10 (EngineConfig.attribute_bonus), got {b!r}')
+    return float(b)
+
+@patch
+def attribute_bonus_default(self:Recommender) -> float:
+    "The dense head's attribute bonus: `EngineConfig.attribute_bonus`, else the run's validated one (`attribute_bonus` in `dial_path`), else 0."
+    if self.cfg.attribute_bonus is not None: return check_attribute_bonus(self.cfg.attribute_bonus)
+    f = dial_path(self.run_dir, self.mode)
+    return check_attribute_bonus(json.loads(f.read_text()).get('attribute_bonus', 0.0)) if f.exists() else 0.0
 
 # %% ../nbs/session.ipynb #ses00012
 @patch

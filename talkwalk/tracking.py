@@ -7,15 +7,13 @@ from __future__ import annotations
 import os, re, struct, time, zlib
 from pathlib import Path
 from .utils import start_wandb
-from .run import ArtifactError, RunDir
+from .run import ArtifactError, RunDir, STAGE_INPUTS
 
 # %% auto #0
-__all__ = ['STAGE_INPUTS', 'ARTIFACT_TYPES', 'artifact_name', 'stage_artifact', 'is_tracking', 'log_outputs', 'use_inputs',
-           'log_images', 'log_results', 'wandb_records', 'wandb_dir', 'offline_runs', 'check_lineage']
+__all__ = ['ARTIFACT_TYPES', 'artifact_name', 'stage_artifact', 'is_tracking', 'log_outputs', 'use_inputs', 'log_images',
+           'log_results', 'wandb_records', 'wandb_dir', 'offline_runs', 'check_lineage']
 
 # %% ../nbs/tracking.ipynb #trk00007
-STAGE_INPUTS = {'data': (), 'contrastive': ('data',), 'rqvae': ('data', 'contrastive'), 'alignment': ('data', 'contrastive', 'rqvae'),
-                'dense': ('data', 'contrastive'), 'eval': ('data', 'contrastive', 'rqvae', 'alignment', 'dense')}  # the upstream results each stage reads
 ARTIFACT_TYPES = {'data': 'dataset', 'contrastive': 'model', 'rqvae': 'sid-table', 'alignment': 'model', 'dense': 'model', 'eval': 'evaluation'}
 
 def artifact_name(run_dir:str|Path|RunDir, stage:str) -> str:

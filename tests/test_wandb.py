@@ -1,8 +1,8 @@
 """W&B offline runs of a pipeline run hold each stage's artifact and the upstream artifacts it used (`talkwalk.tracking`)."""
 import pytest
 from talkwalk.pipeline import build_pipeline
-from talkwalk.run import RunDir
-from talkwalk.tracking import STAGE_INPUTS, artifact_name, check_lineage, log_outputs, offline_runs, use_inputs
+from talkwalk.run import RunDir, STAGE_INPUTS
+from talkwalk.tracking import artifact_name, check_lineage, log_outputs, offline_runs, use_inputs
 from talkwalk.utils import start_wandb
 
 
