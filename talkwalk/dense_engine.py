@@ -85,7 +85,7 @@ class ItemIndex:
             ix = ix[np.lexsort((ix, -s[ix]))]; cand = [(int(i), float(s[i])) for i in ix]  # by score, ties by index order
         return [(self.ids[i], s) for i, s in cand if i not in excl][:k]
 
-# %% ../nbs/dense_engine.ipynb #3a306b3c
+# %% ../nbs/dense_engine.ipynb #6fc03147
 READER_NEUTRAL = ('recommend something', 'more like that', 'something else please', 'show me more', 'another one like the last', 'surprise me',
                   'what should I watch next?', 'take me back to the earlier picks', 'I liked the second one', 'hmm, not those')  # requests that name no attribute
 
@@ -141,7 +141,7 @@ class DenseRecommender(Recommender):
         ids, emb = load_embeddings(run.dir('contrastive')); head = load_head(run.dir('dense'), dev)
         ids, vectors = load_item_space(run.dir('dense')) or ([str(i) for i in ids], unit(emb))  # the rows the head was trained against (older heads: the contrastive space)
         bias = head.score_bias(split.item_counts(ids), trained.get('temperature', 0.05))  # None for a head trained without the item prior
-        sids = dict(SIDTable.load(run.path('rqvae', 'lookup')).sid_of) if run.has('rqvae') else {}
+        sids = {i: () for i in ids} | (dict(SIDTable.load(run.path('rqvae', 'lookup')).sid_of) if run.has('rqvae') else {})  # the catalogue is the index; SIDs where the run has them
         return cls(run.root, ds, apply_quantize(model, cfg.quantize), tok, head, ItemIndex(ids, vectors, 'auto', bias=bias),
                    load_contrastive(run.dir('contrastive')), cfg, cfg.max_history or trained.get('max_history') or split.max_history, sids,
                    trained.get('history_weight', 0.0), trained.get('steer_after_history', True))
@@ -227,4 +227,5 @@ class DenseRecommender(Recommender):
             self.index.add(list(items.index), np.pad(v, ((0, 0), (0, extra))))  # new items have no interactions: zero collaborative part, as in training
             self.dataset.items = pd.concat([self.dataset.items, items.reindex(columns=self.dataset.items.columns)])
             self.titles.update(items['title'].astype(str).to_dict() if 'title' in items else {i: i for i in items.index})
+            self.sids.update({i: () for i in items.index})  # in the catalogue (constraints, exclusions); no SID until the run's quantiser assigns one
         return list(items.index)

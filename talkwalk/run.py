@@ -115,7 +115,7 @@ def files(self:RunDir, stage:str) -> list:
     keep = lambda p: not any(fnmatch.fnmatch(part, pat) for part in p.relative_to(folder).parts for pat in SCRATCH)
     return sorted(p for p in folder.rglob('*') if p.is_file() and keep(p)) if folder.is_dir() else []
 
-# %% ../nbs/run.ipynb #dcc95a9a
+# %% ../nbs/run.ipynb #d07d32cb
 @patch
 def fingerprint(self:RunDir, stage:str) -> str:
     "A content hash of `stage`'s result (`files`), less its own inputs record: any rewrite of a weight, a table or a config changes it."
