@@ -13,7 +13,7 @@ from talkwalk.prompts import catalogue_attributes, with_attr
 
 
 def cases(run:RunDir, split_name:str, users:int, seed:int=0) -> list:
-    "`(user, last 20 history items, held-out item, request)` per user whose held-out item has a genre."
+    "`(user, history within the data stage's cap, held-out item, request)` per user whose held-out item has a genre."
     ds, split = load_data_artifacts(run.dir('data')); cfg = run.saved_config('dense')
     attrs, masks = catalogue_attributes(ds); pos = {i: p for p, i in enumerate(ds.items.index)}
     rows = (split.valid.sample(n=min(cfg['val_users'], len(split.valid)), random_state=cfg['seed']) if split_name == 'valid'
@@ -21,7 +21,7 @@ def cases(run:RunDir, split_name:str, users:int, seed:int=0) -> list:
     rng, out = np.random.default_rng(seed), []
     for r in rows.itertuples():
         have = [a for a in attrs if a.kind == 'genre' and masks[a.key][pos[r.target]]]
-        if have: out.append((r.user_id, list(r.history)[-20:], r.target, with_attr('give me something {a}', have[int(rng.integers(len(have)))].phrase)))
+        if have: out.append((r.user_id, list(r.history)[-split.max_history:], r.target, with_attr('give me something {a}', have[int(rng.integers(len(have)))].phrase)))
     return out
 
 
