@@ -8,20 +8,23 @@ import argparse, time
 import numpy as np
 from talkwalk.recommender import load_recommender
 from talkwalk.catalog import load_data_artifacts
+from talkwalk.eval_data import prior_items
 from talkwalk.run import RunDir
 from talkwalk.prompts import catalogue_attributes, with_attr
 
 
 def cases(run:RunDir, split_name:str, users:int, seed:int=0) -> list:
-    "`(user, history within the data stage's cap, held-out item, request)` per user whose held-out item has a genre."
+    "`(user, every item before the held-out one, held-out item, request)` per user whose held-out item has a genre: the session history the evaluation gives (`talkwalk.eval_data`), so every item the user saw is excluded and the prompt keeps the last `max_history`."
     ds, split = load_data_artifacts(run.dir('data')); cfg = run.saved_config('dense')
+    prior = prior_items(ds.interactions)
+    if split_name == 'valid': prior = {u: p[:-1] for u, p in prior.items()}  # the validation item is the last before the test item
     attrs, masks = catalogue_attributes(ds); pos = {i: p for p, i in enumerate(ds.items.index)}
     rows = (split.valid.sample(n=min(cfg['val_users'], len(split.valid)), random_state=cfg['seed']) if split_name == 'valid'
             else split.test.sample(n=300, random_state=0)).head(users)
     rng, out = np.random.default_rng(seed), []
     for r in rows.itertuples():
         have = [a for a in attrs if a.kind == 'genre' and masks[a.key][pos[r.target]]]
-        if have: out.append((r.user_id, list(r.history)[-split.max_history:], r.target, with_attr('give me something {a}', have[int(rng.integers(len(have)))].phrase)))
+        if have: out.append((r.user_id, list(prior[r.user_id]), r.target, with_attr('give me something {a}', have[int(rng.integers(len(have)))].phrase)))
     return out
 
 

@@ -20,9 +20,10 @@ import torch.nn.functional as F
 
 from talkwalk.catalog import load_descriptions
 from talkwalk.dense import DenseConfig, FeatureCache, _profiles, dense_inputs, hit_ndcg, topk_excluding
-from talkwalk.encoders import TextCache, guided, history_centroids, load_head, with_history
+from talkwalk.dense_engine import READER_NEUTRAL, run_reader
+from talkwalk.encoders import guided, history_centroids, load_head, with_history
 from talkwalk.llm import load_llm
-from talkwalk.eval_steer import FAMILIES, NOUNS, steer_request
+from talkwalk.eval_steer import FAMILIES, steer_request
 from talkwalk.prompts import NEGATION_TEMPLATES, dense_messages, with_attr
 from talkwalk.run import RunDir
 from talkwalk.session import dial_path
@@ -64,22 +65,11 @@ def negation_contexts(inp:dict, cfg:DenseConfig, tok, seed:int) -> tuple:
     return rows, texts
 
 
-def attribute_reader(inp:dict, encoder:str) -> tuple:
-    "`(encoder, [n_attrs, d] unit vectors)`: each attribute as the text encoder reads it, the mean of its plain and training-only phrasings."
-    enc, (_, nouns) = TextCache(encoder), NOUNS.get(inp['ds'].domain, ('item', 'items'))
-    vecs = []
-    for a in inp['attrs']:
-        texts = [f'{a.words} {nouns}' if a.slot == 'adj' else f'{nouns} {a.words}', *a.training_phrasings]
-        vecs.append(enc.encode(texts, progress=False).mean(0))
-    return enc, F.normalize(torch.as_tensor(np.stack(vecs), dtype=torch.float32), dim=-1)
-
-NEUTRAL = ['recommend something', 'more like that', 'something else please', 'show me more', 'another one like the last', 'surprise me',
-           'what should I watch next?', 'take me back to the earlier picks', 'I liked the second one', 'hmm, not those']  # requests naming no attribute
-
 def reader_rows(run, inp, rows, texts_m, st, P_m, P_s, E, seen, seen_m, target_m, Mb, a_s, bonuses, seed, head_reading, negation) -> dict:
-    "Reading accuracy of the text encoder and of the head (which attribute a request names), and ranking with a bonus on the encoder's reading."
-    enc, A = attribute_reader(inp, RunDir(run).saved_config('contrastive').get('text_encoder', ''))
-    read = lambda texts: (F.normalize(torch.as_tensor(enc.encode(texts, progress=False), dtype=torch.float32), dim=-1) @ A.T).argmax(1)
+    "Reading accuracy of the engine's reader (`run_reader`) and of the head (which attribute a request names), its polarity, and ranking with a bonus on its reading."
+    reader = run_reader(run, inp['ds'])
+    assert [a.key for a in reader.attrs] == [a.key for a in inp['attrs']], 'the reader and the head list different attributes'
+    read = lambda texts: torch.as_tensor(reader.similarity(texts).argmax(1))
     rng, attrs, Mf = np.random.default_rng(seed), inp['attrs'], Mb.float()
     true_m = torch.as_tensor([r[3] for r in rows]); out = {}
     reqs = {f: [steer_request(attrs[int(j)], f, rng, inp['ds'].domain) for j in a_s] for f in FAMILIES}
@@ -89,23 +79,26 @@ def reader_rows(run, inp, rows, texts_m, st, P_m, P_s, E, seen, seen_m, target_m
         acc[f] = {'encoder': (read([rq[i] for i in ok]) == a_s[ok]).float().mean().item(), 'requests': len(ok)}
     acc['template']['head'] = (head_reading['template'] == a_s).float().mean().item()
     out['reading accuracy'] = acc
-    sim = lambda texts: (F.normalize(torch.as_tensor(enc.encode(texts, progress=False), dtype=torch.float32), dim=-1) @ A.T).amax(1)
-    named, none = torch.cat([sim(texts_m), sim(reqs['template']), sim([r for r in reqs['vocabulary'] if r])]), sim(NEUTRAL)
-    tau = float(none.max()); out['threshold'] = {'neutral max cosine': tau, 'neutral': len(NEUTRAL), 'attribute requests': len(named),
-                                                 'attribute requests above it': (named > tau).float().mean().item(), 'attribute requests min cosine': named.min().item()}
+    sim = lambda texts: torch.as_tensor(reader.similarity(texts).max(1))
+    named = torch.cat([sim(texts_m), sim(reqs['template']), sim([r for r in reqs['vocabulary'] if r])])
+    tau = reader.threshold; out['threshold'] = {'neutral max cosine': tau, 'neutral': len(READER_NEUTRAL), 'attribute requests': len(named),
+                                                'attribute requests above it': (named > tau).float().mean().item(), 'attribute requests min cosine': named.min().item()}
     neg_rows, neg_move, D, steer_move = negation
     neg_read = read([r[2] for r in neg_rows]); banned = torch.as_tensor([r[1] for r in neg_rows])
-    along = lambda move, j: (move * D[j]).sum(1)  # the head's move along the read attribute's direction in its item space: its sign is the polarity
+    along = lambda move, j: (move * D[j]).sum(1)  # the head's move along the read attribute's direction in its item space
+    text_sign = torch.as_tensor([reader.polarity(r[2], int(j)) for r, j in zip(neg_rows, neg_read)])
+    tmpl_read = read(reqs['template'])
     out['polarity'] = {'negation read as the banned attribute': (neg_read == banned).float().mean().item(),
+                       'negation: text reads it negated': (text_sign < 0).float().mean().item(),
                        'negation: head moves away': (along(neg_move, neg_read) < 0).float().mean().item(),
-                       'template request: head moves toward': (along(steer_move, read(reqs['template'])) > 0).float().mean().item()}
+                       'template request: text reads it asked for': float(np.mean([reader.polarity(r, int(j)) > 0 for r, j in zip(reqs['template'], tmpl_read)])),
+                       'template request: head moves toward': (along(steer_move, tmpl_read) > 0).float().mean().item()}
     P_n = P_s[[r[0] for r in neg_rows]]; seen_n = [seen[r[0]] for r in neg_rows]
-    for m in bonuses:
-        sign = torch.where(along(neg_move, neg_read) < 0, -1.0, 1.0)[:, None]
-        top = topk_excluding(P_n, E, 10, seen_n, m * sign * Mf[neg_read])
+    for m in bonuses:  # signed as the engine signs it: by the text
+        top = topk_excluding(P_n, E, 10, seen_n, m * text_sign[:, None] * Mf[neg_read])
         out.setdefault('negation free share', {})[f'b = {m:g}'] = 1 - Mb[banned[:, None], top].float().mean().item()
     out['negation free share']['unsteered'] = 1 - Mb[banned[:, None], topk_excluding(P_n, E, 10, seen_n)].float().mean().item()
-    r_m, r_s = Mf[read(texts_m)], Mf[read(reqs['template'])]
+    r_m, r_s = Mf[read(texts_m)], Mf[tmpl_read]
     for m in bonuses:
         h, n = hit_ndcg(topk_excluding(P_m, E, 10, seen_m, m * r_m), target_m)
         top = topk_excluding(P_s, E, 10, seen, m * r_s)
@@ -191,16 +184,16 @@ def write_report(m:dict, stem:Path, command:str):
     rows = {k: v for k, v in m['rows'].items() if k not in ('reading accuracy', 'threshold', 'polarity', 'negation free share')}
     lines += [f"| {k} | {f(v, 'val_hit@10')} | {f(v, 'val_ndcg@10')} | {f(v, 'match_hit@10')} | {f(v, 'match_ndcg@10')} | {f(v, 'steer_share')} |" for k, v in rows.items()]
     if acc := m['rows'].get('reading accuracy'):
-        lines += ['', 'Reading accuracy: how often the attribute a request names is the one read first, by the frozen text encoder (cosine to each attribute\'s '
-                  'plain and training-only phrasings) and by the head (its move\'s largest attribute coordinate); the steering requests in each phrasing family.', '',
-                  '| requests | text encoder | head |', '|---|---|---|']
+        lines += ['', 'Reading accuracy: how often the attribute a request names is the one read first, by the engine\'s reader (`talkwalk.dense_engine.AttributeReader`: cosine to each attribute\'s '
+                  'plain and training-only phrasings plus cosine to its direction among the contrastive item embeddings) and by the head (its move\'s largest attribute coordinate); the steering requests in each phrasing family.', '',
+                  '| requests | reader | head |', '|---|---|---|']
         lines += [f"| {k} | {v['encoder']:.3f} | {v['head']:.3f} |" if 'head' in v else f"| {k} | {v['encoder']:.3f} | |" for k, v in acc.items()]
     if th := m['rows'].get('threshold'):
         lines += ['', f"Requests that name no attribute ({th['neutral']} neutral phrasings) reach a cosine of at most {th['neutral max cosine']:.3f} to any attribute; "
                   f"{th['attribute requests above it']:.3f} of {th['attribute requests']} attribute requests (matching, template, vocabulary) exceed it (their lowest: {th['attribute requests min cosine']:.3f})."]
     if po := m['rows'].get('polarity'):
         lines += ['', 'Polarity (a negation, in a training negation phrasing, for the genre most of the history has): ' + '; '.join(f'{k} {v:.3f}' for k, v in po.items()) + '.',
-                  'Lists free of the banned genre with the signed bonus: ' + ', '.join(f'{k} {v:.3f}' for k, v in m['rows']['negation free share'].items()) + '.']
+                  'Lists free of the banned genre with the bonus signed by the text (`AttributeReader.polarity`): ' + ', '.join(f'{k} {v:.3f}' for k, v in m['rows']['negation free share'].items()) + '.']
     Path(stem.with_suffix('.md')).write_text('\n'.join(lines) + '\n')
 
 

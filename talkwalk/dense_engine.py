@@ -4,7 +4,7 @@
 
 # %% ../nbs/dense_engine.ipynb #a68e368f
 from __future__ import annotations
-import dataclasses
+import dataclasses, re
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
 from .utils import config_from, pick_device, unit
@@ -17,7 +17,9 @@ from .encoders import TextCache, DenseHead, load_head, load_contrastive, load_em
 from .session import EngineConfig, EngineError, Recommender, Session, check_attribute_bonus
 
 # %% auto #0
-__all__ = ['READER_NEUTRAL', 'faiss_available', 'ItemIndex', 'AttributeReader', 'check_dense_run', 'DenseRecommender']
+__all__ = ['READER_NEUTRAL', 'NEGATION_CUES', 'NEGATION_VOIDS', 'CLAUSE_BREAKS', 'faiss_available', 'ItemIndex', 'negated',
+           'AttributeReader', 'attribute_phrasings', 'attribute_directions', 'run_reader', 'check_dense_run',
+           'DenseRecommender']
 
 # %% ../nbs/dense_engine.ipynb #032dd9f0
 def faiss_available() -> bool:
@@ -88,26 +90,59 @@ class ItemIndex:
 # %% ../nbs/dense_engine.ipynb #6fc03147
 READER_NEUTRAL = ('recommend something', 'more like that', 'something else please', 'show me more', 'another one like the last', 'surprise me',
                   'what should I watch next?', 'take me back to the earlier picks', 'I liked the second one', 'hmm, not those')  # requests that name no attribute
+NEGATION_CUES = re.compile(r"\b(no|not|nothing|none|neither|nor|never|without|avoid|skip|except|anything but|no more|less|enough|sick of|tired of|fed up|hate|dislike)\b|n't\b", re.I)  # general English negators (NegEx-style), not learned
+NEGATION_VOIDS = re.compile(r"\b(nothing but|not only|no less|can't get enough)\b", re.I)  # cue words that affirm
+CLAUSE_BREAKS = re.compile(r"[;,.!?]|(?<!anything)(?<!everything)(?<!nothing)(?<!all) but ", re.I)
+
+def negated(clause:str) -> bool:
+    "Whether `clause` carries a negation cue ('no', 'anything but', \"isn't\", ...) that no affirming phrase ('nothing but') voids."
+    return bool(NEGATION_CUES.search(NEGATION_VOIDS.sub(' ', clause)))
 
 class AttributeReader:
-    "Which catalogue attribute a request names, by the frozen text encoder: the most similar attribute, where it beats every request that names none."
+    "Which catalogue attribute a request names, by the frozen text encoder, and whether it asks for it or against it."
     def __init__(self, ds:Dataset, encoder:str='', # the text encoder (sentence-transformers path; '' = all-MiniLM-L6-v2), as the contrastive stage saved it
-                 neutral:tuple=READER_NEUTRAL):
-        self.attrs, masks = catalogue_attributes(ds); self.encoder = TextCache(encoder)
+                 neutral:tuple=READER_NEUTRAL,
+                 items:np.ndarray|None=None, # the contrastive stage's item embeddings [catalogue items, D], catalogue order (in the encoder's space)
+                 item_weight:float=1.0, # weight of the items' evidence: cosine to each attribute's direction among `items` (reports/reader_probe_ml-100k-collab.md)
+                ):
+        self.attrs, masks = catalogue_attributes(ds); self.encoder, self.domain = TextCache(encoder), ds.domain
         self.masks = np.stack([masks[a.key] for a in self.attrs]) if self.attrs else np.zeros((0, len(ds.items)), bool)  # [n_attrs, items], catalogue order
-        nouns = NOUNS.get(ds.domain, ('item', 'items'))[1]
-        texts = [[f'{a.words} {nouns}' if a.slot == 'adj' else f'{nouns} {a.words}', *a.training_phrasings] for a in self.attrs]
-        self.vectors = unit(np.stack([self.encoder.encode(t, progress=False).mean(0) for t in texts])) if texts else np.zeros((0, 1), np.float32)
+        self.vectors = unit(np.stack([self.encoder.encode(t, progress=False).mean(0) for t in attribute_phrasings(self.attrs, ds.domain)])) if self.attrs else np.zeros((0, 1), np.float32)
+        self.item_weight = item_weight if items is not None and self.attrs else 0.0
+        self.item_dirs = attribute_directions(unit(np.asarray(items, np.float32)), self.masks) if self.item_weight else np.zeros_like(self.vectors)
         self.threshold = float(self.similarity(list(neutral)).max()) if self.attrs else float('inf')
     def similarity(self, requests:list) -> np.ndarray:
-        "[requests, attributes] cosine of each request to each attribute."
-        return unit(self.encoder.encode(list(requests), progress=False)) @ self.vectors.T
+        "[requests, attributes] cosine of each request to each attribute's phrasings, plus `item_weight` x its cosine to the attribute's items."
+        q = unit(self.encoder.encode(list(requests), progress=False))
+        return q @ self.vectors.T + self.item_weight * (q @ self.item_dirs.T)
     def read(self, request:str) -> int|None:
         "The index (into `attrs`) of the attribute `request` names, or None where it names none."
         if not self.attrs or not request.strip(): return None
         s = self.similarity([request])[0]; j = int(s.argmax())
         return j if s[j] > self.threshold else None
+    def polarity(self, request:str, j:int) -> float:
+        "-1 where the clause of `request` naming attribute `j` is negated ('no horror please', 'anything but horror'), else 1."
+        clauses = [c for c in CLAUSE_BREAKS.split(request) if c.strip()] or [request]
+        named = clauses[int(self.similarity(clauses)[:, j].argmax())] if len(clauses) > 1 else clauses[0]
+        return -1.0 if negated(named) else 1.0
 
+def attribute_phrasings(attrs:list, domain:str) -> list:
+    "Per attribute, its plain phrase ('horror movies', 'movies from the 1980s') and its training-only phrasings."
+    nouns = NOUNS.get(domain, ('item', 'items'))[1]
+    return [[f'{a.words} {nouns}' if a.slot == 'adj' else f'{nouns} {a.words}', *a.training_phrasings] for a in attrs]
+
+def attribute_directions(vectors:np.ndarray, masks:np.ndarray) -> np.ndarray:
+    "[n_attrs, D] unit direction from the mean of `vectors` to the mean of each attribute's rows (`masks` [n_attrs, rows]); zero for an attribute with none."
+    mean = vectors.mean(0)
+    return unit(np.stack([vectors[m].mean(0) - mean if m.any() else np.zeros_like(mean) for m in masks.astype(bool)]))
+
+def run_reader(run_dir:str|Path, ds:Dataset|None=None) -> AttributeReader:
+    "The `AttributeReader` of a run: its contrastive stage's text encoder and item embeddings, over the data set `ds` (default: the run's)."
+    run = RunDir.of(run_dir); ds = ds if ds is not None else load_data_artifacts(run.dir('data'))[0]
+    ids, emb = load_embeddings(run.dir('contrastive')); at = {str(i): p for p, i in enumerate(ids)}
+    rows = [at.get(str(i), -1) for i in ds.items.index]  # items the stage never embedded (added later) get a zero row
+    items = np.concatenate([emb, np.zeros((1, emb.shape[1]), emb.dtype)])[rows]
+    return AttributeReader(ds, run.saved_config('contrastive').get('text_encoder', ''), items=items)
 
 # %% ../nbs/dense_engine.ipynb #e93ca657
 def check_dense_run(run_dir:str|Path) -> RunDir:
@@ -127,7 +162,7 @@ class DenseRecommender(Recommender):
         super().__init__(run_dir, ds, sids, model, tok, cfg)
         self.head, self.index, self.encoder, self.max_history = head, index, encoder, max_history
         self.history_weight, self.steer_after_history = history_weight, steer_after_history
-        self.reader = self.attribute_rows = self.attribute_dirs = None  # built on the first request that needs them (`attribute_bonus_default` > 0)
+        self.reader = self.attribute_rows = None  # built on the first request that needs them (`attribute_bonus_default` > 0)
 
     @classmethod
     def load(cls, run_dir:str|Path, config:EngineConfig|None=None, **overrides) -> DenseRecommender:
@@ -166,16 +201,14 @@ class DenseRecommender(Recommender):
         "Rank requests that name an attribute (as `reader` reads them) from the unsteered query plus `EngineConfig.attribute_bonus` for items with it."
         at = {i: p for p, i in enumerate(self.dataset.items.index.astype(str))}; cols = [at.get(i, -1) for i in self.index.ids]  # index order; items added later: none
         M = np.concatenate([reader.masks, np.zeros((len(reader.masks), 1), bool)], 1)[:, cols].astype(np.float32)  # [n_attrs, index items]
-        E = self.index.rows(self.index.ids); mean = E.mean(0)
         self.reader, self.attribute_rows = reader, M
-        self.attribute_dirs = unit(np.stack([E[m > 0].mean(0) - mean if m.any() else np.zeros_like(mean) for m in M]))  # each attribute's direction in the item space
 
     @torch.no_grad()
     def query_plans(self, queries:list, # `(session, request, guidance)` triples
                    ) -> list:
-        "Per request, `(query, bonus)`: the head's (guided) query and None; or, for a request the reader reads as naming an attribute, the unsteered query and the signed bonus of the items with it."
+        "Per request, `(query, bonus)`: the head's (guided) query and None; or, for a request the reader reads as naming an attribute, the unsteered query and the bonus of the items with it (a penalty where the request negates it)."
         bonus = self.attribute_bonus_default()
-        if bonus and self.reader is None: self.use_reader(AttributeReader(self.dataset, RunDir(self.run_dir).saved_config('contrastive').get('text_encoder', '')))
+        if bonus and self.reader is None: self.use_reader(run_reader(self.run_dir, self.dataset))
         reads = [self.reader.read(request) if bonus else None for _, request, _ in queries]
         batch, spans, after = [], [], bool(self.history_weight and self.steer_after_history)
         for (s, request, guidance), j in zip(queries, reads):
@@ -192,8 +225,7 @@ class DenseRecommender(Recommender):
         for r, j in enumerate(reads):
             if j is None: out.append((steered[r], None)); continue
             neutral = with_history(F.normalize(z[pl[r]][None], dim=-1), histories[r:r + 1], self.history_weight)[0].cpu().numpy()
-            toward = float((z[at[r]] - z[pl[r]]).cpu().numpy() @ self.attribute_dirs[j]) >= 0  # the head's move: toward the attribute, or away (a negation)
-            out.append((neutral, (1.0 if toward else -1.0) * bonus * self.attribute_rows[j]))
+            out.append((neutral, self.reader.polarity(queries[r][1], j) * bonus * self.attribute_rows[j]))  # a negated request: a penalty
         return out
 
     def query_vectors(self, queries:list, # `(session, request, guidance)` triples

@@ -70,8 +70,8 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
         if suite: results['notes'].append(f'{mode} head{" stage " + stage if stage else ""}: steering turns at guidance w = {rec.guidance_default():g} ('
                                           + ("validated by `talkwalk dial`, " + repo_relative(dial_path(ed.run_dir, mode)) if dial_path(ed.run_dir, mode).exists() else 'EngineConfig default') + ')')
         if suite and mode == 'dense' and (b := rec.attribute_bonus_default()):
-            results['notes'].append(f'dense head: requests the text encoder reads as naming an attribute rank from the unsteered query plus an attribute bonus of {b:g} '
-                                    f'(signed by the head\'s move; talkwalk.dense_engine.AttributeReader), from {repo_relative(dial_path(ed.run_dir, mode))}')
+            results['notes'].append(f'dense head: requests the reader reads as naming an attribute rank from the unsteered query plus an attribute bonus of {b:g} '
+                                    f'(a penalty where the request negates it; talkwalk.dense_engine.AttributeReader), from {repo_relative(dial_path(ed.run_dir, mode))}')
         warm = Session(history=list(cases[0].prior)); rec.turn(warm, cfg.request, cfg.llm_k); rec.end_session(warm)  # first-call allocations are not latency
         for v in todo:
             m = EngineMethod(v['name'], rec, ed.cands.pos, v['with_meta'], cfg.llm_k)
