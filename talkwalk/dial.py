@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from .utils import write_json_atomic, write_text_atomic, atomic_path, machine_info
-from .session import dial_path, check_guidance
+from .session import dial_path, check_guidance, check_attribute_bonus
 from .prompts import catalogue_attributes
 from .eval_data import EvalConfig, EvalData, load_eval_data, sample_users
 from .eval_methods import EngineMethod, rank_for
@@ -18,8 +18,8 @@ from .eval_steer import steer_suite, summarise_steer
 from .recommender import load_recommender
 
 # %% auto #0
-__all__ = ['DialConfig', 'dial_weights', 'curve_point', 'dial_curve', 'steer_score', 'pick_guidance', 'run_dial',
-           'merge_dial_reports', 'format_dial', 'plot_dial']
+__all__ = ['DialConfig', 'dial_weights', 'dial_bonuses', 'curve_point', 'dial_curve', 'steer_score', 'pick_guidance',
+           'pick_bonus', 'run_dial', 'merge_dial_reports', 'format_dial', 'plot_dial']
 
 # %% ../nbs/dial.ipynb #b3413dc9
 @dataclass
@@ -31,6 +31,8 @@ class DialConfig:
     users: int = 40                   # seeded validation users given the steering suite
     stage: str = 'b'                  # aligned model of the generative head
     keep_hit: float = 0.9             # a weight qualifies when Hit@10 for requests the target satisfies stays at least this share of w=0's
+    bonuses: str = '0,0.2,0.5,1'      # dense head: attribute bonuses (`EngineConfig.attribute_bonus`) validated at the chosen guidance; '' keeps the run's
+    steer_floor: float = 0.9          # a bonus is enough once its steering score reaches this (and it keeps Hit@10 for requests the target satisfies)
     device: str = 'auto'
     seed: int = 0
     progress: bool = True
@@ -42,25 +44,32 @@ def dial_weights(cfg:DialConfig) -> list:
     if not ws: raise ValueError(f'weights={cfg.weights!r}: give at least one weight, e.g. 0,1,2')
     return ws
 
+def dial_bonuses(cfg:DialConfig) -> list:
+    "The dense head's bonuses to validate, checked (each from 0 to 10), sorted; empty: keep the run's."
+    try: return sorted({check_attribute_bonus(float(x)) for x in cfg.bonuses.split(',') if x.strip()})
+    except ValueError as e: raise ValueError(f'bonuses={cfg.bonuses!r}: {e}') from None
+
 # %% ../nbs/dial.ipynb #85627d08
 def _ci(x:dict|None) -> dict|None:
     "A summary figure `{mean, lo, hi, n}` as plain floats (None where missing)."
     return None if not x else {k: (None if x.get(k) is None else float(x[k])) for k in ('mean', 'lo', 'hi', 'n') if k in x}
 
-def curve_point(w:float, summary:dict, ms:list) -> dict:
-    "One point of the curve: steering shares, Hit@10 of the cost cases and turn latency at guidance `w`."
+def curve_point(w:float, summary:dict, ms:list, setting:str='guidance') -> dict:
+    "One point of the curve: steering shares, Hit@10 of the cost cases and turn latency at `setting` (an `EngineConfig` field) = `w`."
     att, cost = summary.get('attribute', {}), summary.get('cost', {})
-    return {'guidance': w, 'attribute': _ci(att.get('steered')),
+    return {setting: w, 'attribute': _ci(att.get('steered')),
             'by_family': {f: _ci(v['steered']) for f, v in att.get('by_family', {}).items()},
             'negative': _ci(summary.get('negative', {}).get('steered')), 'range': _ci(summary.get('range', {}).get('steered')),
             'hit_has': _ci(cost.get('has', {}).get('hit@10')), 'hit_lacks': _ci(cost.get('lacks', {}).get('hit@10')),
             'hit_unsteered': _ci(cost.get('unsteered', {}).get('hit@10')),
             'ms_per_turn': float(np.median(ms)) if ms else None, 'turns': len(ms)}
 
-def dial_curve(rec, # a loaded `Recommender` (either head); its guidance is set per point and restored
+def dial_curve(rec, # a loaded `Recommender` (either head); its `setting` is set per point and restored
                ed:EvalData, # validation cases (`load_eval_data(run, on='valid')`)
-               weights:list, users:list, ecfg:EvalConfig, progress:bool=True) -> list:
-    "The steering suite on `users` at each guidance weight: one `curve_point` per weight (the unsteered lists, which guidance cannot change, computed once)."
+               weights:list, users:list, ecfg:EvalConfig, progress:bool=True,
+               setting:str='guidance', # the `EngineConfig` field the curve varies: 'guidance' or (dense head) 'attribute_bonus'
+              ) -> list:
+    "The steering suite on `users` at each value of `setting`: one `curve_point` per value (the unsteered lists, which neither setting changes, computed once)."
     if ed.on != 'valid': raise ValueError('the dial is tuned on validation cases: load_eval_data(run, on="valid")')
     attrs, masks = catalogue_attributes(ed.ds, ecfg.min_attr_items)
     suite, m, saved = steer_suite(ed, users, users, attrs, masks, ecfg), EngineMethod(rec.mode, rec, ed.cands.pos, k=ecfg.steer_k), rec.cfg
@@ -68,10 +77,10 @@ def dial_curve(rec, # a loaded `Recommender` (either head); its guidance is set 
     out = []
     try:
         for w in weights:
-            rec.cfg, lists, ms = dataclasses.replace(saved, guidance=w), [], []
-            for c in tqdm(suite, desc=f'{rec.mode} w={w:g}', disable=not progress, leave=False):
+            rec.cfg, lists, ms = dataclasses.replace(saved, **{setting: w}), [], []
+            for c in tqdm(suite, desc=f'{rec.mode} {setting}={w:g}', disable=not progress, leave=False):
                 t0 = time.perf_counter(); lists.append(rank_for(m, ed.cases[c['user_id']], c['request'], ed.cands, ecfg.steer_k)[0]); ms.append((time.perf_counter() - t0) * 1000)
-            out.append(curve_point(w, summarise_steer({'lists': lists, 'unsteered': unsteered}, suite, ed, masks, ecfg)[0], ms))
+            out.append(curve_point(w, summarise_steer({'lists': lists, 'unsteered': unsteered}, suite, ed, masks, ecfg)[0], ms, setting))
     finally: rec.cfg = saved
     return out
 
@@ -92,20 +101,37 @@ def pick_guidance(curve:list, keep_hit:float=0.9) -> tuple:
     return best['guidance'], (f"highest mean steering share ({steer_score(best):.3f}) among weights keeping Hit@10 of matching requests >= "
                               f"{keep_hit:g} x w=0's ({'no floor' if floor is None else f'{floor:.3f}'}); {len(ok)} of {len(curve)} weights qualified")
 
+def pick_bonus(curve:list, # `curve_point`s over 'attribute_bonus'
+               steer_floor:float=0.9) -> tuple:
+    "`(bonus, why)`: the smallest bonus keeping Hit@10 of matching requests at least the unsteered one's with a steering score of `steer_floor`; else the best-steering of those keeping it; else 0."
+    hit = lambda p: (p.get('hit_has') or {}).get('mean')
+    ok = [p for p in curve if hit(p) is not None and (p.get('hit_unsteered') or {}).get('mean') is not None and hit(p) >= p['hit_unsteered']['mean']]
+    if not ok: return 0.0, f'no bonus kept Hit@10 of matching requests at the unsteered one ({len(curve)} tried): requests steer through the head alone'
+    enough = [p for p in ok if steer_score(p) >= steer_floor]
+    best = min(enough, key=lambda p: p['attribute_bonus']) if enough else max(ok, key=lambda p: (steer_score(p), -p['attribute_bonus']))
+    return best['attribute_bonus'], (f"{'smallest bonus reaching' if enough else 'no bonus reached'} a mean steering share of {steer_floor:g}"
+                                     f"{'' if enough else '; the best-steering one'} among those keeping Hit@10 of matching requests >= unsteered "
+                                     f"({hit(best):.3f} vs {best['hit_unsteered']['mean']:.3f}; steering {steer_score(best):.3f}); {len(ok)} of {len(curve)} bonuses kept it")
+
 # %% ../nbs/dial.ipynb #2c6f13f2
 def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
     "The dial curve of each head of `run_dir` on validation users, the chosen weight saved per head; returns everything measured."
-    cfg = cfg or DialConfig(); run_dir, weights = Path(run_dir), dial_weights(cfg)
+    cfg = cfg or DialConfig(); run_dir, weights, bonuses = Path(run_dir), dial_weights(cfg), dial_bonuses(cfg)
     ed = load_eval_data(run_dir, on='valid'); ecfg = EvalConfig(dataset=ed.ds.name, seed=cfg.seed, progress=cfg.progress)
     users = sample_users(ed, cfg.users, cfg.seed)
     res = {'run': str(run_dir), 'dataset': ed.ds.name, 'config': dataclasses.asdict(cfg), 'users': len(users), 'machine': machine_info(), 'heads': {}, 'notes': []}
     for mode in [m.strip() for m in cfg.modes.split(',') if m.strip()]:
-        try: rec = load_recommender(run_dir, mode=mode, stage=cfg.stage, device=cfg.device, guidance=0.0)
+        try: rec = load_recommender(run_dir, mode=mode, stage=cfg.stage, device=cfg.device, guidance=0.0, **({'attribute_bonus': 0.0} if mode == 'dense' and bonuses else {}))
         except (ValueError, FileNotFoundError) as e: res['notes'].append(f'{mode}: not measured ({str(e).splitlines()[0]})'); log(res['notes'][-1]); continue
         t0 = time.time(); curve = dial_curve(rec, ed, weights, users, ecfg, cfg.progress)
         w, why = pick_guidance(curve, cfg.keep_hit)
         res['heads'][mode] = {'curve': curve, 'guidance': w, 'why': why, 'wall_s': round(time.time() - t0, 1)}
-        f = dial_path(run_dir, mode); kept = {k: v for k, v in json.loads(f.read_text()).items() if k.startswith('attribute_bonus')} if f.exists() else {}  # the dense head's bonus, validated apart
+        f = dial_path(run_dir, mode); kept = {k: v for k, v in json.loads(f.read_text()).items() if k.startswith('attribute_bonus')} if f.exists() else {}  # the dense head's bonus, when not validated now
+        if mode == 'dense' and bonuses:
+            rec.cfg = dataclasses.replace(rec.cfg, guidance=w); t0 = time.time()
+            bcurve = dial_curve(rec, ed, bonuses, users, ecfg, cfg.progress, setting='attribute_bonus'); b, bwhy = pick_bonus(bcurve, cfg.steer_floor)
+            res['heads'][mode].update(bonus_curve=bcurve, attribute_bonus=b, attribute_bonus_why=bwhy, bonus_wall_s=round(time.time() - t0, 1))
+            kept = {'attribute_bonus': b, 'attribute_bonus_why': bwhy, 'bonuses': bonuses}; log(f'[dial] dense: attribute bonus {b:g} ({bwhy})')
         write_json_atomic(f, {'guidance': w, 'why': why, 'users': len(users), 'weights': weights, 'split': 'valid', **kept})
         log(f'[dial] {mode}: guidance {w:g} ({why})')
     return res
@@ -144,6 +170,14 @@ def format_dial(res:dict, command:str='') -> str:
             out.append(f"| {p['guidance']:g} | {_fmt(p['attribute'])} | {fam} | {_fmt(p['negative'])} | {_fmt(p['range'])} | {_fmt(p['hit_has'])} | "
                        f"{_fmt(p['hit_lacks'])} | {p['ms_per_turn']:.0f}{ratio} |")
         out.append('')
+        if h.get('bonus_curve'):
+            out += [f"Attribute bonus at w = {h['guidance']:g}: default {h['attribute_bonus']:g}. Rule: {h['attribute_bonus_why']}. Wall time {h['bonus_wall_s'] / 60:.1f} min.", '',
+                    '| bonus | attribute | template / paraphrase / vocabulary | negation | range | Hit@10 (has) | Hit@10 unsteered | ms/turn |', '|---|---|---|---|---|---|---|---|']
+            for p in h['bonus_curve']:
+                fam = ' / '.join(f"{(p['by_family'].get(f) or {}).get('mean', float('nan')):.2f}" for f in ('template', 'paraphrase', 'vocabulary'))
+                out.append(f"| {p['attribute_bonus']:g} | {_fmt(p['attribute'])} | {fam} | {_fmt(p['negative'])} | {_fmt(p['range'])} | {_fmt(p['hit_has'])} | "
+                           f"{_fmt(p['hit_unsteered'])} | {p['ms_per_turn']:.0f} |")
+            out.append('')
     return '\n'.join(out + [f'Note: {n}' for n in res['notes']]) + '\n'
 
 def plot_dial(res:dict, path:str|Path):
