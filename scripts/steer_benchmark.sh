@@ -25,6 +25,9 @@ make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb
 #   .venv/bin/python scripts/attribute_probe.py $R --weights 0,1 --history-weight 0 --layouts one --report reports/attribute_probe_ml-100k-collab_nopull
 #   .venv/bin/python scripts/attribute_probe.py $R --weights 0,0.5,0.75,1 --layouts one,kind --guidance 2 --report reports/attribute_layout_probe_ml-100k-collab
 #   $B/talkwalk dial --run $R --modes dense --users 30 --weights 0,0.5,1,2,4 --report reports/dial_ml-100k
+#   .venv/bin/python scripts/reader_probe.py $R --weights 0,0.25,0.5,1,2,4 --per-attr 5 --seed 0 --report reports/reader_probe_ml-100k-collab
+#   .venv/bin/python scripts/steer_move_probe.py $R --scales 0.25,0.5,1,2,5,10,20 --guidances 0,4 --bonuses 0.05,0.1,0.2,0.5,1 --seed 0 --report reports/steer_move_probe_ml-100k-collab
+#   $B/talkwalk dial --run $R --modes dense --users 20 --weights 4 --bonuses 0,0.2,0.5,1 --report reports/dial_ml-100k-bonus  # the reader's bonus at w = 4 (writes the dial file the evaluation reads)
 #   make papermill PROFILE=collab-dense NOTEBOOKS=nbs/05_eval.ipynb
 make papermill PROFILE=collab NOTEBOOKS=nbs/04_inference.ipynb
 $B/python scripts/ranking_report.py --run $R --out reports/ranking_ml-100k_collab --align-config configs/ranking/ml-100k-alignment-collab.yaml --script scripts/steer_benchmark.sh
