@@ -110,7 +110,8 @@ def test_attribute_probe_retrains_the_saved_head(dense_run, tmp_path):
         assert rows["0"][k] == pytest.approx(best[k], abs=1e-5), k
     assert {"steer_share (genre)", "steer_share (decade)"} <= set(rows["1"]) and "attributes (weight 1)" in rows["1"]["item_space"]
     assert set(rows) == {"0", "1", "1 per kind"} and "attributes per kind (weight 1)" in rows["1 per kind"]["item_space"]
-    assert rows["1 per kind"]["val_hit@10"] != rows["1"]["val_hit@10"] or rows["1 per kind"]["steer_share"] != rows["1"]["steer_share"]  # another space
+    figures = lambda row: {k: v for k, v in row.items() if k not in ("train_s", "item_space")}
+    assert figures(rows["1 per kind"]) != figures(rows["1"])  # another space: some figure moves (at tiny parameters hit and share alone can tie)
     assert {"steer_share @ w=2", "steer_share (decade) @ w=2"} <= set(rows["0"]) and "val_hit@10 @ w=2" not in rows["0"]
     md = (tmp_path / "a.md").read_text()
     assert "| 1 |" in md and "| 1 per kind |" in md and "steer share @ w=2" in md
