@@ -10,7 +10,7 @@ No LLM, no users: text encoder and item embeddings only.
 
     .venv/bin/python scripts/reader_probe.py runs/ml-100k-collab --report reports/reader_probe_ml-100k-collab
 """
-import argparse, time
+import argparse, copy, time
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +28,9 @@ def without_phrasing(reader:AttributeReader, j:int, phrasing:str) -> np.ndarray:
 
 
 def scores(reader:AttributeReader, requests:list, weight:float, V:np.ndarray|None=None) -> np.ndarray:
-    "[requests, attributes] the reader's score at item weight `weight` (phrasing vectors `V`, default the reader's)."
-    q = unit(reader.encoder.encode(list(requests), progress=False))
-    return q @ (reader.vectors if V is None else V).T + weight * (q @ reader.item_dirs.T)
+    "[requests, attributes] `AttributeReader.similarity` at item weight `weight` (phrasing vectors `V`, default the reader's)."
+    r = copy.copy(reader); r.item_weight = weight; r.vectors = reader.vectors if V is None else V
+    return r.similarity(requests)
 
 
 def leave_one_out(reader:AttributeReader, weights:list) -> dict:

@@ -18,7 +18,7 @@ from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_u
 from .prompts import NEGATION_TEMPLATES, training_steer_text, dense_messages, catalogue_attributes
 from .metrics import steering_precision
 from .llm import load_llm, llm_features
-from .encoders import TextCache, DenseHead, save_head, save_item_space, load_embeddings, popularity_prior, guided, with_history
+from .encoders import TextCache, DenseHead, save_head, save_item_space, load_embeddings, popularity_prior, guided, with_history, attribute_directions
 
 # %% auto #0
 __all__ = ['LOSSES', 'FeatureCache', 'DenseConfig', 'enabled_losses', 'DenseExamples', 'build_examples', 'attribute_vectors',
@@ -171,8 +171,8 @@ def build_examples(ds:Dataset, split, tok, attrs:list, masks:dict, cfg:DenseConf
 def attribute_vectors(item_emb:np.ndarray, # catalogue order, rows L2-normalised
                       attrs:list, masks:dict) -> tuple:
     "`(directions, centroids)` per attribute: unit(mean of its items - mean of all items), unit(mean of its items)."
-    mean = item_emb.mean(0); cen = np.stack([item_emb[masks[a.key]].mean(0) for a in attrs])
-    return unit(cen - mean), unit(cen)
+    M = np.stack([masks[a.key] for a in attrs])
+    return attribute_directions(item_emb, M), unit(np.stack([item_emb[m].mean(0) for m in M]))
 
 def topk_excluding(z:torch.Tensor, E:torch.Tensor, k:int, seen:list|None=None,
                    bias:torch.Tensor|None=None, # per-item offsets added to the inner products (the head's item prior)

@@ -13,13 +13,12 @@ from .catalog import Dataset, load_data_artifacts
 from .sids import SIDTable
 from .prompts import NOUNS, catalogue_attributes, dense_messages
 from .llm import load_llm, apply_quantize, token_features, pad_id
-from .encoders import TextCache, DenseHead, load_head, load_contrastive, load_embeddings, load_item_space, guided, with_history
+from .encoders import TextCache, DenseHead, load_head, load_contrastive, load_embeddings, load_item_space, guided, with_history, attribute_directions
 from .session import EngineConfig, EngineError, Recommender, Session, check_attribute_bonus
 
 # %% auto #0
 __all__ = ['READER_NEUTRAL', 'NEGATION_CUES', 'NEGATION_VOIDS', 'CLAUSE_BREAKS', 'faiss_available', 'ItemIndex', 'negated',
-           'AttributeReader', 'attribute_phrasings', 'attribute_directions', 'run_reader', 'check_dense_run',
-           'DenseRecommender']
+           'AttributeReader', 'attribute_phrasings', 'run_reader', 'check_dense_run', 'DenseRecommender']
 
 # %% ../nbs/dense_engine.ipynb #032dd9f0
 def faiss_available() -> bool:
@@ -131,10 +130,6 @@ def attribute_phrasings(attrs:list, domain:str) -> list:
     nouns = NOUNS.get(domain, ('item', 'items'))[1]
     return [[f'{a.words} {nouns}' if a.slot == 'adj' else f'{nouns} {a.words}', *a.training_phrasings] for a in attrs]
 
-def attribute_directions(vectors:np.ndarray, masks:np.ndarray) -> np.ndarray:
-    "[n_attrs, D] unit direction from the mean of `vectors` to the mean of each attribute's rows (`masks` [n_attrs, rows]); zero for an attribute with none."
-    mean = vectors.mean(0)
-    return unit(np.stack([vectors[m].mean(0) - mean if m.any() else np.zeros_like(mean) for m in masks.astype(bool)]))
 
 def run_reader(run_dir:str|Path, ds:Dataset|None=None) -> AttributeReader:
     "The `AttributeReader` of a run: its contrastive stage's text encoder and item embeddings, over the data set `ds` (default: the run's)."

@@ -121,17 +121,19 @@ def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
     users = sample_users(ed, cfg.users, cfg.seed)
     res = {'run': str(run_dir), 'dataset': ed.ds.name, 'config': dataclasses.asdict(cfg), 'users': len(users), 'machine': machine_info(), 'heads': {}, 'notes': []}
     for mode in [m.strip() for m in cfg.modes.split(',') if m.strip()]:
-        try: rec = load_recommender(run_dir, mode=mode, stage=cfg.stage, device=cfg.device, guidance=0.0, **({'attribute_bonus': 0.0} if mode == 'dense' and bonuses else {}))
+        sweep = mode == 'dense' and bool(bonuses)  # the dense head's attribute bonus is validated now, from a head loaded without one
+        try: rec = load_recommender(run_dir, mode=mode, stage=cfg.stage, device=cfg.device, guidance=0.0, **({'attribute_bonus': 0.0} if sweep else {}))
         except (ValueError, FileNotFoundError) as e: res['notes'].append(f'{mode}: not measured ({str(e).splitlines()[0]})'); log(res['notes'][-1]); continue
         t0 = time.time(); curve = dial_curve(rec, ed, weights, users, ecfg, cfg.progress)
         w, why = pick_guidance(curve, cfg.keep_hit)
         res['heads'][mode] = {'curve': curve, 'guidance': w, 'why': why, 'wall_s': round(time.time() - t0, 1)}
-        f = dial_path(run_dir, mode); kept = {k: v for k, v in json.loads(f.read_text()).items() if k.startswith('attribute_bonus')} if f.exists() else {}  # the dense head's bonus, when not validated now
-        if mode == 'dense' and bonuses:
+        f = dial_path(run_dir, mode)
+        if sweep:
             rec.cfg = dataclasses.replace(rec.cfg, guidance=w); t0 = time.time()
             bcurve = dial_curve(rec, ed, bonuses, users, ecfg, cfg.progress, setting='attribute_bonus'); b, bwhy = pick_bonus(bcurve, cfg.steer_floor)
             res['heads'][mode].update(bonus_curve=bcurve, attribute_bonus=b, attribute_bonus_why=bwhy, bonus_wall_s=round(time.time() - t0, 1))
             kept = {'attribute_bonus': b, 'attribute_bonus_why': bwhy, 'bonuses': bonuses}; log(f'[dial] dense: attribute bonus {b:g} ({bwhy})')
+        else: kept = {k: v for k, v in json.loads(f.read_text()).items() if k.startswith('attribute_bonus')} if f.exists() else {}  # the dense head's bonus, validated before
         write_json_atomic(f, {'guidance': w, 'why': why, 'users': len(users), 'weights': weights, 'split': 'valid', **kept})
         log(f'[dial] {mode}: guidance {w:g} ({why})')
     return res
@@ -154,6 +156,11 @@ def _fmt(x:dict|None) -> str:
     if not x or x.get('mean') is None: return '—'
     return f"{x['mean']:.3f}" + (f" [{x['lo']:.3f}, {x['hi']:.3f}]" if x.get('lo') is not None else '')
 
+def _steer_cells(p:dict) -> str:
+    "A curve point's steering cells: attribute, template / paraphrase / vocabulary, negation, range, Hit@10 of matching requests."
+    fam = ' / '.join(f"{(p['by_family'].get(f) or {}).get('mean', float('nan')):.2f}" for f in ('template', 'paraphrase', 'vocabulary'))
+    return f"{_fmt(p['attribute'])} | {fam} | {_fmt(p['negative'])} | {_fmt(p['range'])} | {_fmt(p['hit_has'])}"
+
 def format_dial(res:dict, command:str='') -> str:
     "The dial report in Markdown: per head, the curve and the chosen weight."
     out = [f"# The steering dial ({res['dataset']})", '',
@@ -165,18 +172,14 @@ def format_dial(res:dict, command:str='') -> str:
         out += [f'## {mode} head: default guidance {h["guidance"]:g}', '', f'Rule: {h["why"]}. Wall time {h["wall_s"] / 60:.1f} min.', '',
                 '| w | attribute | template / paraphrase / vocabulary | negation | range | Hit@10 (has) | Hit@10 (lacks) | ms/turn (x unguided) |', '|---|---|---|---|---|---|---|---|']
         for p in h['curve']:
-            fam = ' / '.join(f"{(p['by_family'].get(f) or {}).get('mean', float('nan')):.2f}" for f in ('template', 'paraphrase', 'vocabulary'))
             ratio = f" ({p['ms_per_turn'] / base:.2f}x)" if base and p['ms_per_turn'] else ''
-            out.append(f"| {p['guidance']:g} | {_fmt(p['attribute'])} | {fam} | {_fmt(p['negative'])} | {_fmt(p['range'])} | {_fmt(p['hit_has'])} | "
-                       f"{_fmt(p['hit_lacks'])} | {p['ms_per_turn']:.0f}{ratio} |")
+            out.append(f"| {p['guidance']:g} | {_steer_cells(p)} | {_fmt(p['hit_lacks'])} | {p['ms_per_turn']:.0f}{ratio} |")
         out.append('')
         if h.get('bonus_curve'):
             out += [f"Attribute bonus at w = {h['guidance']:g}: default {h['attribute_bonus']:g}. Rule: {h['attribute_bonus_why']}. Wall time {h['bonus_wall_s'] / 60:.1f} min.", '',
                     '| bonus | attribute | template / paraphrase / vocabulary | negation | range | Hit@10 (has) | Hit@10 unsteered | ms/turn |', '|---|---|---|---|---|---|---|---|']
             for p in h['bonus_curve']:
-                fam = ' / '.join(f"{(p['by_family'].get(f) or {}).get('mean', float('nan')):.2f}" for f in ('template', 'paraphrase', 'vocabulary'))
-                out.append(f"| {p['attribute_bonus']:g} | {_fmt(p['attribute'])} | {fam} | {_fmt(p['negative'])} | {_fmt(p['range'])} | {_fmt(p['hit_has'])} | "
-                           f"{_fmt(p['hit_unsteered'])} | {p['ms_per_turn']:.0f} |")
+                out.append(f"| {p['attribute_bonus']:g} | {_steer_cells(p)} | {_fmt(p['hit_unsteered'])} | {p['ms_per_turn']:.0f} |")
             out.append('')
     return '\n'.join(out + [f'Note: {n}' for n in res['notes']]) + '\n'
 

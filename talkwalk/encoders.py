@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
-from .utils import atomic_path, cache_dir
+from .utils import atomic_path, cache_dir, unit
 from .run import ArtifactError, artifact
 from .catalog import is_missing
 
 # %% auto #0
 __all__ = ['KINDS', 'default_text_encoder', 'load_text_encoder', 'TextCache', 'FieldSpec', 'Featurizer', 'MetadataEncoder',
-           'TextAdapter', 'ContrastiveModel', 'load_contrastive', 'load_embeddings', 'DenseHead', 'popularity_prior',
-           'save_item_space', 'load_item_space', 'save_head', 'load_head', 'history_centroids', 'guided',
-           'with_history']
+           'TextAdapter', 'ContrastiveModel', 'load_contrastive', 'load_embeddings', 'attribute_directions',
+           'DenseHead', 'popularity_prior', 'save_item_space', 'load_item_space', 'save_head', 'load_head',
+           'history_centroids', 'guided', 'with_history']
 
 # %% ../nbs/encoders.ipynb #16c63f6a
 def default_text_encoder() -> str:
@@ -246,6 +246,14 @@ def load_embeddings(folder:str|Path, kind:str='item') -> tuple:
     emb, ids = artifact(folder, 'contrastive', f'{kind}_emb'), artifact(folder, 'contrastive', f'{kind}_ids')
     if not emb.exists(): raise ArtifactError(f'{emb} not found: run the contrastive stage first (talkwalk contrastive)')
     return json.loads(ids.read_text()), np.load(emb)
+
+# %% ../nbs/encoders.ipynb #a320ae3b
+def attribute_directions(vectors:np.ndarray, # [rows, D] item embeddings, catalogue order
+                         masks:np.ndarray, # [n_attrs, rows] which rows carry each attribute
+                        ) -> np.ndarray:
+    "[n_attrs, D] unit direction from the mean of `vectors` to the mean of each attribute's rows; zero for an attribute with none."
+    mean = vectors.mean(0)
+    return unit(np.stack([vectors[m].mean(0) - mean if m.any() else np.zeros_like(mean) for m in masks.astype(bool)]))
 
 # %% ../nbs/encoders.ipynb #enc00004
 class DenseHead(nn.Module):
