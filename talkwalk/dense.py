@@ -18,7 +18,7 @@ from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_u
 from .prompts import NEGATION_TEMPLATES, training_steer_text, dense_messages, catalogue_attributes
 from .metrics import steering_precision
 from .llm import load_llm, llm_features
-from .encoders import TextCache, DenseHead, save_head, save_item_space, load_embeddings, popularity_prior, guided, with_history, attribute_directions
+from .encoders import TextCache, DenseHead, save_head, save_item_space, catalogue_embeddings, popularity_prior, guided, with_history, attribute_directions
 
 # %% auto #0
 __all__ = ['LOSSES', 'FeatureCache', 'DenseConfig', 'enabled_losses', 'DenseExamples', 'build_examples', 'attribute_vectors',
@@ -291,9 +291,7 @@ def dense_inputs(run_dir:Path, cfg:DenseConfig, progress:bool=True, log=print) -
     "Everything training needs from a run folder: data, examples, LLM features, the item space and text embeddings, attribute vectors, the item prior."
     enabled_losses(cfg)  # a bad config fails before the LLM reads anything
     ds, split = load_data_artifacts(run_dir/'data')
-    ids, emb = load_embeddings(run_dir/'contrastive'); at = {str(i): r for r, i in enumerate(ids)}
-    if missing := [i for i in ds.items.index if i not in at]: raise ArtifactError(f'{len(missing)} items lack a contrastive embedding in {run_dir/"contrastive"}: re-run the contrastive stage')
-    content = unit(emb[[at[i] for i in ds.items.index]])
+    content = unit(catalogue_embeddings(run_dir/'contrastive', list(ds.items.index)))
     attrs, masks = catalogue_attributes(ds)
     if not attrs: raise ValueError(f'{ds.name}: no requestable item attributes (genres, decades, categories) to train the steering signals on')
     model, tok = load_llm(cfg.model, pick_device(cfg.device))

@@ -13,7 +13,7 @@ from .catalog import Dataset, load_data_artifacts
 from .sids import SIDTable
 from .prompts import NOUNS, catalogue_attributes, dense_messages
 from .llm import load_llm, apply_quantize, token_features, pad_id
-from .encoders import TextCache, DenseHead, load_head, load_contrastive, load_embeddings, load_item_space, guided, with_history, attribute_directions
+from .encoders import TextCache, DenseHead, load_head, load_contrastive, load_embeddings, catalogue_embeddings, load_item_space, guided, with_history, attribute_directions
 from .session import EngineConfig, EngineError, Recommender, Session, check_attribute_bonus
 
 # %% auto #0
@@ -134,9 +134,7 @@ def attribute_phrasings(attrs:list, domain:str) -> list:
 def run_reader(run_dir:str|Path, ds:Dataset|None=None) -> AttributeReader:
     "The `AttributeReader` of a run: its contrastive stage's text encoder and item embeddings, over the data set `ds` (default: the run's)."
     run = RunDir.of(run_dir); ds = ds if ds is not None else load_data_artifacts(run.dir('data'))[0]
-    ids, emb = load_embeddings(run.dir('contrastive')); at = {str(i): p for p, i in enumerate(ids)}
-    rows = [at.get(str(i), -1) for i in ds.items.index]  # items the stage never embedded (added later) get a zero row
-    items = np.concatenate([emb, np.zeros((1, emb.shape[1]), emb.dtype)])[rows]
+    items = catalogue_embeddings(run.dir('contrastive'), list(ds.items.index), missing='zero')  # an item added after the stage: a zero row
     return AttributeReader(ds, run.saved_config('contrastive').get('text_encoder', ''), items=items)
 
 # %% ../nbs/dense_engine.ipynb #e93ca657

@@ -16,9 +16,9 @@ from .catalog import is_missing
 
 # %% auto #0
 __all__ = ['KINDS', 'default_text_encoder', 'load_text_encoder', 'TextCache', 'FieldSpec', 'Featurizer', 'MetadataEncoder',
-           'TextAdapter', 'ContrastiveModel', 'load_contrastive', 'load_embeddings', 'attribute_directions',
-           'DenseHead', 'popularity_prior', 'save_item_space', 'load_item_space', 'save_head', 'load_head',
-           'history_centroids', 'guided', 'with_history']
+           'TextAdapter', 'ContrastiveModel', 'load_contrastive', 'load_embeddings', 'catalogue_embeddings',
+           'attribute_directions', 'DenseHead', 'popularity_prior', 'save_item_space', 'load_item_space', 'save_head',
+           'load_head', 'history_centroids', 'guided', 'with_history']
 
 # %% ../nbs/encoders.ipynb #16c63f6a
 def default_text_encoder() -> str:
@@ -246,6 +246,18 @@ def load_embeddings(folder:str|Path, kind:str='item') -> tuple:
     emb, ids = artifact(folder, 'contrastive', f'{kind}_emb'), artifact(folder, 'contrastive', f'{kind}_ids')
     if not emb.exists(): raise ArtifactError(f'{emb} not found: run the contrastive stage first (talkwalk contrastive)')
     return json.loads(ids.read_text()), np.load(emb)
+
+# %% ../nbs/encoders.ipynb #9d9f4b16
+def catalogue_embeddings(folder:str|Path, # a contrastive artifact folder
+                         item_ids:list, # the catalogue's item ids, in its order
+                         missing:str='raise', # an item the stage never embedded: 'raise' (an error naming it) or 'zero' (a zero row, e.g. an item added later)
+                        ) -> np.ndarray:
+    "[len(item_ids), D] the contrastive stage's item embeddings in catalogue order."
+    if missing not in ('raise', 'zero'): raise ValueError(f"missing={missing!r}: use 'raise' or 'zero'")
+    ids, emb = load_embeddings(folder); at = {str(i): r for r, i in enumerate(ids)}
+    if (gone := [i for i in item_ids if str(i) not in at]) and missing == 'raise':
+        raise ArtifactError(f'{len(gone)} catalogue items have no contrastive embedding in {folder} (e.g. {gone[:3]}): re-run the contrastive stage (talkwalk contrastive)')
+    return np.concatenate([emb, np.zeros((1, emb.shape[1]), emb.dtype)])[[at.get(str(i), len(ids)) for i in item_ids]]
 
 # %% ../nbs/encoders.ipynb #a320ae3b
 def attribute_directions(vectors:np.ndarray, # [rows, D] item embeddings, catalogue order

@@ -12,7 +12,7 @@ from .run import RunDir, ArtifactError
 from .catalog import Dataset, Split, load_data_artifacts, user_profile
 from .sids import SIDTable
 from .metrics import self_information
-from .encoders import load_embeddings
+from .encoders import catalogue_embeddings
 from .session import EngineError
 from .engine import check_run
 
@@ -119,13 +119,9 @@ def load_eval_data(run_dir:str|Path, on:str='test', # 'test', or 'valid': each c
     sid_of, levels = {}, 3
     if RunDir(run_dir).has('rqvae'):
         table = SIDTable.load(RunDir(run_dir).path('rqvae', 'lookup')); sid_of, levels = dict(table.sid_of), table.levels
-    ids, emb = load_embeddings(run_dir/'contrastive')
-    at = {str(i): r for r, i in enumerate(ids)}
-    if missing := [i for i in cands.item_ids if i not in at]:
-        raise EvalError(f'{len(missing)} catalogue items have no contrastive embedding in {run_dir/"contrastive"} (e.g. {missing[:3]}): re-run the contrastive stage')
     users = split.train.groupby('item_id').user_id.nunique()
     return EvalData(run_dir, ds, split, cands, cases, list(rows.user_id), sid_of, levels,
-                    unit(emb[[at[i] for i in cands.item_ids]]),
+                    unit(catalogue_embeddings(run_dir/'contrastive', cands.item_ids)),
                     split.item_counts(cands.item_ids),
                     self_information(users.reindex(cands.item_ids, fill_value=0).to_numpy(), split.train.user_id.nunique()), on)
 
