@@ -401,7 +401,7 @@ def write_dense_report(m:dict, reports:str|Path, run:str, command:str,
     for f in sorted(reports.glob('dense_*.json')):
         r = json.loads(f.read_text()); c = r['config']
         text += [f"## {c['dataset']}" + (f" ({f.stem.removeprefix('dense_')})" if f.stem != f"dense_{c['dataset']}" else ''), '',
-                 f"Command: `{r['command']}`; run folder `{r['run']}`; wall time {r['wall_s'] / 60:.1f} min (LLM features and the ablation included); {r['machine']}.",
+                 f"Command: `{r['command']}`; run folder `{r['run']}`; wall time {r['wall_s'] / 60:.1f} min (LLM features{' and the ablation' if r.get('ablation') else ''} included); {r['machine']}.",
                  f"Frozen LLM: {c['model'] or 'SmolLM2-135M-Instruct (bundled)'}; training users: {c['users'] or 'all'}; {r['contexts']:,} contexts "
                  f"({', '.join(f'{k} {v:,}' for k, v in r['examples'].items())}), features {r['feature_dim']}-d; head width {c['hidden']}, {c['epochs']} epochs; "
                  + ('the kept epoch is the last one.' if c.get('keep') == 'last' else 'the kept epoch is the best by validation NDCG@10.')

@@ -247,7 +247,7 @@ def load_embeddings(folder:str|Path, kind:str='item') -> tuple:
     if not emb.exists(): raise ArtifactError(f'{emb} not found: run the contrastive stage first (talkwalk contrastive)')
     return json.loads(ids.read_text()), np.load(emb)
 
-# %% ../nbs/encoders.ipynb #9d9f4b16
+# %% ../nbs/encoders.ipynb #ce1a7b01
 def catalogue_embeddings(folder:str|Path, # a contrastive artifact folder
                          item_ids:list, # the catalogue's item ids, in its order
                          missing:str='raise', # an item the stage never embedded: 'raise' (an error naming it) or 'zero' (a zero row, e.g. an item added later)
