@@ -12,7 +12,7 @@ import torch, torch.nn.functional as F
 from tqdm.auto import tqdm
 from .utils import (set_seed, pick_device, atomic_path, write_json_atomic, write_text_atomic, save_config, start_wandb,
                             machine_info, unit)
-from .run import ArtifactError, RunDir
+from .run import RunDir
 from .tracking import log_outputs, use_inputs
 from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_user, item_texts, user_profile, collaborative_item_embeddings
 from .prompts import NEGATION_TEMPLATES, training_steer_text, dense_messages, catalogue_attributes
