@@ -1,7 +1,13 @@
 """What TalkWalk's serving costs at catalogue sizes it has never seen (issue 18): synthetic catalogues of 10^4, 10^5 and 10^6 items
-with random SIDs (3 levels x 256 codes + the collision level) and random unit vectors, through the engine's own pieces.
+with random SIDs (3 levels x 256 codes + the collision level) and dense vectors, through the engine's own pieces.
 
     python scripts/scale_sim.py [--sizes 10000,100000,1000000 --queries 30 --dim 384 --out reports/scale]
+    python scripts/scale_sim.py --vectors matched --like runs/ml-100k-collab/dense/items.npz --out reports/scale_matched
+
+Dense vectors (--vectors): `random`, unit vectors uniform on the sphere (the worst case for any approximate index: in hundreds of
+dimensions every point is almost equally far from every other), or `matched`, drawn from a Gaussian with the mean and covariance of a
+real item space (--like: a dense head's items.npz or a contrastive item_emb.npy), so the synthetic catalogue has the real one's
+anisotropy; queries are drawn the same way as items.
 
 Per size, in a fresh subprocess (so memory figures do not mix):
 - the SID trie (`talkwalk.sids.TokenTrie`): build time and resident memory it adds;
@@ -38,7 +44,20 @@ def rss() -> int:
 
 def pct(xs:list, q:float) -> float: return float(np.percentile(np.asarray(xs) * 1000, q))
 
-def measure(n:int, queries:int, dim:int, hnsw_max:int=10**9, seed:int=0) -> dict:
+def like_stats(path:str) -> tuple:
+    "`(mean, covariance)` of the rows of a real item space: a dense head's items.npz (`vectors`) or an .npy matrix."
+    v = np.load(path)['vectors'] if path.endswith('.npz') else np.load(path)
+    v = np.asarray(v, np.float64); return v.mean(0), np.cov(v, rowvar=False)
+
+def draw_vectors(n:int, kind:str, dim:int, rng, like:str|None=None, chunk:int=100_000) -> np.ndarray:
+    "`n` float32 vectors: `random` unit vectors of `dim` dimensions, or `matched` draws from the Gaussian of a real item space (`like`)."
+    if kind == 'random':
+        v = rng.standard_normal((n, dim), dtype=np.float32); return v / np.linalg.norm(v, axis=1, keepdims=True)
+    if kind != 'matched' or not like: raise SystemExit(f"--vectors {kind!r}: use 'random', or 'matched' with --like <items.npz | item_emb.npy>")
+    mu, cov = like_stats(like); L = np.linalg.cholesky(cov + 1e-6 * np.eye(len(mu)))  # jitter: a catalogue smaller than its dimension gives a singular covariance
+    return np.concatenate([(mu + rng.standard_normal((min(chunk, n - i), len(mu))) @ L.T).astype(np.float32) for i in range(0, n, chunk)])
+
+def measure(n:int, queries:int, dim:int, hnsw_max:int=10**9, seed:int=0, vectors:str='random', like:str|None=None) -> dict:
     "Every figure for one catalogue size (run in its own process)."
     import torch
     from talkwalk.sids import TokenTrie
@@ -61,8 +80,7 @@ def measure(n:int, queries:int, dim:int, hnsw_max:int=10**9, seed:int=0) -> dict
         if q >= 2: beam.append(t2 - t1); total.append(t2 - t0)  # two warm-up queries
     out.update(beam_p50_ms=pct(beam, 50), beam_p90_ms=pct(beam, 90), turn_p50_ms=pct(total, 50))
     del trie, sids; gc.collect()
-    vec = rng.standard_normal((n, dim), dtype=np.float32); vec /= np.linalg.norm(vec, axis=1, keepdims=True)
-    qs = rng.standard_normal((queries, dim), dtype=np.float32); qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+    vec, qs = draw_vectors(n, vectors, dim, rng, like), draw_vectors(queries, vectors, dim, rng, like); out['dim'] = vec.shape[1]
     ids = [str(i) for i in range(n)]
     t0 = time.perf_counter(); exact = ItemIndex(ids, vec, 'exact'); out['exact_build_s'] = time.perf_counter() - t0
     truth, lat = [], []
@@ -85,8 +103,9 @@ def report(res:dict) -> str:
     "The Markdown report."
     rows = res['sizes']; first = rows[0]
     md = ['# Serving cost against catalogue size (simulation)', '', f"Command: `{res['command']}`; {res['machine']}.", '',
-          'Synthetic catalogues: random SIDs (3 levels x 256 codes + the collision level), random unit vectors of '
-          f"{res['dim']} dimensions; {res['queries']} queries per figure (p50). Each size runs in its own process. "
+          'Synthetic catalogues: random SIDs (3 levels x 256 codes + the collision level), ' + (f"random unit vectors of {res['dim']} dimensions" if res.get('vectors', 'random') == 'random' else
+          f"vectors of {rows[0].get('dim', res['dim'])} dimensions drawn from a Gaussian with the mean and covariance of the real item space `{res['like']}` (queries drawn the same way)") +
+          f"; {res['queries']} queries per figure (p50). Each size runs in its own process. "
           "The beam search uses the bundled SmolLM2-135M on a fixed 200-token prompt, so its cost is the model's (constant) plus the trie's.", '',
           'HNSW (faiss `IndexHNSWFlat`, M = 32) is searched at breadths ' + ', '.join(map(str, EF_SEARCH)) + '; the table shows the smallest reaching recall@10 >= 0.95 '
           '(else the largest), all breadths below it.', '',
@@ -113,16 +132,21 @@ if __name__ == '__main__':
     ap.add_argument('--sizes', default='10000,100000,1000000'); ap.add_argument('--queries', type=int, default=30)
     ap.add_argument('--dim', type=int, default=384); ap.add_argument('--out', default='reports/scale')
     ap.add_argument('--hnsw-max', type=int, default=10**9, help='build HNSW only for catalogues up to this size')
+    ap.add_argument('--vectors', choices=['random', 'matched'], default='random', help='dense vectors: uniform unit vectors, or matched to --like')
+    ap.add_argument('--like', default=None, help="the real item space 'matched' copies: a dense head's items.npz or a contrastive item_emb.npy")
     ap.add_argument('--one', type=int, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
-    if a.one is not None: print('RESULT ' + json.dumps(measure(a.one, a.queries, a.dim, a.hnsw_max))); sys.exit(0)
+    if a.vectors == 'matched' and not (a.like and Path(a.like).exists()): sys.exit(f'--vectors matched needs --like <an existing items.npz or item_emb.npy>, got {a.like!r}')
+    if a.one is not None: print('RESULT ' + json.dumps(measure(a.one, a.queries, a.dim, a.hnsw_max, vectors=a.vectors, like=a.like))); sys.exit(0)
     from talkwalk.utils import machine_info, write_json_atomic, write_text_atomic
     rows = []
     for n in [int(s) for s in a.sizes.split(',')]:
         print(f'[scale] {n:,} items ...', flush=True)
-        p = subprocess.run([sys.executable, __file__, '--one', str(n), '--queries', str(a.queries), '--dim', str(a.dim), '--hnsw-max', str(a.hnsw_max)], capture_output=True, text=True)
+        p = subprocess.run([sys.executable, __file__, '--one', str(n), '--queries', str(a.queries), '--dim', str(a.dim), '--hnsw-max', str(a.hnsw_max),
+                            '--vectors', a.vectors, *(['--like', a.like] if a.like else [])], capture_output=True, text=True)
         line = [l for l in p.stdout.splitlines() if l.startswith('RESULT ')]
         if p.returncode or not line: sys.exit(f'[scale] {n:,} items failed:\n{p.stderr[-3000:]}')
         rows.append(json.loads(line[0][7:])); print(f'[scale] {rows[-1]}', flush=True)
-    res = {'command': 'python scripts/scale_sim.py ' + ' '.join(sys.argv[1:]), 'machine': machine_info(), 'dim': a.dim, 'queries': a.queries, 'sizes': rows}
+    res = {'command': 'python scripts/scale_sim.py ' + ' '.join(sys.argv[1:]), 'machine': machine_info(), 'dim': a.dim, 'queries': a.queries, 'sizes': rows,
+           'vectors': a.vectors, 'like': a.like}
     write_json_atomic(a.out + '.json', res); write_text_atomic(a.out + '.md', report(res)); print(report(res))

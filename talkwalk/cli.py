@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         e.add_argument('--stage', choices=['a', 'b'], default='b', help='aligned model: stage A or A+B (default b)')
         e.add_argument('--mode', choices=['generative', 'dense'], default='generative', help='SID decoding (default) or the dense head')
         e.add_argument('--device', default='auto', help='auto (default: cuda where present), cpu or cuda')
-        e.add_argument('--quantize', choices=['none', 'bf16', 'int8'], default=None, help='bf16 weights or int8 dynamic linear layers (faster on CPU; speed and agreement with float32 in reports/latency.md)')
+        e.add_argument('--quantize', choices=['auto', 'none', 'bf16', 'bf16-linear', 'int8'], default=None, help="serving precision: auto (the default: bf16-linear where bfloat16 is native, else none), none (float32), bf16, bf16-linear or int8; speed and agreement with float32 in reports/latency.md")
         e.add_argument('--guidance', type=float, default=None, help="steering strength w from 0 (off) to 16: how hard a request pushes the list (default: the run's validated value from `talkwalk dial`, else 0)")
         if name != 'serve':
             e.add_argument('--user', default=None, help='user metadata as JSON, e.g. \'{"age": 30, "occupation": "writer"}\'')

@@ -6,12 +6,14 @@
 from __future__ import annotations
 from dataclasses import dataclass
 import torch
+from transformers import DynamicCache
 from .sids import TokenTrie
 from .prompts import rec_prompt_text
 
 # %% auto #0
-__all__ = ['BeamJob', 'trie_beam_search_many', 'trie_beam_search', 'stack_contexts', 'pair_from_prefix', 'common_prefix',
-           'shared_prefix', 'constrained_beam_search', 'prefill_request', 'rec_prompt_ids', 'unconstrained_valid']
+__all__ = ['BeamJob', 'trie_beam_search_many', 'trie_beam_search', 'stack_contexts', 'prefill_batch', 'cache_row',
+           'pair_from_prefix', 'common_prefix', 'shared_prefix', 'constrained_beam_search', 'prefill_request',
+           'rec_prompt_ids', 'unconstrained_valid']
 
 # %% ../nbs/decoding.ipynb #f090243d
 @dataclass
@@ -91,6 +93,29 @@ def stack_contexts(parts:list, # `(past, states, mask or None)` of each prefille
         layer.keys, layer.values = (torch.cat([pad(getattr(p.layers[li], kv), T - m.shape[1]) for (p, _, _), m in zip(parts, masks)]) for kv in ('keys', 'values'))
     mask = torch.cat([torch.nn.functional.pad(m, (T - m.shape[1], 0)) for m in masks])
     return past, torch.cat([s for _, s, _ in parts]), mask
+
+@torch.no_grad()
+def prefill_batch(model, pasts:list, # per prompt: the KV cache (batch 1) of its first tokens, or None; not modified
+                  new:list, # per prompt: the token ids to feed after its cache (non-empty)
+                  pad_id:int) -> tuple:
+    "`(past, states, mask)` of several prompts fed in one forward pass: caches and new tokens each left-padded to the longest, every row's positions its own."
+    lens, T = [0 if p is None else p.get_seq_length() for p in pasts], max(map(len, new))
+    C, dev, past = max(lens), model.device, None
+    if C:  # stack the caches; a prompt without one gets masked zeros
+        ref = next(p for p in pasts if p is not None).layers
+        pad = lambda p, li, kv, c: (torch.zeros(1, *getattr(ref[li], kv).shape[1:2], C, getattr(ref[li], kv).shape[-1], dtype=getattr(ref[li], kv).dtype, device=dev) if p is None
+                                    else torch.nn.functional.pad(getattr(p.layers[li], kv), (0, 0, C - c, 0)))
+        past = DynamicCache([tuple(torch.cat([pad(p, li, kv, c) for p, c in zip(pasts, lens)]) for kv in ('keys', 'values')) for li in range(len(ref))])
+    toks = torch.tensor([[pad_id] * (T - len(x)) + list(x) for x in new], device=dev)
+    mask = torch.tensor([[0] * (C - c) + [1] * c + [0] * (T - len(x)) + [1] * len(x) for c, x in zip(lens, new)], device=dev)
+    pos = torch.tensor([[c] * (T - len(x)) + list(range(c, c + len(x))) for c, x in zip(lens, new)], device=dev)
+    out = model.get_decoder()(input_ids=toks, past_key_values=past, attention_mask=mask, position_ids=pos, use_cache=True)
+    return out.past_key_values, out.last_hidden_state[:, -1], mask
+
+def cache_row(past, mask:torch.Tensor, row:int):
+    "Row `row` of a padded batch cache as a cache of its own (batch 1), its padding dropped: what that prompt alone would have cached."
+    keep = mask[row].bool()
+    return DynamicCache([(layer.keys[row:row + 1, :, keep], layer.values[row:row + 1, :, keep]) for layer in past.layers])
 
 @torch.no_grad()
 def pair_from_prefix(model, past, # KV cache of the two contexts' shared prefix (batch 1, `n` tokens); consumed

@@ -12,7 +12,7 @@ from .run import ArtifactError, RunDir
 from .catalog import Dataset, load_data_artifacts
 from .sids import SIDTable
 from .prompts import NOUNS, catalogue_attributes, dense_messages
-from .llm import load_llm, apply_quantize, token_features, pad_id
+from .llm import load_llm, apply_quantize, resolve_quantize, token_features, pad_id
 from .encoders import TextCache, DenseHead, load_head, load_contrastive, load_embeddings, catalogue_embeddings, load_item_space, guided, with_history, attribute_directions
 from .session import EngineConfig, EngineError, Recommender, Session, check_attribute_bonus
 
@@ -166,6 +166,7 @@ class DenseRecommender(Recommender):
         if cfg.threads: torch.set_num_threads(cfg.threads)
         ds, split = load_data_artifacts(run.dir('data')); trained = run.saved_config('dense')  # the LLM and history cap the head was trained on
         dev = pick_device(cfg.device); model, tok = load_llm(trained.get('model', ''), dev)
+        cfg = dataclasses.replace(cfg, quantize=resolve_quantize(cfg.quantize, dev, fast='none'))  # 'auto' keeps float32: this head's lists under bfloat16 were never measured
         ids, emb = load_embeddings(run.dir('contrastive')); head = load_head(run.dir('dense'), dev)
         ids, vectors = load_item_space(run.dir('dense')) or ([str(i) for i in ids], unit(emb))  # the rows the head was trained against (older heads: the contrastive space)
         bias = head.score_bias(split.item_counts(ids), trained.get('temperature', 0.05))  # None for a head trained without the item prior

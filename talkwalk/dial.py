@@ -122,7 +122,7 @@ def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
     res = {'run': str(run_dir), 'dataset': ed.ds.name, 'config': dataclasses.asdict(cfg), 'users': len(users), 'machine': machine_info(), 'heads': {}, 'notes': []}
     for mode in [m.strip() for m in cfg.modes.split(',') if m.strip()]:
         sweep = mode == 'dense' and bool(bonuses)  # the dense head's attribute bonus is validated now, from a head loaded without one
-        try: rec = load_recommender(run_dir, mode=mode, stage=cfg.stage, device=cfg.device, guidance=0.0, **({'attribute_bonus': 0.0} if sweep else {}))
+        try: rec = load_recommender(run_dir, mode=mode, stage=cfg.stage, device=cfg.device, guidance=0.0, quantize='none', **({'attribute_bonus': 0.0} if sweep else {}))  # float32, as the evaluation
         except (ValueError, FileNotFoundError) as e: res['notes'].append(f'{mode}: not measured ({str(e).splitlines()[0]})'); log(res['notes'][-1]); continue
         t0 = time.time(); curve = dial_curve(rec, ed, weights, users, ecfg, cfg.progress)
         w, why = pick_guidance(curve, cfg.keep_hit)

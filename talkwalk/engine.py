@@ -15,13 +15,13 @@ from .run import ArtifactError, RunDir
 from .catalog import Dataset, load_data_artifacts
 from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
-from .decoding import BeamJob, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix
-from .llm import load_aligned, apply_quantize, export_manifest, pad_id
+from .decoding import BeamJob, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix, prefill_batch, cache_row
+from .llm import load_aligned, apply_quantize, resolve_quantize, tune_malloc, export_manifest, pad_id
 from .session import EngineConfig, Recommender, Session
 
 # %% auto #0
-__all__ = ['BENCH_REQUESTS', 'check_run', 'trained_style', 'GenerativeRecommender', 'generate_baseline', 'outlines_top1',
-           'bench_sessions', 'latency_benchmark', 'format_latency']
+__all__ = ['BENCH_REQUESTS', 'VARIANT_NAMES', 'check_run', 'trained_style', 'GenerativeRecommender', 'generate_baseline',
+           'outlines_top1', 'bench_sessions', 'latency_benchmark', 'format_latency']
 
 # %% ../nbs/04_inference.ipynb #50a272d5
 def check_run(run_dir:str|Path) -> RunDir:
@@ -58,7 +58,7 @@ class GenerativeRecommender(Recommender):
     mode = 'generative'
     def __init__(self, run_dir:Path, ds:Dataset, sids:dict, model, tok, cfg:EngineConfig, style:PromptStyle):
         super().__init__(run_dir, ds, sids, model, tok, cfg)
-        self.trie, self.style = TokenTrie(sids, tok), style
+        self.trie, self.style, self._opening_cache = TokenTrie(sids, tok), style, None
 
     @classmethod
     def load(cls, run_dir:str|Path, config:EngineConfig|None=None, **overrides) -> GenerativeRecommender:
@@ -66,12 +66,14 @@ class GenerativeRecommender(Recommender):
         cfg = config_from(EngineConfig, overrides) if config is None else dataclasses.replace(config, **overrides)
         run = check_run(run_dir)
         if cfg.threads: torch.set_num_threads(cfg.threads)
+        if cfg.tune_malloc: tune_malloc()
         ds, split = load_data_artifacts(run.dir('data'))
         table = SIDTable.load(run.path('rqvae', 'lookup'))
         if unknown := [i for i in table.sid_of if i not in ds.items.index]:
             raise ArtifactError(f'{run.path("rqvae", "lookup")} names {len(unknown)} item(s) missing from the catalogue in {run.dir("data")} (e.g. {unknown[:3]}): '
                                 'the SID table and the data come from different runs; re-run the semantic-ID and alignment stages (talkwalk rqvae / align --run ...)')
-        model, tok = load_aligned(run, cfg.stage, pick_device(cfg.device))
+        dev = pick_device(cfg.device); cfg = dataclasses.replace(cfg, quantize=resolve_quantize(cfg.quantize, dev))
+        model, tok = load_aligned(run, cfg.stage, dev)
         return cls(run.root, ds, dict(table.sid_of), apply_quantize(model, cfg.quantize), tok, cfg, trained_style(run, split, cfg.max_history))
 
 # %% ../nbs/04_inference.ipynb #8467dedb
@@ -90,17 +92,48 @@ def prompt_ids(self:GenerativeRecommender, s:Session, request:str) -> list:
 @patch
 @torch.no_grad()
 def _prefill(self:GenerativeRecommender, ids:list, key:str|None) -> tuple:
-    "`(past, last hidden state)` of the prompt `ids`, reusing session `key`'s cache for the common prefix."
-    cached = self._kv.pop(key, None) if key else None
-    n = min(common_prefix(cached.ids, ids), len(ids) - 1) if cached else 0  # the last token is always fed: its hidden state scores level 1
-    past = None
-    if n > 0: past = cached.past; past.crop(n - len(cached.ids))  # a negative count: tokens to drop from the end
+    "`(past, last hidden state)` of the prompt `ids`, reusing session `key`'s cache for the common prefix, else the opening every prompt shares."
+    past, n = self._cached_start(ids, key)
     out = self.model.get_decoder()(input_ids=torch.tensor([ids[n:]], device=self.device), past_key_values=past, use_cache=True)
-    self.stats['prompt_tokens'] += len(ids); self.stats['reused_tokens'] += n
-    if key:
-        self._kv[key] = _PromptCache(list(ids), copy.deepcopy(out.past_key_values))
-        while len(self._kv) > self.cfg.kv_sessions: self._kv.popitem(last=False)
+    if key: self._remember(key, ids, copy.deepcopy(out.past_key_values))
     return out.past_key_values, out.last_hidden_state[:, -1]
+
+@patch
+def _cached_start(self:GenerativeRecommender, ids:list, key:str|None) -> tuple:
+    "`(past, n)`: a cache holding the first `n` tokens of `ids`, from session `key`'s cache or else the shared opening (`(None, 0)` without either); counted in `stats`."
+    cached, past, n = self._kv.pop(key, None) if key else None, None, 0
+    # the last token is always fed (its hidden state scores level 1); crop takes a negative count: tokens to drop from the end
+    if cached and (n := min(common_prefix(cached.ids, ids), len(ids) - 1)) > 0:
+        past = cached.past; past.crop(n - len(cached.ids)); self.stats['reused_tokens'] += n
+    elif self.cfg.share_opening and (n := min(common_prefix((head := self._opening()).ids, ids), len(ids) - 1)) > 0:
+        past = copy.deepcopy(head.past); past.crop(n - len(head.ids)); self.stats['opening_tokens'] += n  # a copy: the opening serves every session
+    self.stats['prompt_tokens'] += len(ids)
+    return past, n
+
+@patch
+def _remember(self:GenerativeRecommender, key:str, ids:list, past):
+    "Keep `past` (the cache of exactly `ids`) as session `key`'s, dropping the least recently used beyond `EngineConfig.kv_sessions`."
+    self._kv[key] = _PromptCache(list(ids), past)
+    while len(self._kv) > self.cfg.kv_sessions: self._kv.popitem(last=False)
+
+@patch
+def _prefill_batch(self:GenerativeRecommender, prompts:list, # `(ids, session key or None)` per prompt
+                  ) -> tuple:
+    "`(past, states, mask)` of several single-context prompts in one forward pass, each from its session's cache or the opening; each session keeps its row's cache."
+    starts = [self._cached_start(ids, key) for ids, key in prompts]
+    past, states, mask = prefill_batch(self.model, [p for p, _ in starts], [ids[n:] for (ids, _), (_, n) in zip(prompts, starts)], pad_id(self.tok))
+    for r, (ids, key) in enumerate(prompts):
+        if key: self._remember(key, ids, cache_row(past, mask, r))
+    return past, states, mask
+
+@patch
+@torch.no_grad()
+def _opening(self:GenerativeRecommender) -> _PromptCache:
+    "The cache of a prompt without profile, history or request, made once: its opening (chat template, instruction) starts every prompt, so a session's first turn skips it."
+    if self._opening_cache is None:
+        ids = self.prompt_ids(self.session(), '')
+        self._opening_cache = _PromptCache(ids, self.model.get_decoder()(input_ids=torch.tensor([ids], device=self.device), use_cache=True).past_key_values)
+    return self._opening_cache
 
 @patch
 def _rank(self:GenerativeRecommender, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
@@ -108,10 +141,14 @@ def _rank(self:GenerativeRecommender, s:Session, request:str, k:int, exclude:set
     return self._rank_many([(s, request, k, exclude, cache, guidance)])[0]  # one request: no stacking, the same search
 
 @patch
-def _prefill_request(self:GenerativeRecommender, s:Session, request:str, cache:bool, guidance:float) -> tuple:
+def _contexts(self:GenerativeRecommender, s:Session, request:str, guidance:float) -> tuple:
+    "`(ids, plain)`: the prompt's token ids and, guided, those of the same context without the request (else `ids` again)."
+    ids = self.prompt_ids(s, request)
+    return ids, self.prompt_ids(s, '') if guidance else ids
+
+@patch
+def _prefill_request(self:GenerativeRecommender, ids:list, plain:list, key:str|None) -> tuple:
     "`(past, states, mask)` of one request for the beam search: its prompt, or (guided) the shared prefix once and both endings in one padded batch, from the session's cache."
-    ids, key = self.prompt_ids(s, request), s.id if cache else None
-    plain = self.prompt_ids(s, '') if guidance else ids  # the same context without the request
     if plain == ids:
         past, state = self._prefill(ids, key)
         return past, state, None
@@ -122,11 +159,16 @@ def _prefill_request(self:GenerativeRecommender, s:Session, request:str, cache:b
 
 @patch
 def _rank_many(self:GenerativeRecommender, jobs:list) -> list:
-    "The ranked lists of several requests (`_rank`'s argument tuples): each prefilled from its session's cache, then one beam search for all of them."
-    parts = [self._prefill_request(s, request, cache, w) for s, request, _, _, cache, w in jobs]
-    beam_jobs = [BeamJob(k, self.cfg.num_beams, exclude, w, states.shape[0]) for (_, _, k, exclude, _, w), (_, states, _) in zip(jobs, parts)]
+    "The ranked lists of several requests (`_rank`'s argument tuples): unguided ones prefilled together, guided ones each as a pair, then one beam search for all of them."
+    ctx = [self._contexts(s, request, w) for s, request, _, _, _, w in jobs]
+    batched = [j for j, (ids, plain) in enumerate(ctx) if ids == plain]
+    batched = batched if len(batched) > 1 else []  # one prompt alone: prefilled as it is, no padding
+    order, key = batched + [j for j in range(len(jobs)) if j not in batched], lambda j: jobs[j][0].id if jobs[j][4] else None  # the batch's rows come first
+    parts = ([self._prefill_batch([(ctx[j][0], key(j)) for j in batched])] if batched else []) + [self._prefill_request(*ctx[j], key(j)) for j in order[len(batched):]]
+    beam_jobs = [BeamJob(jobs[j][2], self.cfg.num_beams, jobs[j][3], jobs[j][5], 1 if ctx[j][0] == ctx[j][1] else 2) for j in order]
     past, states, mask = stack_contexts(parts)
-    return trie_beam_search_many(self.model, past, states, self.trie, beam_jobs, mask)
+    ranked = trie_beam_search_many(self.model, past, states, self.trie, beam_jobs, mask)
+    return [ranked[order.index(j)] for j in range(len(jobs))]
 
 # %% ../nbs/04_inference.ipynb #55d26bdb
 def _trie_step(trie:TokenTrie, path_tokens:list, blocked=None) -> list:
@@ -197,12 +239,13 @@ def _timed(f) -> tuple:
 def latency_benchmark(rec:Recommender, n:int=50, k:int=10,
                       variants:dict|None=None, # name -> another engine on the same run (e.g. 'bf16', 'int8'): timed, and its lists compared with `rec`'s
                       guidance:float=2.0, # the steering strength of the guided turns
+                      guided_variants:tuple|None=None, # the variants whose guided turns are timed too (None: all)
                       naive_n:int|None=None, # naive `generate` on the first this many requests only (it is 7x slower; None: all)
                       seed:int=0, progress:bool=True) -> dict:
     "Latency of top-`k` requests, same run: naive `generate` vs the engine (unguided, guided, each variant with its top-k agreement), follow-ups with KV reuse vs cold."
     from tqdm.auto import tqdm
     variants, cases = variants or {}, bench_sessions(rec, n, 20, seed)
-    t = {m: [] for m in ('naive', 'engine', 'engine_guided', *[f'engine_{v}' for v in variants], 'followup_kv', 'followup_cold')}
+    t = {m: [] for m in ('naive', 'engine', 'engine_guided', *[f'engine_{v}{g}' for v in variants for g in ('', '_guided')], 'followup_kv', 'followup_cold')}
     agree, tokens, new_tokens, warm = [], [], [], bench_sessions(rec, 1, 20, seed + 1)[0]
     overlap, hits = {v: [] for v in variants}, {v: [] for v in ('engine', *variants)}
     for r in (rec, *variants.values()): r.turn(Session(warm[0].user, list(warm[0].history)), warm[1], k)  # warm-up: first-call allocations are not latency
@@ -214,11 +257,13 @@ def latency_benchmark(rec:Recommender, n:int=50, k:int=10,
         got, dt = _timed(lambda: rec.turn(s1, req, k)); t['engine'].append(dt)
         base = [r.item_id for r in got]; hits['engine'].append(float(target in base))
         if naive is not None: agree.append(float({i for i, _ in naive} == set(base)))
-        if rec.prompt_ids(s, '') != ids:  # a request the guidance acts on
-            _, dt = _timed(lambda: rec.turn(Session(s.user, list(s.history)), req, k, guidance=guidance)); t['engine_guided'].append(dt)
+        guided = rec.prompt_ids(s, '') != ids  # a request the guidance acts on
+        if guided: _, dt = _timed(lambda: rec.turn(Session(s.user, list(s.history)), req, k, guidance=guidance)); t['engine_guided'].append(dt)
         for v, other in variants.items():
             out, dt = _timed(lambda: other.turn(Session(s.user, list(s.history)), req, k)); t[f'engine_{v}'].append(dt)
             mine = [r.item_id for r in out]; overlap[v].append(len(set(base) & set(mine)) / k); hits[v].append(float(target in mine))
+            if guided and (guided_variants is None or v in guided_variants):
+                _, dt = _timed(lambda: other.turn(Session(s.user, list(s.history)), req, k, guidance=guidance)); t[f'engine_{v}_guided'].append(dt)
         before = rec.stats['prompt_tokens'] - rec.stats['reused_tokens']
         _, dt = _timed(lambda: rec.turn(s1, 'more like that', k)); t['followup_kv'].append(dt)
         new_tokens.append((rec.stats['prompt_tokens'] - rec.stats['reused_tokens'] - before, dt))
@@ -229,6 +274,8 @@ def latency_benchmark(rec:Recommender, n:int=50, k:int=10,
     res['speedup_p50'] = round(res['naive']['p50_ms'] / res['engine']['p50_ms'], 1)
     for v in variants: res[f'speedup_p50_{v}'] = round(res['naive']['p50_ms'] / res[f'engine_{v}']['p50_ms'], 1)
     if 'engine_guided' in res: res['guided_over_unguided_p50'] = round(res['engine_guided']['p50_ms'] / res['engine']['p50_ms'], 2); res['guidance'] = guidance
+    for v in variants:
+        if f'engine_{v}_guided' in res: res[f'guided_over_unguided_p50_{v}'] = round(res[f'engine_{v}_guided']['p50_ms'] / res[f'engine_{v}']['p50_ms'], 2)
     res['agreement'] = {v: {'mean_overlap': round(float(np.mean(o)), 4), 'identical': round(float(np.mean([x == 1 for x in o])), 4), 'n': len(o)} for v, o in overlap.items()}
     res['hit'] = {v: {'hit@k': round(float(np.mean(h)), 4), 'n': len(h)} for v, h in hits.items()}
     res['followup_kv_ms_per_new_token'] = round(float(np.median([dt * 1000 / max(nt, 1) for nt, dt in new_tokens])), 2)
@@ -241,25 +288,30 @@ def latency_benchmark(rec:Recommender, n:int=50, k:int=10,
 
 
 # %% ../nbs/04_inference.ipynb #9c80acc3
+VARIANT_NAMES = {'bf16': 'bfloat16 model', 'bf16-linear': 'bfloat16 Linear layers, float32 elsewhere', 'int8': 'int8 dynamic',
+                 'bf16-linear-no-opening': 'bfloat16 Linear layers, without the shared opening cache'}
+
 def format_latency(res:dict) -> str:
     "A Markdown table of a latency benchmark."
     rows = [('naive: `generate`, 10 beams, prefix-trie constraint', 'naive'), ('engine (float32)', 'engine'),
-            (f"engine, guided (w = {res.get('guidance', '')}, both contexts in one batch)", 'engine_guided'),
-            ('engine (bf16)', 'engine_bf16'), ('engine (int8 dynamic)', 'engine_int8'),
+            (f"engine (float32), guided (w = {res.get('guidance', '')}, both contexts in one batch)", 'engine_guided'),
+            *[(f'engine ({VARIANT_NAMES.get(v, v)}){g}', f'engine_{v}{k}') for v in res.get('agreement', {}) for g, k in (('', ''), (', guided', '_guided'))],
             ('follow-up turn, session KV cache', 'followup_kv'), ('follow-up turn, same context sent cold', 'followup_cold')]
     out = ['| method | requests | p50 ms | p95 ms | mean ms |', '|---|---|---|---|---|']
     out += [f"| {name} | {res[key]['n']} | {res[key]['p50_ms']} | {res[key]['p95_ms']} | {res[key]['mean_ms']} |" for name, key in rows if key in res]
     out += ['', f"- engine vs naive, p50: **{res['speedup_p50']}x** faster" + ''.join(f"; {v} engine: **{res[f'speedup_p50_{v}']}x**" for v in res.get('agreement', {})),
             *[f"- {v} vs float32: mean top-{res['k']} overlap {a['mean_overlap']:.3f}, identical lists {a['identical']:.0%} ({a['n']} requests); "
               f"Hit@{res['k']} {res['hit'][v]['hit@k']:.3f} vs {res['hit']['engine']['hit@k']:.3f}" for v, a in res.get('agreement', {}).items()],
-            *([f"- guided vs unguided turn, p50: **{res['guided_over_unguided_p50']}x**"] if 'guided_over_unguided_p50' in res else []),
+            *([f"- guided vs unguided turn, p50: **{res['guided_over_unguided_p50']}x** (float32)" + ''.join(f"; {v}: **{res[f'guided_over_unguided_p50_{v}']}x**" for v in res.get('agreement', {}) if f'guided_over_unguided_p50_{v}' in res)] if 'guided_over_unguided_p50' in res else []),
+            *([f"- the default path on this machine (`quantize='auto'`): **{d}**, p50 {res['engine' if d == 'none' else f'engine_{d}']['p50_ms']} ms unguided, "
+               f"{res['engine_guided' if d == 'none' else f'engine_{d}_guided']['p50_ms']} ms guided" for d in [res['default']] if d == 'none' or f'engine_{d}_guided' in res]),
             f"- follow-up with KV reuse vs cold: **{res['followup_speedup_p50']}x** faster (p50); {res.get('followup_kv_ms_per_new_token', float('nan'))} ms per new token "
             f"(median {res.get('followup_new_tokens', float('nan')):.0f} new tokens)",
             f"- prompt length: median {res['prompt_tokens']['p50']:.0f} tokens (min {res['prompt_tokens']['min']}, max {res['prompt_tokens']['max']}); top-{res['k']}",
             f"- naive and engine return the same top-{res['k']} set on {res['naive_engine_same_top10']:.0%} of requests"]
     if 'http' in res:
         h = res['http']
-        out += [f"- HTTP (`talkwalk serve`, {r.get('clients')} concurrent clients, {r.get('requests')} turns), {name}: {r.get('requests_per_s')} requests/s, "
+        out += [f"- HTTP (`talkwalk serve`, quantize {h.get('quantize', 'none')}, {r.get('clients')} concurrent clients, {r.get('requests')} turns), {name}: {r.get('requests_per_s')} requests/s, "
                 f"p50 {r.get('p50_ms')} ms, p95 {r.get('p95_ms')} ms, errors {r.get('errors')}" + (f" ({r['batches']['turns']} turns in {r['batches']['batches']} batches)" if r.get('batches') else '')
                 for name, r in h.get('modes', {}).items()]
         if 'batched_over_serial' in h: out += [f"- HTTP throughput, batched over one at a time: **{h['batched_over_serial']}x** (rounds alternated, same run)"]

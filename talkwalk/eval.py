@@ -65,7 +65,7 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
                 results['not_run'][v['name']] = f'not run: {cfg.dense_missing_note}' if mode == 'dense' and cfg.dense_missing_note else why
             else: todo.append(v)
         if not todo: continue
-        t0 = time.time(); rec = load_recommender(ed.run_dir, mode=mode, stage=stage or 'b', device=cfg.device)
+        t0 = time.time(); rec = load_recommender(ed.run_dir, mode=mode, stage=stage or 'b', device=cfg.device, quantize='none')  # float32: the serving default's agreement with it is in reports/latency.md
         log(f'[eval] {mode} {stage or ""} loaded in {time.time() - t0:.1f} s')
         if suite: results['notes'].append(f'{mode} head{" stage " + stage if stage else ""}: steering turns at guidance w = {rec.guidance_default():g} ('
                                           + ("validated by `talkwalk dial`, " + repo_relative(dial_path(ed.run_dir, mode)) if dial_path(ed.run_dir, mode).exists() else 'EngineConfig default') + ')')

@@ -64,7 +64,7 @@ class EngineConfig:
     mode: str = 'generative'       # decoding head: 'generative' (SID beam search) or 'dense' (projection head + nearest items, talkwalk.dense)
     stage: str = 'b'               # aligned model: 'a' or 'b' (stage A + merged LoRA; falls back to A when B was not trained)
     device: str = 'auto'           # auto picks cuda where present
-    quantize: str = 'none'         # 'none' (float32), 'bf16' (bfloat16 weights: AMX CPUs, GPUs) or 'int8' (dynamic int8 Linear layers, CPU); reports/latency.md compares them
+    quantize: str = 'auto'         # 'none' (float32), 'bf16' (bfloat16 model), 'bf16-linear' (bfloat16 Linear layers, float32 elsewhere), 'int8' (dynamic int8 Linear layers, CPU); 'auto': the generative head's bf16-linear where bfloat16 is native, else none (talkwalk.llm.resolve_quantize; reports/latency.md)
     max_history: int|None = None   # history items in the prompt (None: as the model was trained)
     window_turns: int = 4          # earlier turns kept in the context (the profile and history are always kept)
     context_items: int = 1         # SIDs of each earlier turn kept in the context (1 = the training format)
@@ -80,6 +80,8 @@ class EngineConfig:
     max_guidance: float = 16.0     # the largest w a request may ask for
     attribute_bonus: float|None = None # dense head: score bonus (0-10) for items with the attribute a request names, as the text encoder reads it (talkwalk.dense_engine.AttributeReader); 0 = off; None: the run's validated value (<run>/dial/dense.json), else 0
     kv_sessions: int = 32          # sessions whose KV cache is kept (least recently used dropped)
+    share_opening: bool = True     # generative head: a session's first turn starts from the cached opening every prompt shares (chat template, instruction)
+    tune_malloc: bool = True       # generative head, glibc: keep large freed buffers on the heap (talkwalk.llm.tune_malloc; beam steps copy KV caches); process-wide
     threads: int = 0               # torch threads (0: leave as set)
 
 REPEAT = re.compile(r"\b(?:play|show|watch|give|put on|recommend)(?:\s+me)?\s+(?:that|it|this|the last one|the same)\s+(?:one\s+)?(?:again|once more|one more time)\b"
@@ -219,7 +221,7 @@ class Recommender:
         self.user_model = user_model(ds, cfg.max_profile_chars, self.specials)
         self.titles = ds.items['title'].astype(str).to_dict() if 'title' in ds.items else {i: str(i) for i in ds.items.index}
         self.lock, self._kv = threading.RLock(), OrderedDict()
-        self.stats = {'prompt_tokens': 0, 'reused_tokens': 0}
+        self.stats = {'prompt_tokens': 0, 'reused_tokens': 0, 'opening_tokens': 0}  # reused: from the session's cache; opening: from the shared opening (generative head)
 
     def prompt_ids(self, s:Session, request:str) -> list:
         "Token ids of the prompt the head's model reads for `request` in session `s`."

@@ -1,0 +1,37 @@
+"""The latency tools of issue 18 at tiny size: scripts/malloc_ab.py (tune_malloc on and off, one process each) and
+scripts/scale_sim.py with vectors matched to a real item space."""
+import json, subprocess, sys
+from pathlib import Path
+import numpy as np
+
+SCRIPTS = Path(__file__).parents[1] / "scripts"
+
+
+def test_malloc_ab_times_both_processes(engine_run, tmp_path):
+    """Each mode runs in its own process and times every request, unguided and guided; the report compares them."""
+    out = tmp_path / "mab"
+    r = subprocess.run([sys.executable, str(SCRIPTS / "malloc_ab.py"), "--run", str(engine_run), "--requests", "2", "--rounds", "1", "--out", str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.with_suffix(".json").read_text())
+    assert set(res["modes"]) == {"tuned", "untuned"}
+    for mode in res["modes"].values():
+        assert len(mode["unguided"]) == 2 and len(mode["guided"]) == 2 and all(0 < t < 60 for t in mode["unguided"] + mode["guided"])
+    assert res["quantize"] in ("none", "bf16-linear")  # 'auto' resolved for this machine
+    assert "| unguided (w = 0) |" in out.with_suffix(".md").read_text()
+
+
+def test_scale_sim_matches_a_real_item_space(tmp_path):
+    """--vectors matched draws vectors with the real space's dimension; HNSW recall is a fraction; a missing --like is refused."""
+    rng = np.random.default_rng(0)
+    like = tmp_path / "items.npz"
+    np.savez(like, ids=np.arange(300).astype(str), vectors=(rng.standard_normal((300, 3)) @ rng.standard_normal((3, 24)) + 0.1 * rng.standard_normal((300, 24))).astype(np.float32))
+    out = tmp_path / "scale"
+    r = subprocess.run([sys.executable, str(SCRIPTS / "scale_sim.py"), "--sizes", "500", "--queries", "2", "--vectors", "matched", "--like", str(like), "--out", str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    row = json.loads(out.with_suffix(".json").read_text())["sizes"][0]
+    assert row["items"] == 500 and row["dim"] == 24 and all(0 <= h["recall10"] <= 1 for h in row["hnsw"])
+    assert "Gaussian with the mean and covariance" in out.with_suffix(".md").read_text()
+    bad = subprocess.run([sys.executable, str(SCRIPTS / "scale_sim.py"), "--sizes", "500", "--vectors", "matched", "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "--like" in bad.stderr
