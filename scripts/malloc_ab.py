@@ -1,5 +1,5 @@
 """What `talkwalk.llm.tune_malloc` saves (issue 18): the default engine's turns, unguided and guided, in fresh processes with
-`EngineConfig.tune_malloc` on and off (it is off by default), alternated round by round so both see the same machine (the setting is process-wide, so
+`EngineConfig.tune_malloc` on and off, alternated round by round so both see the same machine (the setting is process-wide, so
 one process cannot time both).
 
     python scripts/malloc_ab.py --run runs/ml-100k-collab [--requests 30 --rounds 2 --guidance 2 --out reports/malloc_ab]

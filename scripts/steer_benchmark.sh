@@ -2,7 +2,8 @@
 # The ranking + steering benchmark of issues 14 and 15 on MovieLens 100K, end to end on the 2-core CPU (about 2.5 hours):
 # stages 00-02 with SIDs from content + collaborative embeddings, the alignment with the new steering data (about 75 minutes),
 # the dense head with its negation signal, the steering dial of both heads on validation users, the test evaluation
-# (300 seeded users, the steering suite on 100 of them), and the engine latency benchmark (float32 / bf16 / int8 / guided).
+# (300 seeded users, the steering suite on 100 of them), and the engine latency benchmark (float32 / bf16 Linear layers, the default /
+# whole-model bf16 / int8 / guided), the malloc A/B and the serving-cost simulation with vectors shaped like this run's.
 # Run from the repository root after `make install`. Each step rewrites runs/ml-100k-collab.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,4 +31,6 @@ make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb
 #   $B/talkwalk dial --run $R --modes dense --users 20 --weights 4 --bonuses 0,0.2,0.5,1 --report reports/dial_ml-100k-bonus  # the reader's bonus at w = 4 (writes the dial file the evaluation reads)
 #   make papermill PROFILE=collab-dense NOTEBOOKS=nbs/05_eval.ipynb
 make papermill PROFILE=collab NOTEBOOKS=nbs/04_inference.ipynb
+$B/python scripts/malloc_ab.py --run $R --requests 30 --rounds 4  # what tune_malloc saves, in fresh processes (reports/malloc_ab.md)
+$B/python scripts/scale_sim.py --sizes 10000,100000,1000000 --queries 30 --vectors matched --like $R/dense/items.npz --out reports/scale_matched  # serving cost to 10^6 items, vectors shaped like this run's item space
 $B/python scripts/ranking_report.py --run $R --out reports/ranking_ml-100k_collab --align-config configs/ranking/ml-100k-alignment-collab.yaml --script scripts/steer_benchmark.sh

@@ -81,7 +81,7 @@ class EngineConfig:
     attribute_bonus: float|None = None # dense head: score bonus (0-10) for items with the attribute a request names, as the text encoder reads it (talkwalk.dense_engine.AttributeReader); 0 = off; None: the run's validated value (<run>/dial/dense.json), else 0
     kv_sessions: int = 32          # sessions whose KV cache is kept (least recently used dropped)
     share_opening: bool = True     # generative head: a session's first turn starts from the cached opening every prompt shares (chat template, instruction)
-    tune_malloc: bool = False      # generative head, glibc: keep large freed buffers on the heap (talkwalk.llm.tune_malloc); process-wide; off: no consistent gain measured (reports/malloc_ab.md)
+    tune_malloc: bool = True       # generative head, glibc: keep large freed buffers on the heap (talkwalk.llm.tune_malloc); process-wide; guided turns 1.25x faster, unguided the same (reports/malloc_ab.md)
     threads: int = 0               # torch threads (0: leave as set)
 
 REPEAT = re.compile(r"\b(?:play|show|watch|give|put on|recommend)(?:\s+me)?\s+(?:that|it|this|the last one|the same)\s+(?:one\s+)?(?:again|once more|one more time)\b"
