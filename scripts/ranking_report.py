@@ -14,6 +14,10 @@ def ci(v:dict|None, d:int=3) -> str:
     if not v or v.get('mean') is None: return '—'
     return f"{v['mean']:.{d}f} [{v['lo']:.{d}f}, {v['hi']:.{d}f}]" if v.get('lo') is not None else f"{v['mean']:.{d}f}"
 
+def side(a:float, b:float) -> str:
+    "Where `a` lies against `b`, in a word (equal to three decimals counts as level)."
+    return 'level with it' if round(a, 3) == round(b, 3) else 'above' if a > b else 'below'
+
 def val_row(name:str, m:dict) -> str:
     return f"| {name} | {m['users']} | " + ' | '.join(f"{m.get(c, float('nan')):.3f}" for c in ('hit@10', 'ndcg@10', 'L1', 'L1-2', 'L1-3', 'valid_unconstrained')) + ' |'
 
@@ -67,7 +71,7 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
     best = max(gen, key=lambda k: gen[k]['ndcg@10']['mean']) if gen else None
     summary = {'dataset': m['dataset'], 'best_generative': best,
                'generative': {k: {c: v[c] for c in ('hit@10', 'ndcg@10', 'L1', 'valid_format') if c in v} for k, v in gen.items()},
-               'popularity_all': {c: pop.get(c) for c in ('hit@10', 'ndcg@10')}, 'sasrec_all': {c: sas.get(c) for c in ('hit@10', 'ndcg@10')},
+               'popularity_all': {c: pop.get(c) for c in ('hit@10', 'ndcg@10')}, 'text_knn_all': {c: A.get('text-knn', {}).get(c) for c in ('hit@10', 'ndcg@10')}, 'sasrec_all': {c: sas.get(c) for c in ('hit@10', 'ndcg@10')},
                'dense': {k: {c: v[c] for c in ('hit@10', 'ndcg@10')} for k, v in S.items() if 'dense' in k}}
     if best:
         g = gen[best]; out += ['', f'## Targets of issue 14 (best generative variant on the sample: {best})', '',
@@ -76,13 +80,19 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
         out.append(f"| Hit@10 / NDCG@10 | {ci(g['hit@10'])} / {ci(g['ndcg@10'])} | CI lower bound above popularity's {pop['hit@10']['mean']:.3f} / {pop['ndcg@10']['mean']:.3f} | "
                    + (f"SASRec's {sas['hit@10']['mean']:.3f} / {sas['ndcg@10']['mean']:.3f} (same run)" if sas else "SASRec, not run in this evaluation") + " | "
                    f"{'floor' if lo_h > pop['hit@10']['mean'] and lo_n > pop['ndcg@10']['mean'] else 'no: lower bounds ' + f'{lo_h:.3f} / {lo_n:.3f}'} |")
+        if (tk := A.get('text-knn')) and (ts := S.get('text-knn')):  # Amazon Scientific's floor is text kNN's NDCG@10 (all users); the sample's is the like-for-like one
+            n = g['ndcg@10']
+            out.append(f"| NDCG@10 against text kNN (Amazon Scientific's floor) | {ci(n)} | above text kNN's {tk['ndcg@10']['mean']:.3f} (all users; {ts['ndcg@10']['mean']:.3f} on the same sample) | "
+                       + (f"SASRec's {sas['ndcg@10']['mean']:.3f} (all users)" if sas else 'SASRec, not run') + " | "
+                       f"mean {'above' if n['mean'] > tk['ndcg@10']['mean'] else 'below'} all users' text kNN (CI lower bound {n['lo']:.3f}); "
+                       f"{'above' if n['mean'] > ts['ndcg@10']['mean'] else 'below'} the same sample's, CIs {'overlap' if n['lo'] <= ts['ndcg@10']['hi'] and ts['ndcg@10']['lo'] <= n['hi'] else 'apart'} |")
         out.append(f"| L1 accuracy | {ci(g['L1'])} | 0.30 | 0.80 | {'yes' if g['L1']['mean'] >= 0.3 else 'no'} |")
         out.append(f"| unconstrained valid-SID rate | {ci(g.get('valid_format'), 2)} | 0.90 | 1.00 | {'yes' if g.get('valid_format', {}).get('mean', 0) >= 0.9 else 'no'} |")
         for k, v in summary['dense'].items():
             h, p = v['hit@10'], pop['hit@10']['mean']
             ps = S['popularity']['hit@10']['mean']  # popularity on the same sample: the like-for-like comparison
             reached = ('yes, CI lower bound above' if h['lo'] > p else f"no: mean {'above' if h['mean'] > p else 'below'} it, CI lower bound {h['lo']:.3f} below") + \
-                      f"; popularity on the same sample {ps:.3f}: mean {'above' if h['mean'] > ps else 'below'}; generative {g['hit@10']['mean']:.3f}: {'above' if h['mean'] > g['hit@10']['mean'] else 'below'}"
+                      f"; popularity on the same sample {ps:.3f}: mean {'above' if h['mean'] > ps else 'below'}; generative {g['hit@10']['mean']:.3f}: {side(h['mean'], g['hit@10']['mean'])}"
             out.append(f"| {k} Hit@10 | {ci(h)} | above popularity ({p:.3f}) | above the generative head | {reached} |")
     if (run/'dense'/'metrics.json').exists():
         d = json.loads((run/'dense'/'metrics.json').read_text()); c = d['config']
