@@ -6,7 +6,7 @@
 # on 20 validation users (guidance 0 / 2 / 4, then the attribute bonus at the kept guidance), SASRec (RecBole, capped at
 # 30 epochs), then the test evaluation of every method on the same 300 seeded users (the dense head's, then the generative head's
 # carrying the dense figures over). Run from the repository root after
-# `make install` (about 3 hours). Each step rewrites runs/amazon-scientific. The committed run ran the steps in this
+# `make install` (about 2.5 hours). Each step rewrites runs/amazon-scientific. The committed run ran the steps in this
 # order, one at a time (the alignment, the generative dial and the evaluation re-run later on the folder the other steps
 # had written: the dense head does not read the alignment); the dense head's ablation (`--ablation`, three more trainings) was not re-run with these settings.
 set -euo pipefail

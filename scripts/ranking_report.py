@@ -84,8 +84,8 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
             n = g['ndcg@10']
             out.append(f"| NDCG@10 against text kNN (Amazon Scientific's floor) | {ci(n)} | above text kNN's {tk['ndcg@10']['mean']:.3f} (all users; {ts['ndcg@10']['mean']:.3f} on the same sample) | "
                        + (f"SASRec's {sas['ndcg@10']['mean']:.3f} (all users)" if sas else 'SASRec, not run') + " | "
-                       f"mean {'above' if n['mean'] > tk['ndcg@10']['mean'] else 'below'} all users' text kNN (CI lower bound {n['lo']:.3f}); "
-                       f"{'above' if n['mean'] > ts['ndcg@10']['mean'] else 'below'} the same sample's, CIs {'overlap' if n['lo'] <= ts['ndcg@10']['hi'] and ts['ndcg@10']['lo'] <= n['hi'] else 'apart'} |")
+                       f"mean {side(n['mean'], tk['ndcg@10']['mean'])} all users' text kNN (CI lower bound {n['lo']:.3f}); "
+                       f"{side(n['mean'], ts['ndcg@10']['mean'])} the same sample's, CIs {'overlap' if n['lo'] <= ts['ndcg@10']['hi'] and ts['ndcg@10']['lo'] <= n['hi'] else 'apart'} |")
         out.append(f"| L1 accuracy | {ci(g['L1'])} | 0.30 | 0.80 | {'yes' if g['L1']['mean'] >= 0.3 else 'no'} |")
         out.append(f"| unconstrained valid-SID rate | {ci(g.get('valid_format'), 2)} | 0.90 | 1.00 | {'yes' if g.get('valid_format', {}).get('mean', 0) >= 0.9 else 'no'} |")
         for k, v in summary['dense'].items():
