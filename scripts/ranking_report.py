@@ -3,7 +3,8 @@ metrics (validation before / during / after training, throughput, the validation
 (reports/results_<dataset>.json, `make papermill PROFILE=full NOTEBOOKS=nbs/05_eval.ipynb`), the bf16 vs float32 training-step
 measurement (reports/train_throughput.json) and the codebook widths (reports/codebook_widths.json), with the issue's targets.
 
-    python scripts/ranking_report.py --run runs/ml-100k [--out reports/ranking] [--align-config configs/ranking/ml-100k-alignment.yaml --script scripts/ranking_benchmark.sh]"""
+    python scripts/ranking_report.py --run runs/ml-100k [--out reports/ranking] [--align-config configs/ranking/ml-100k-alignment.yaml --script scripts/ranking_benchmark.sh]
+        [--compare 'LABEL=reports/alignment_<dataset>_<label>.json' ...]  (other alignments' metrics on the same run, compared as budgets)"""
 import argparse, json
 from pathlib import Path
 import yaml
@@ -21,8 +22,21 @@ def side(a:float, b:float) -> str:
 def val_row(name:str, m:dict) -> str:
     return f"| {name} | {m['users']} | " + ' | '.join(f"{m.get(c, float('nan')):.3f}" for c in ('hit@10', 'ndcg@10', 'L1', 'L1-2', 'L1-3', 'valid_unconstrained')) + ' |'
 
-def build(run:Path, reports:Path, align_config:str|None=None, script:str='scripts/ranking_benchmark.sh') -> tuple:
-    "`(markdown, summary dict)`; `align_config` and `script` name the commands that made the run (default: the benchmark's)."
+def best_check(m:dict) -> dict:
+    "The validation check an alignment kept: its stage B's best NDCG@10 (stage A's where there is no stage B)."
+    curve = m.get('stage_b', m.get('stage_a', {})).get('curve', [])
+    return max(curve, key=lambda c: c.get('ndcg@10', 0)) if curve else {}
+
+def budget_row(label:str, m:dict) -> str:
+    "One alignment as a row of the budget comparison: its steps, its minutes and the validation figures it kept."
+    a, b = m.get('stage_a', {}), m.get('stage_b', {}); k = best_check(m)
+    mins = sum(t.get('seconds', 0) + t.get('validation_seconds', 0) for t in (a, b)) / 60
+    curve = ', '.join(f"{c.get('ndcg@10', float('nan')):.3f}" for c in b.get('curve', []))
+    return (f"| {label} | {a.get('steps', '—')} + {b.get('steps', '—')} | {mins:.0f} | {curve or '—'} | {k.get('step', '—')} | "
+            f"{k.get('hit@10', float('nan')):.3f} | {k.get('ndcg@10', float('nan')):.3f} | {k.get('L1', float('nan')):.3f} | {k.get('valid_unconstrained', float('nan')):.2f} |")
+
+def build(run:Path, reports:Path, align_config:str|None=None, script:str='scripts/ranking_benchmark.sh', compare:dict|None=None) -> tuple:
+    "`(markdown, summary dict)`; `align_config` and `script` name the commands that made the run (default: the benchmark's); `compare` maps a label to another alignment's metrics file (same data and SIDs), compared as a budget."
     m = json.loads((run/'alignment'/'metrics.json').read_text()); cfg = yaml.safe_load((run/'alignment'/'config.yaml').read_text())
     res = json.loads((reports/f"results_{m['dataset']}.json").read_text())
     thr = json.loads((reports/'train_throughput.json').read_text()) if (reports/'train_throughput.json').exists() else None
@@ -61,6 +75,12 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
     for ph in ('stage_a', 'stage_b'):
         for c in m.get(ph, {}).get('curve', []):
             out.append(f"| {ph} | {c['step']} | {c['seconds'] / 60:.1f} | {c.get('hit@10', float('nan')):.3f} | {c.get('ndcg@10', float('nan')):.3f} | {c.get('L1', float('nan')):.3f} | {c.get('valid_unconstrained', float('nan')):.2f} |")
+    if compare:  # what a bigger budget buys: the same config with another schedule, each row's figures from its own run
+        out += ['', "## The budget: this alignment against other schedules (validation only, the same 100 users; each alignment's own metrics file)", '',
+                '| alignment | steps A + B | minutes (training + validation) | stage B NDCG@10 at each check | kept step | Hit@10 | NDCG@10 | L1 | valid unconstrained |', '|---|---|---|---|---|---|---|---|---|',
+                budget_row(f"this run (stage B schedule {cfg.get('b_steps')} steps)", m)]
+        for label, path in compare.items():
+            out.append(budget_row(f"{label} (`{path}`)", json.loads(Path(path).read_text())))
     if thr:
         out += ['', f"## Training throughput: float32 vs bf16 autocast (`{thr['command']}`, {thr['machine']})", '',
                 f"Batches of {thr['batch_size']} sequence windows ({thr['window_items']} items each), interleaved in one process.", '',
@@ -100,12 +120,14 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
                 f"Training users: {c['users'] or 'all'} ({d['examples']['target']:,} target contexts, {d['contexts']:,} contexts in all); item space: {d.get('item_space', 'content')}; "
                 f"item prior: {'on' if c.get('item_prior') else 'off'}; kept epoch {d['best']['epoch']} of {c['epochs']} ({c.get('keep', 'best')}); validation ({c['val_users']} users) "
                 f"Hit@10 {d['best']['val_hit@10']:.3f}, NDCG@10 {d['best']['val_ndcg@10']:.3f}, steer share {d['best']['steer_share']:.3f}; wall time {d['wall_s'] / 60:.1f} min (features and ablation included)."]
+    if compare: summary['budgets'] = {'this run': best_check(m), **{label: best_check(json.loads(Path(p).read_text())) for label, p in compare.items()}}
     return '\n'.join(out) + '\n', summary
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--run', required=True); ap.add_argument('--reports', default='reports'); ap.add_argument('--out', default=None)
     ap.add_argument('--align-config', default=None); ap.add_argument('--script', default='scripts/ranking_benchmark.sh')
-    a = ap.parse_args(); md, summ = build(Path(a.run), Path(a.reports), a.align_config, a.script)
+    ap.add_argument('--compare', action='append', default=[], help="LABEL=PATH of another alignment's metrics.json (repeatable)")
+    a = ap.parse_args(); md, summ = build(Path(a.run), Path(a.reports), a.align_config, a.script, dict(e.split('=', 1) for e in a.compare))
     out = Path(a.out or f"{a.reports}/ranking_{summ['dataset']}")
     write_json_atomic(out.with_suffix('.json'), summ); print('wrote', write_text_atomic(out.with_suffix('.md'), md))
