@@ -22,14 +22,15 @@ def side(a:float, b:float) -> str:
 def val_row(name:str, m:dict) -> str:
     return f"| {name} | {m['users']} | " + ' | '.join(f"{m.get(c, float('nan')):.3f}" for c in ('hit@10', 'ndcg@10', 'L1', 'L1-2', 'L1-3', 'valid_unconstrained')) + ' |'
 
-def best_check(m:dict) -> dict:
-    "The validation check an alignment kept: its stage B's best NDCG@10 (stage A's where there is no stage B)."
-    curve = m.get('stage_b', m.get('stage_a', {})).get('curve', [])
-    return max(curve, key=lambda c: c.get('ndcg@10', 0)) if curve else {}
+def kept_check(m:dict) -> dict:
+    "The validation check an alignment kept: the one at its last stage's `best_checkpoint` (the trainer's pick by `select_metric`), else its last check."
+    t = m.get('stage_b') or m.get('stage_a') or {}; curve = t.get('curve', [])
+    step = int(t['best_checkpoint'].rsplit('-', 1)[1]) if t.get('best_checkpoint') else None
+    return next((c for c in curve if c['step'] == step), curve[-1] if curve else {})
 
 def budget_row(label:str, m:dict) -> str:
     "One alignment as a row of the budget comparison: its steps, its minutes and the validation figures it kept."
-    a, b = m.get('stage_a', {}), m.get('stage_b', {}); k = best_check(m)
+    a, b = m.get('stage_a', {}), m.get('stage_b', {}); k = kept_check(m)
     mins = sum(t.get('seconds', 0) + t.get('validation_seconds', 0) for t in (a, b)) / 60
     curve = ', '.join(f"{c.get('ndcg@10', float('nan')):.3f}" for c in b.get('curve', []))
     return (f"| {label} | {a.get('steps', '—')} + {b.get('steps', '—')} | {mins:.0f} | {curve or '—'} | {k.get('step', '—')} | "
@@ -79,8 +80,8 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
         out += ['', "## The budget: this alignment against other schedules (validation only, the same 100 users; each alignment's own metrics file)", '',
                 '| alignment | steps A + B | minutes (training + validation) | stage B NDCG@10 at each check | kept step | Hit@10 | NDCG@10 | L1 | valid unconstrained |', '|---|---|---|---|---|---|---|---|---|',
                 budget_row(f"this run (stage B schedule {cfg.get('b_steps')} steps)", m)]
-        for label, path in compare.items():
-            out.append(budget_row(f"{label} (`{path}`)", json.loads(Path(path).read_text())))
+        others = {label: (path, json.loads(Path(path).read_text())) for label, path in compare.items()}
+        out += [budget_row(f"{label} (`{path}`)", o) for label, (path, o) in others.items()]
     if thr:
         out += ['', f"## Training throughput: float32 vs bf16 autocast (`{thr['command']}`, {thr['machine']})", '',
                 f"Batches of {thr['batch_size']} sequence windows ({thr['window_items']} items each), interleaved in one process.", '',
@@ -120,7 +121,7 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
                 f"Training users: {c['users'] or 'all'} ({d['examples']['target']:,} target contexts, {d['contexts']:,} contexts in all); item space: {d.get('item_space', 'content')}; "
                 f"item prior: {'on' if c.get('item_prior') else 'off'}; kept epoch {d['best']['epoch']} of {c['epochs']} ({c.get('keep', 'best')}); validation ({c['val_users']} users) "
                 f"Hit@10 {d['best']['val_hit@10']:.3f}, NDCG@10 {d['best']['val_ndcg@10']:.3f}, steer share {d['best']['steer_share']:.3f}; wall time {d['wall_s'] / 60:.1f} min (features and ablation included)."]
-    if compare: summary['budgets'] = {'this run': best_check(m), **{label: best_check(json.loads(Path(p).read_text())) for label, p in compare.items()}}
+    if compare: summary['budgets'] = {'this run': kept_check(m), **{label: kept_check(o) for label, (_, o) in others.items()}}
     return '\n'.join(out) + '\n', summary
 
 if __name__ == '__main__':

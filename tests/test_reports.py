@@ -1,4 +1,4 @@
-"""The report scripts' own arithmetic: scripts/ranking_report.py's budget comparison picks each alignment's kept check and adds its minutes."""
+"""The report scripts' own arithmetic: scripts/ranking_report.py's budget comparison finds each alignment's kept check and adds its minutes."""
 import sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
@@ -6,16 +6,20 @@ import ranking_report  # noqa: E402  (scripts/ranking_report.py)
 
 def _alignment(b_curve:list) -> dict:
     "Metrics shaped like `talkwalk align`'s: stage A 600 s + 60 s validation, stage B 1,200 s + 120 s."
-    return {'stage_a': {'steps': 10, 'seconds': 600, 'validation_seconds': 60, 'curve': [{'step': 10, 'ndcg@10': 0.5}]},
-            'stage_b': {'steps': 20, 'seconds': 1200, 'validation_seconds': 120, 'curve': b_curve}}
+    return {'stage_a': {'steps': 10, 'seconds': 600, 'validation_seconds': 60, 'best_checkpoint': 'checkpoint-10', 'curve': [{'step': 10, 'ndcg@10': 0.5}]},
+            'stage_b': {'steps': 20, 'seconds': 1200, 'validation_seconds': 120, 'best_checkpoint': 'checkpoint-10', 'curve': b_curve}}
 
 def test_budget_row_keeps_stage_b_best_check_and_total_minutes():
     m = _alignment([{'step': 10, 'hit@10': 0.1, 'ndcg@10': 0.05, 'L1': 0.2, 'valid_unconstrained': 0.9},
                     {'step': 20, 'hit@10': 0.3, 'ndcg@10': 0.04, 'L1': 0.1, 'valid_unconstrained': 0.8}])
-    assert ranking_report.best_check(m)['step'] == 10  # NDCG@10 picks, not the last check or Hit@10; stage A's higher figure is ignored
+    assert ranking_report.kept_check(m)['step'] == 10  # the trainer's kept checkpoint, not the last check or the best Hit@10; stage A's higher figure is ignored
     assert ranking_report.budget_row('x', m) == '| x | 10 + 20 | 33 | 0.050, 0.040 | 10 | 0.100 | 0.050 | 0.200 | 0.90 |'
 
 def test_budget_row_without_stage_b_uses_stage_a():
     m = _alignment([]); del m['stage_b']
-    assert ranking_report.best_check(m) == {'step': 10, 'ndcg@10': 0.5}
+    assert ranking_report.kept_check(m) == {'step': 10, 'ndcg@10': 0.5}
     assert ranking_report.budget_row('a only', m).startswith('| a only | 10 + — | 11 | — | 10 |')
+
+def test_kept_check_without_a_kept_checkpoint_is_the_last_check():
+    m = _alignment([{'step': 10, 'ndcg@10': 0.05}, {'step': 20, 'ndcg@10': 0.04}]); del m['stage_b']['best_checkpoint']
+    assert ranking_report.kept_check(m)['step'] == 20  # as the page's "kept checkpoint: last"
