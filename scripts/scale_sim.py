@@ -13,7 +13,8 @@ Per size, in a fresh subprocess (so memory figures do not mix):
 - the SID trie (`talkwalk.sids.TokenTrie`): build time and resident memory it adds;
 - top-10 beam search over it (`talkwalk.decoding.trie_beam_search`) with the bundled SmolLM2-135M on a fixed 200-token prompt
   (SID codes mapped onto existing vocabulary rows: the model's cost does not depend on the catalogue, the trie's does), excluding
-  20 random items as a history would; p50 of the beam search alone and of prefill + beam;
+  20 random items as a history would; p50 of the beam search alone and of prefill + beam, the beam's forward passes per query and
+  its time outside them (the trie's lookups and the scoring);
 - the dense index (`talkwalk.dense_engine.ItemIndex`): exact (numpy) and HNSW (faiss) build time, query p50, HNSW recall@10 against
   exact, on random unit query vectors.
 Writes <out>.json and <out>.md."""
@@ -70,15 +71,22 @@ def measure(n:int, queries:int, dim:int, hnsw_max:int=10**9, seed:int=0, vectors
     out['trie_build_s'] = time.perf_counter() - t0; out['trie_mb'] = (rss() - base) / 2**20
     model, _ = load_llm(); model.eval()
     prompt = torch.randint(2000, 40000, (1, 200)); dec = model.get_decoder()
-    beam, total = [], []
+    beam, total, passes, outside, timed = [], [], [], [], []
+    forward = dec.forward
+    def timed_forward(*a, **kw):
+        "The decoder's forward pass, its seconds kept: the beam's cost splits into passes and everything else (trie, scoring)."
+        t = time.perf_counter(); r = forward(*a, **kw); timed.append(time.perf_counter() - t); return r
+    dec.forward = timed_forward
     for q in range(queries + 2):
         exclude = {str(i) for i in rng.integers(0, n, 20)}
         t0 = time.perf_counter()
         with torch.no_grad(): o = dec(input_ids=prompt, use_cache=True)
-        t1 = time.perf_counter(); top = trie_beam_search(model, o.past_key_values, o.last_hidden_state[:, -1], trie, 10, None, exclude); t2 = time.perf_counter()
+        timed.clear(); t1 = time.perf_counter(); top = trie_beam_search(model, o.past_key_values, o.last_hidden_state[:, -1], trie, 10, None, exclude); t2 = time.perf_counter()
         assert len(top) == 10 and not exclude & {i for i, _ in top}
-        if q >= 2: beam.append(t2 - t1); total.append(t2 - t0)  # two warm-up queries
-    out.update(beam_p50_ms=pct(beam, 50), beam_p90_ms=pct(beam, 90), turn_p50_ms=pct(total, 50))
+        if q >= 2: beam.append(t2 - t1); total.append(t2 - t0); passes.append(len(timed)); outside.append(t2 - t1 - sum(timed))  # two warm-up queries
+    dec.forward = forward
+    out.update(beam_p50_ms=pct(beam, 50), beam_p90_ms=pct(beam, 90), turn_p50_ms=pct(total, 50),
+               beam_passes_mean=float(np.mean(passes)), beam_outside_passes_p50_ms=pct(outside, 50))
     del trie, sids; gc.collect()
     vec, qs = draw_vectors(n, vectors, dim, rng, like), draw_vectors(queries, vectors, dim, rng, like); out['dim'] = vec.shape[1]
     ids = [str(i) for i in range(n)]
@@ -109,10 +117,13 @@ def report(res:dict) -> str:
           "The beam search uses the bundled SmolLM2-135M on a fixed 200-token prompt, so its cost is the model's (constant) plus the trie's.", '',
           'HNSW (faiss `IndexHNSWFlat`, M = 32) is searched at breadths ' + ', '.join(map(str, EF_SEARCH)) + '; the table shows the smallest reaching recall@10 >= 0.95 '
           '(else the largest), all breadths below it.', '',
-          '| items | trie build s | trie MB | beam p50 ms (x first) | prefill + beam p50 ms | exact p50 ms | HNSW build s | HNSW ef | HNSW p50 ms | HNSW recall@10 |',
-          '|---|---|---|---|---|---|---|---|---|---|']
+          "The beam's forward passes are one per level where some beam has a choice (a level where every beam has a single child costs none), "
+          "so their number grows with the catalogue; 'outside the passes' is the trie's lookups and the scoring.", '',
+          '| items | trie build s | trie MB | beam p50 ms (x first) | beam passes (mean) | beam outside the passes p50 ms | prefill + beam p50 ms | exact p50 ms | HNSW build s | HNSW ef | HNSW p50 ms | HNSW recall@10 |',
+          '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for r in rows:
         md.append(f"| {r['items']:,} | {r['trie_build_s']:.1f} | {r['trie_mb']:.0f} | {r['beam_p50_ms']:.0f} ({r['beam_p50_ms'] / first['beam_p50_ms']:.2f}x) | "
+                  f"{r['beam_passes_mean']:.1f} | {r['beam_outside_passes_p50_ms']:.1f} | "
                   f"{r['turn_p50_ms']:.0f} | {r['exact_p50_ms']:.1f} | " + (f"{r['hnsw_build_s']:.1f} | {r['hnsw_ef']} | {r['hnsw_p50_ms']:.2f} | {r['hnsw_recall10']:.3f} |" if 'hnsw' in r else 'not built (--hnsw-max) | | | |'))
     md += ['', '| items | ' + ' | '.join(f'ef {ef}: recall / p50 ms' for ef in EF_SEARCH) + ' |', '|---|' + '---|' * len(EF_SEARCH)]
     md += [f"| {r['items']:,} | " + ' | '.join(f"{h['recall10']:.3f} / {h['p50_ms']:.2f}" for h in r['hnsw']) + ' |' for r in rows if 'hnsw' in r]

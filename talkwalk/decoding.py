@@ -4,16 +4,18 @@
 
 # %% ../nbs/decoding.ipynb #6707e0d5
 from __future__ import annotations
+import copy
 from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 from .sids import TokenTrie
 from .prompts import rec_prompt_text
 
 # %% auto #0
-__all__ = ['BeamJob', 'trie_beam_search_many', 'trie_beam_search', 'stack_contexts', 'prefill_batch', 'cache_row',
-           'pair_from_prefix', 'common_prefix', 'shared_prefix', 'constrained_beam_search', 'prefill_request',
-           'rec_prompt_ids', 'unconstrained_valid']
+__all__ = ['BeamJob', 'tree_step_inputs', 'code_logprobs', 'trie_beam_search_many', 'trie_beam_search', 'stack_contexts',
+           'prefill_batch', 'cache_from', 'cache_snapshot', 'cache_row', 'pair_from_prefix', 'common_prefix',
+           'shared_prefix', 'constrained_beam_search', 'prefill_request', 'rec_prompt_ids', 'unconstrained_valid']
 
 # %% ../nbs/decoding.ipynb #f090243d
 @dataclass
@@ -25,8 +27,51 @@ class BeamJob:
     guidance: float = 0.0 # w: with two contexts (with the request, without it) each code scores logp + w * (logp - logp without the request)
     contexts: int = 1
 
+def tree_step_inputs(beams:list, # per job: its beams as `(path, score, ancestors)`, ancestors the cache columns of the path's codes fed so far
+                     feed:list, # per job and beam: whether to feed it (its codes not yet in the cache go in)
+                     G:list, depth:int, trie:TokenTrie, # contexts (cache rows) per job; the depth the beams' paths reach
+                     seen:torch.Tensor, # [rows, cached] the cached columns every new token of a row may see (its prompt's real tokens)
+                     prompt_len:torch.Tensor, # [rows] real prompt tokens per row: a path's first code sits at this position
+                    ) -> tuple:
+    "`(input_ids, position_ids, mask [rows, 1, Q, cached + Q], ancestors, last)` of one tree step: the fed beams' new codes packed in their job's rows, each token seeing its prompt, its beam's earlier codes and itself; `last[row][b]`: where beam b's state comes out."
+    C, new = seen.shape[1], [[path[len(anc):] if f else () for (path, _, anc), f in zip(bs, fs)] for bs, fs in zip(beams, feed)]
+    Q = max(sum(map(len, n)) for n in new)
+    rows = sum(G); toks, pos = torch.zeros(rows, Q, dtype=torch.long), prompt_len[:, None].repeat(1, Q)
+    mask = torch.zeros(rows, 1, Q, C + Q, dtype=torch.bool)
+    mask[:, 0, :, :C] = seen[:, None, :]
+    mask[:, 0, torch.arange(Q), C + torch.arange(Q)] = True  # every token sees itself (padding too: no empty softmax)
+    ancestors, last, r = [], [[0] * max(map(len, beams)) for _ in range(rows)], 0
+    for bs, codes, g in zip(beams, new, G):
+        ancestors.append([]); q = 0
+        for b, ((_, _, anc), cs) in enumerate(zip(bs, codes)):
+            level0, cols = len(anc), list(range(C + q, C + q + len(cs)))
+            for t, c in enumerate(cs):
+                toks[r:r + g, q + t], pos[r:r + g, q + t] = trie.token[(level0 + t, c)], prompt_len[r:r + g] + level0 + t
+                mask[r:r + g, 0, q + t, anc + cols[:t]] = True
+            for i in range(r, r + g): last[i][b] = q + len(cs) - 1 if cs else 0
+            ancestors[-1].append(anc + cols); q += len(cs)
+        r += g
+    return toks, pos, mask, ancestors, torch.tensor(last)
+
+def code_logprobs(head:torch.Tensor, # the output matrix [vocab, hidden]
+                  states:torch.Tensor, # [contexts, beams, hidden] each beam's state (with the request; without it, guided)
+                  options:list, # per beam: the `(code, token id)` pairs the trie allows next
+                  guidance:float=0.0) -> list:
+    "Per beam, the log-probability of each allowed code, normalised over the allowed codes (guided: `logp + w * (logp - logp without the request)`); one matmul for all beams, a single child scoring 0."
+    choice = [b for b, o in enumerate(options) if len(o) > 1]
+    out = [[0.0] if len(o) == 1 else [] for o in options]
+    if not choice: return out
+    union = sorted({t for b in choice for _, t in options[b]}); col = {t: i for i, t in enumerate(union)}  # only these rows of the output matrix
+    allowed = torch.full((len(choice), len(union)), float('-inf'), device=states.device)
+    for i, b in enumerate(choice): allowed[i, [col[t] for _, t in options[b]]] = 0.0
+    logp = torch.log_softmax((states[:, choice] @ head[union].T).float() + allowed, -1)
+    logp = logp[0] + guidance * (logp[0] - logp[1]) if guidance else logp[0]
+    rows = logp.tolist()
+    for i, b in enumerate(choice): out[b] = [rows[i][col[t]] for _, t in options[b]]
+    return out
+
 @torch.no_grad()
-def trie_beam_search_many(model, past, # KV cache of every job's contexts: job j's rows follow job j-1's; consumed
+def trie_beam_search_many(model, past, # KV cache of every job's contexts: job j's rows follow job j-1's; consumed (the beams' codes are appended to it)
                           states:torch.Tensor, # last hidden state of each row of `past`, [rows, hidden]
                           trie:TokenTrie, jobs:list, # a `BeamJob` per request
                           mask:torch.Tensor|None=None, # [rows, cached tokens] attention mask of `past` where rows are padded (`pair_from_prefix`, `stack_contexts`)
@@ -35,41 +80,26 @@ def trie_beam_search_many(model, past, # KV cache of every job's contexts: job j
     dec, head, G = model.get_decoder(), model.get_output_embeddings().weight, [j.contexts for j in jobs]
     if any(g not in (1, 2) for g in G) or sum(G) != states.shape[0]:
         raise ValueError(f'contexts per job {G} do not match the {states.shape[0]} rows of state: 1 per job (unguided) or 2 (with and without the request)')
-    blocked = [trie.blocked(j.exclude) for j in jobs]
-    beams = [[((), 0.0)] for _ in jobs]  # per job: (path of codes, score)
-    rows, per, base, fed = [[0] for _ in jobs], [1] * len(jobs), [sum(G[:j]) for j in range(len(jobs))], 0
-    # job j, context g, beam b lives in row base[j] + g * per[j] + rows[j][b] of `past`; fed: codes `past` holds
+    dev, blocked, first = states.device, [trie.blocked(j.exclude) for j in jobs], [sum(G[:j]) for j in range(len(jobs))]  # first: job j's first row
+    seen = (torch.ones(states.shape[0], past.get_seq_length(), dtype=torch.bool) if mask is None else mask.bool()).cpu()
+    prompt_len, beams, beam_states = seen.sum(-1), [[((), 0.0, [])] for _ in jobs], states[:, None]  # beams: (path of codes, score, cache columns of its fed codes)
     for depth in range(trie.depth):
-        options = [[trie.allowed(p, bl) for p, _ in bs] for bs, bl in zip(beams, blocked)]
-        if fed < depth and any(len(o) > 1 for opts in options for o in opts):  # a beam has a choice: bring the cache up to this depth
-            idx, toks, new_base = [], [], []
-            for j, bs in enumerate(beams):
-                new_base.append(len(idx))
-                for g in range(G[j]):
-                    idx += [base[j] + g * per[j] + r for r in rows[j]]
-                    toks += [[trie.token[(l, c)] for l, c in enumerate(p[fed:], start=fed)] for p, _ in bs]
-            idx = torch.tensor(idx, device=states.device)
-            past.reorder_cache(idx)  # beams share their prompt's cache rows
-            kw = {}
-            if mask is not None:  # padded rows: positions continue each row's own count of real tokens
-                n_new = depth - fed; mask = mask[idx]
-                kw = {'position_ids': mask.sum(-1, keepdim=True) + torch.arange(n_new, device=mask.device),
-                      'attention_mask': torch.cat([mask, torch.ones(len(idx), n_new, dtype=mask.dtype, device=mask.device)], 1)}
-                mask = kw['attention_mask']
-            out = dec(input_ids=torch.tensor(toks, device=states.device), past_key_values=past, use_cache=True, **kw)
-            past, states, fed = out.past_key_values, out.last_hidden_state[:, -1], depth
-            base, per, rows = new_base, [len(bs) for bs in beams], [list(range(len(bs))) for bs in beams]
+        options = [[trie.allowed(p, bl) for p, _, _ in bs] for bs, bl in zip(beams, blocked)]
+        feed = [[len(o) > 1 for o in opts] for opts in options]  # only a beam with a choice needs its state: it feeds its codes not yet cached
+        if depth and any(map(any, feed)):
+            toks, pos, tree_mask, ancestors, last = tree_step_inputs(beams, feed, G, depth, trie, seen, prompt_len)
+            if model.config._attn_implementation != 'sdpa':  # eager and others add the mask to the scores
+                tree_mask = torch.zeros(tree_mask.shape, dtype=head.dtype).masked_fill(~tree_mask, torch.finfo(head.dtype).min)
+            out = dec(input_ids=toks.to(dev), past_key_values=past, position_ids=pos.to(dev), attention_mask=tree_mask.to(dev), use_cache=True)
+            past, beam_states = out.past_key_values, out.last_hidden_state[torch.arange(len(last), device=dev)[:, None], last.to(dev)]
+            seen = torch.cat([seen, torch.zeros(seen.shape[0], toks.shape[1], dtype=torch.bool)], 1)  # beams' codes: seen only by their own descendants
+            beams = [[(p, s, a) for (p, s, _), a in zip(bs, anc)] for bs, anc in zip(beams, ancestors)]
         for j, job in enumerate(jobs):
-            cands = []
-            for b, ((path, score), opts) in enumerate(zip(beams[j], options[j])):
-                if len(opts) == 1: cands.append((b, path + (opts[0][0],), score)); continue  # one child: log-prob 0, no forward pass
-                W, row = head[[t for _, t in opts]], base[j] + rows[j][b]  # only the allowed rows of the output matrix
-                logp = torch.log_softmax((states[row] @ W.T).float(), -1)
-                if G[j] == 2 and job.guidance: logp = logp + job.guidance * (logp - torch.log_softmax((states[row + per[j]] @ W.T).float(), -1))
-                cands += [(b, path + (c,), score + lp) for (c, _), lp in zip(opts, logp.tolist())]
+            logp = code_logprobs(head, beam_states[first[j]:first[j] + G[j]], options[j], job.guidance if G[j] == 2 else 0.0)
+            cands = [(b, path + (c,), score + lp) for b, ((path, score, _), opts) in enumerate(zip(beams[j], options[j])) for (c, _), lp in zip(opts, logp[b])]
             cands = sorted(cands, key=lambda x: -x[2])[:max(job.num_beams or job.k, job.k)]  # stable: ties keep trie order
-            rows[j], beams[j] = [rows[j][b] for b, _, _ in cands], [(p, s) for _, p, s in cands]
-    return [[(trie.item_of(p), s) for p, s in bs[:job.k]] for bs, job in zip(beams, jobs)]
+            beams[j] = [(p, s, beams[j][b][2]) for b, p, s in cands]
+    return [[(trie.item_of(p), s) for p, s, _ in bs[:job.k]] for bs, job in zip(beams, jobs)]
 
 def trie_beam_search(model, past, # KV cache of the prompt (batch 1), or of the two guidance contexts (batch 2); consumed
                      state:torch.Tensor, # last hidden state of each context, [1 or 2, hidden]
@@ -105,17 +135,31 @@ def prefill_batch(model, pasts:list, # per prompt: the KV cache (batch 1) of its
         ref = next(p for p in pasts if p is not None).layers
         pad = lambda p, li, kv, c: (torch.zeros(1, *getattr(ref[li], kv).shape[1:2], C, getattr(ref[li], kv).shape[-1], dtype=getattr(ref[li], kv).dtype, device=dev) if p is None
                                     else torch.nn.functional.pad(getattr(p.layers[li], kv), (0, 0, C - c, 0)))
-        past = DynamicCache([tuple(torch.cat([pad(p, li, kv, c) for p, c in zip(pasts, lens)]) for kv in ('keys', 'values')) for li in range(len(ref))])
+        past = cache_from([tuple(torch.cat([pad(p, li, kv, c) for p, c in zip(pasts, lens)]) for kv in ('keys', 'values')) for li in range(len(ref))])
     toks = torch.tensor([[pad_id] * (T - len(x)) + list(x) for x in new], device=dev)
     mask = torch.tensor([[0] * (C - c) + [1] * c + [0] * (T - len(x)) + [1] * len(x) for c, x in zip(lens, new)], device=dev)
     pos = torch.tensor([[c] * (T - len(x)) + list(range(c, c + len(x))) for c, x in zip(lens, new)], device=dev)
     out = model.get_decoder()(input_ids=toks, past_key_values=past, attention_mask=mask, position_ids=pos, use_cache=True)
     return out.past_key_values, out.last_hidden_state[:, -1], mask
 
+def cache_from(pairs:list, # per layer: `(keys, values)` tensors [batch, heads, tokens, head dim]
+              ) -> DynamicCache:
+    "A `DynamicCache` holding these tensors as they are (its constructor would copy each pair onto an empty tensor)."
+    cache = DynamicCache()
+    for keys, values in pairs:
+        layer = DynamicLayer(); layer.lazy_initialization(keys, values); layer.keys, layer.values = keys, values
+        cache.layers.append(layer)
+    return cache
+
+def cache_snapshot(past):
+    "A cache holding the same tensors as `past` without copying them: the cache only ever replaces its tensors (appends concatenate, crops slice), so the snapshot keeps what `past` holds now."
+    snap = copy.copy(past); snap.layers = [copy.copy(layer) for layer in past.layers]  # `DynamicCache(pairs)` would concatenate each pair onto an empty tensor: a copy
+    return snap
+
 def cache_row(past, mask:torch.Tensor, row:int):
     "Row `row` of a padded batch cache as a cache of its own (batch 1), its padding dropped: what that prompt alone would have cached."
     keep = mask[row].bool()
-    return DynamicCache([(layer.keys[row:row + 1, :, keep], layer.values[row:row + 1, :, keep]) for layer in past.layers])
+    return cache_from([(layer.keys[row:row + 1, :, keep], layer.values[row:row + 1, :, keep]) for layer in past.layers])
 
 @torch.no_grad()
 def pair_from_prefix(model, past, # KV cache of the two contexts' shared prefix (batch 1, `n` tokens); consumed

@@ -15,7 +15,7 @@ from .run import ArtifactError, RunDir
 from .catalog import Dataset, load_data_artifacts
 from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
-from .decoding import BeamJob, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix, prefill_batch, cache_row
+from .decoding import BeamJob, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix, prefill_batch, cache_row, cache_snapshot
 from .llm import load_aligned, apply_quantize, resolve_quantize, tune_malloc, export_manifest, pad_id
 from .session import EngineConfig, Recommender, Session
 
@@ -95,7 +95,7 @@ def _prefill(self:GenerativeRecommender, ids:list, key:str|None) -> tuple:
     "`(past, last hidden state)` of the prompt `ids`, reusing session `key`'s cache for the common prefix, else the opening every prompt shares."
     past, n = self._cached_start(ids, key)
     out = self.model.get_decoder()(input_ids=torch.tensor([ids[n:]], device=self.device), past_key_values=past, use_cache=True)
-    if key: self._remember(key, ids, copy.deepcopy(out.past_key_values))
+    if key: self._remember(key, ids, cache_snapshot(out.past_key_values))  # the beam search appends to the cache, leaving its tensors as they are
     return out.past_key_values, out.last_hidden_state[:, -1]
 
 @patch
@@ -106,7 +106,7 @@ def _cached_start(self:GenerativeRecommender, ids:list, key:str|None) -> tuple:
     if cached and (n := min(common_prefix(cached.ids, ids), len(ids) - 1)) > 0:
         past = cached.past; past.crop(n - len(cached.ids)); self.stats['reused_tokens'] += n
     elif self.cfg.share_opening and (n := min(common_prefix((head := self._opening()).ids, ids), len(ids) - 1)) > 0:
-        past = copy.deepcopy(head.past); past.crop(n - len(head.ids)); self.stats['opening_tokens'] += n  # a copy: the opening serves every session
+        past = cache_snapshot(head.past); past.crop(n - len(head.ids)); self.stats['opening_tokens'] += n  # a snapshot: the opening serves every session
     self.stats['prompt_tokens'] += len(ids)
     return past, n
 

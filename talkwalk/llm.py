@@ -170,7 +170,7 @@ def resolve_quantize(quantize:str, device, # the device the model runs on
 
 def tune_malloc(mmap_threshold:int=32 * 2**20, # buffers below this come from the heap (glibc's ceiling: 32 MiB)
                 trim_threshold:int=2**30, top_pad:int=256 * 2**20) -> bool:
-    "glibc only: serve the engine's multi-MB buffers from the heap and keep freed memory mapped, so copying KV caches across beams stops page-faulting; whether it applied."
+    "glibc only: serve the engine's multi-MB buffers from the heap and keep freed memory mapped, so a turn's activations and KV concatenations stop page-faulting; whether it applied."
     import ctypes, ctypes.util
     try: libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6'); set_ = libc.mallopt
     except (OSError, AttributeError): return False  # not glibc (macOS, Windows, musl): nothing to tune

@@ -4,7 +4,7 @@
 
 # %% ../nbs/sids.ipynb #418b520c
 from __future__ import annotations
-import json, re
+import functools, json, re
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -192,6 +192,7 @@ class TokenTrie:
         ids = tok.convert_tokens_to_ids([level_token(l + 1, c) for l, c in pairs])
         self.token = dict(zip(pairs, ids))            # (level index, code) -> token id
         self.code = {t: p for p, t in self.token.items()}  # token id -> (level index, code)
+        self._children = functools.lru_cache(maxsize=4096)(self._children_of)  # popular prefixes come back every turn: their children are looked up once
 
     def _pack(self, codes:np.ndarray) -> np.ndarray:
         "Packed keys of code rows `[n, L]` (the first L levels; deeper levels zero)."
@@ -218,11 +219,15 @@ class TokenTrie:
         "`(code, token id)` pairs that may follow `path`, sorted by code; with `blocked`, children whose items are all excluded are left out."
         path, L = tuple(int(c) for c in path), len(path)
         if L >= self.depth or not self._fits(path): return []
-        if L == 0: children, counts = self._root
+        return [(c, t) for c, t, n in self._children(path) if not blocked or n > blocked[path + (c,)]]
+
+    def _children_of(self, path:tuple) -> tuple:
+        "`(code, token id, items under it)` of each child of a valid, incomplete `path`, sorted by code."
+        if not path: children, counts = self._root
         else:
             lo, hi = self._range(path)
-            children, counts = np.unique((self.keys[lo:hi] >> self.shift[L]) & ((1 << self.bits[L]) - 1), return_counts=True)
-        return [(int(c), self.token[(L, int(c))]) for c, n in zip(children, counts) if not blocked or n > blocked[path + (int(c),)]]
+            children, counts = np.unique((self.keys[lo:hi] >> self.shift[len(path)]) & ((1 << self.bits[len(path)]) - 1), return_counts=True)
+        return tuple((int(c), self.token[(len(path), int(c))], int(n)) for c, n in zip(children, counts))
 
     def item_of(self, path:tuple) -> str|None:
         "The item a complete path of codes names, or `None`."

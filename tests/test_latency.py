@@ -32,6 +32,7 @@ def test_scale_sim_matches_a_real_item_space(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     row = json.loads(out.with_suffix(".json").read_text())["sizes"][0]
     assert row["items"] == 500 and row["dim"] == 24 and all(0 <= h["recall10"] <= 1 for h in row["hnsw"])
+    assert row["beam_passes_mean"] >= 1 and 0 <= row["beam_outside_passes_p50_ms"] <= row["beam_p50_ms"]  # the beam's time split into passes and the rest
     assert "Gaussian with the mean and covariance" in out.with_suffix(".md").read_text()
     bad = subprocess.run([sys.executable, str(SCRIPTS / "scale_sim.py"), "--sizes", "500", "--vectors", "matched", "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "--like" in bad.stderr
