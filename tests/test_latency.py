@@ -1,5 +1,5 @@
 """The latency tools of issue 18 at tiny size: scripts/malloc_ab.py (tune_malloc on and off, one process each) and
-scripts/scale_sim.py with vectors matched to a real item space."""
+scripts/scale_sim.py with vectors matched to a real item space, scripts/batch_ab.py (turns one at a time vs batched, no HTTP)."""
 import json, subprocess, sys
 from pathlib import Path
 import numpy as np
@@ -36,3 +36,19 @@ def test_scale_sim_matches_a_real_item_space(tmp_path):
     assert "Gaussian with the mean and covariance" in out.with_suffix(".md").read_text()
     bad = subprocess.run([sys.executable, str(SCRIPTS / "scale_sim.py"), "--sizes", "500", "--vectors", "matched", "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "--like" in bad.stderr
+
+
+def test_batch_ab_batches_the_forward_passes(engine_run, tmp_path):
+    """Turns answered together take fewer forward passes, each feeding more tokens; both modes are timed round by round."""
+    out = tmp_path / "bab"
+    r = subprocess.run([sys.executable, str(SCRIPTS / "batch_ab.py"), "--run", str(engine_run), "--clients", "3", "--turns", "2", "--rounds", "1", "--out", str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.with_suffix(".json").read_text())
+    one, batched = res["modes"]["one at a time"], res["modes"]["batched"]
+    assert len(one["seconds"]) == len(batched["seconds"]) == 2 and all(0 < t < 120 for t in one["seconds"] + batched["seconds"])
+    assert batched["passes"] < one["passes"] and batched["tokens"] / batched["passes"] > one["tokens"] / one["passes"]
+    assert 0 <= res["first_overlap"] <= 1 and res["batched_over_serial"] > 0
+    assert "| batched |" in out.with_suffix(".md").read_text()
+    bad = subprocess.run([sys.executable, str(SCRIPTS / "batch_ab.py"), "--run", str(engine_run), "--clients", "0", "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "at least 1" in bad.stderr
