@@ -56,7 +56,7 @@ if __name__ == '__main__':
         passes.append(kw['input_ids'].numel() if 'input_ids' in kw else args[0].numel()); return forward(*args, **kw)
     dec.forward = counted
     for batched in (False, True): lockstep(rec, a.clients, 1, batched, passes)  # warm-up: first-call allocations are not latency
-    modes = {'one at a time': {'seconds': [], 'passes': 0, 'tokens': 0, 'rounds_of_turns': 0}, 'batched': {'seconds': [], 'passes': 0, 'tokens': 0, 'rounds_of_turns': 0}}
+    modes = {name: {'seconds': [], 'passes': 0, 'tokens': 0, 'rounds_of_turns': 0} for name in ('one at a time', 'batched')}
     same, overlap = [], []
     for rnd in range(a.rounds):
         got = {}
