@@ -291,6 +291,12 @@ def latency_benchmark(rec:Recommender, n:int=50, k:int=10,
 VARIANT_NAMES = {'bf16': 'bfloat16 model', 'bf16-linear': 'bfloat16 Linear layers, float32 elsewhere', 'int8': 'int8 dynamic',
                  'bf16-linear-no-opening': 'bfloat16 Linear layers, without the shared opening cache'}
 
+def _http_counts(r:dict) -> str:
+    "' (N turns in M batches, F page faults per turn)' for one HTTP mode, with what it has."
+    parts = ([f"{r['batches']['turns']} turns in {r['batches']['batches']} batches"] if r.get('batches') else []) + \
+            ([f"{r['page_faults'] / max(r['requests'], 1):.0f} page faults per turn"] if r.get('page_faults') is not None else [])
+    return f" ({', '.join(parts)})" if parts else ''
+
 def format_latency(res:dict) -> str:
     "A Markdown table of a latency benchmark."
     rows = [('naive: `generate`, 10 beams, prefix-trie constraint', 'naive'), ('engine (float32)', 'engine'),
@@ -312,7 +318,7 @@ def format_latency(res:dict) -> str:
     if 'http' in res:
         h = res['http']
         out += [f"- HTTP (`talkwalk serve`, quantize {h.get('quantize', 'none')}, {r.get('clients')} concurrent clients, {r.get('requests')} turns), {name}: {r.get('requests_per_s')} requests/s, "
-                f"p50 {r.get('p50_ms')} ms, p95 {r.get('p95_ms')} ms, errors {r.get('errors')}" + (f" ({r['batches']['turns']} turns in {r['batches']['batches']} batches)" if r.get('batches') else '')
+                f"p50 {r.get('p50_ms')} ms, p95 {r.get('p95_ms')} ms, errors {r.get('errors')}" + _http_counts(r)
                 for name, r in h.get('modes', {}).items()]
         if 'batched_over_serial' in h: out += [f"- HTTP throughput, batched over one at a time: **{h['batched_over_serial']}x** (rounds alternated, same run)"]
     return '\n'.join(out)

@@ -4,8 +4,9 @@
 
 # %% ../nbs/serve.ipynb #7aa815ca
 from __future__ import annotations
-import asyncio, hashlib, html, json, os, queue, re, socket, sqlite3, threading, time, urllib.request, uuid
+import asyncio, hashlib, html, json, os, queue, re, signal, socket, sqlite3, threading, time, urllib.request, uuid
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,8 @@ __all__ = ['DEFAULT_REQUESTS', 'SessionNotFound', 'SessionConflict', 'mint_id', 
            'RedisSessionStore', 'SessionIn', 'TurnIn', 'RecommendIn', 'RecOut', 'TurnOut', 'RecommendOut',
            'session_json', 'engine_info', 'TurnBatcher', 'key_owner', 'make_api', 'profile_from_inputs', 'render_cards',
            'chat_reply', 'ui_turn', 'ui_new_session', 'make_ui', 'ui_theme', 'BoundedRequests', 'ServeConfig',
-           'make_store', 'make_app', 'serve', 'free_port', 'running', 'http_json', 'bench_http', 'http_benchmark']
+           'make_store', 'make_app', 'serve', 'answer_while_serving', 'free_port', 'running', 'http_json', 'bench_http',
+           'page_faults', 'http_benchmark']
 
 # %% ../nbs/serve.ipynb #d6e7ad71
 class SessionNotFound(KeyError):
@@ -275,20 +277,22 @@ class _Pending:
     result: Any = None
 
 class TurnBatcher:
-    "Turns that arrive together answered as one batch (`Recommender.turn_many`), in a worker thread."
+    "Turns that arrive together answered as one batch (`Recommender.turn_many`), by a worker thread or by whichever thread calls `run`."
     def __init__(self, rec, # the engine
                  wait_ms:float=10, # how long the first turn of a batch waits for others
-                 max_batch:int=8, # turns per batch at most
+                 max_batch:int=8, # turns per batch at most (1: one at a time)
+                 thread:bool=True, # answer in a worker thread; False: the caller of `run` answers (`serve` runs it on the main thread)
                 ):
         if not (wait_ms >= 0 and isinstance(max_batch, int) and max_batch >= 1):
             raise EngineError(f'batching needs wait_ms >= 0 and max_batch >= 1, got wait_ms={wait_ms!r}, max_batch={max_batch!r}')
-        self.rec, self.wait_s, self.max_batch, self._q = rec, wait_ms / 1000, max_batch, queue.Queue()
+        self.rec, self.wait_s, self.max_batch, self._q, self._open = rec, wait_ms / 1000, max_batch, queue.Queue(), True
         self.stats = {'batches': 0, 'turns': 0, 'largest': 0}
-        self._worker = threading.Thread(target=self._loop, name='talkwalk-batcher', daemon=True); self._worker.start()
+        self._worker = threading.Thread(target=self.run, name='talkwalk-batcher', daemon=True) if thread else None
+        if self._worker: self._worker.start()
 
     def turn(self, t:TurnRequest) -> list:
         "The `Rec`s of turn `t` once its batch is answered (its `EngineError` raised here)."
-        if not self._worker.is_alive(): raise RuntimeError('the turn batcher was closed')
+        if not self._open: raise RuntimeError('the turn batcher was closed')
         job = _Pending(t); self._q.put(job); job.done.wait()
         if isinstance(job.result, BaseException): raise job.result
         return job.result
@@ -303,17 +307,26 @@ class TurnBatcher:
             batch.append(nxt)
         return batch
 
-    def _loop(self):
-        while (first := self._q.get()) is not None:
-            batch = self._batch(first)
-            try: results = self.rec.turn_many([j.request for j in batch])
-            except Exception as e: results = [e] * len(batch)  # not an input error: every caller of the batch hears of it
-            self.stats.update(batches=self.stats['batches'] + 1, turns=self.stats['turns'] + len(batch), largest=max(self.stats['largest'], len(batch)))
-            for j, r in zip(batch, results): j.result = r; j.done.set()
+    def _answer(self, batch:list):
+        "Answer one batch; each caller gets its own result or error."
+        try: results = self.rec.turn_many([j.request for j in batch])
+        except Exception as e: results = [e] * len(batch)  # not an input error: every caller of the batch hears of it
+        self.stats.update(batches=self.stats['batches'] + 1, turns=self.stats['turns'] + len(batch), largest=max(self.stats['largest'], len(batch)))
+        for j, r in zip(batch, results): j.result = r; j.done.set()
+
+    def run(self, until=None, # a function: stop once it returns True (checked at least every 0.1 s); None: run until `close`
+           ):
+        "Answer batches on the calling thread until `close` (or `until()`)."
+        while not (until and until()):
+            try: first = self._q.get(timeout=0.1)
+            except queue.Empty: continue
+            if first is None: return
+            self._answer(self._batch(first))
 
     def close(self):
-        "Answer what is queued, then stop the worker."
-        self._q.put(None); self._worker.join(30)
+        "Answer what is queued, then stop (the worker, or the loop of `run`)."
+        self._open = False; self._q.put(None)
+        if self._worker: self._worker.join(30)
 
 # %% ../nbs/serve.ipynb #2a55b135
 def key_owner(key:str) -> str:
@@ -335,13 +348,14 @@ def make_api(rec, # a loaded `Recommender` (or anything with its public surface)
              api_keys:tuple=(), # when given, every route but /health needs one (`Authorization: Bearer KEY` or `X-API-Key: KEY`); sessions belong to their key
              batch_wait_ms:float|None=None, # answer concurrent turns in batches (`TurnBatcher`), the first waiting at most this long; None: one at a time
              max_batch:int=8, # turns per batch at most
+             batcher:TurnBatcher|None=None, # answer turns through this batcher instead (its thread, or whoever runs it: `serve`); then `batch_wait_ms` and `max_batch` are not used
             ) -> FastAPI:
     "The TalkWalk HTTP JSON API around `rec`: sessions, turns, one-shot recommendations, health."
     app = FastAPI(title='TalkWalk', version=_version(),
                   description='A steerable recommender: ask for items in plain English, turn after turn. The demo UI is at /ui.')
     store = app.state.sessions = store if store is not None else SessionStore(max_sessions, on_drop=getattr(rec, 'end_session', None))  # an empty store is falsy
     app.state.rec, keys = rec, {k for k in api_keys if k}
-    batcher = app.state.batcher = TurnBatcher(rec, batch_wait_ms, max_batch) if batch_wait_ms is not None else None
+    batcher = app.state.batcher = batcher or (TurnBatcher(rec, batch_wait_ms, max_batch) if batch_wait_ms is not None else None)
     profile = getattr(rec, 'user_model', None)  # the engine's profile model: /docs shows it, pydantic checks it first
     NewSession = create_model('NewSession', __base__=SessionIn, user=(Optional[profile], None)) if profile else SessionIn
     OneShot = create_model('OneShot', __base__=RecommendIn, user=(Optional[profile], None)) if profile else RecommendIn
@@ -361,7 +375,7 @@ def make_api(rec, # a loaded `Recommender` (or anything with its public surface)
         return key_owner(key)
 
     @app.get('/health', summary='engine and server status')
-    def health(): return {'status': 'ok', **engine_info(rec), 'sessions': len(store), **({'batches': dict(batcher.stats)} if batcher else {})}
+    def health(): return {'status': 'ok', **engine_info(rec), 'sessions': len(store), **({'batches': dict(batcher.stats)} if batcher and batcher.max_batch > 1 else {})}
 
     def create_session(body:SessionIn, who:str=Depends(owner)):
         if body.state is not None:
@@ -587,10 +601,10 @@ def make_app(rec, # a loaded `Recommender`
              max_sessions:int=1000, # sessions kept by the API (when `store` is not given)
              store=None, # a session store (default: in memory)
              api_keys:tuple=(), allowed_hosts:tuple=(), max_body_bytes:int=1_000_000, read_timeout_s:float=10,
-             batch_wait_ms:float|None=None, max_batch:int=8, # concurrent turns in batches (`make_api`)
+             batch_wait_ms:float|None=None, max_batch:int=8, batcher:TurnBatcher|None=None, # concurrent turns in batches (`make_api`)
             ):
     "The API, with the Gradio demo mounted at `/ui` when `ui`, behind the body/time limits and the optional Host allowlist."
-    app = make_api(rec, max_sessions=max_sessions, store=store, api_keys=api_keys, batch_wait_ms=batch_wait_ms, max_batch=max_batch)
+    app = make_api(rec, max_sessions=max_sessions, store=store, api_keys=api_keys, batch_wait_ms=batch_wait_ms, max_batch=max_batch, batcher=batcher)
     if ui:
         os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
         import gradio as gr
@@ -611,7 +625,7 @@ def serve(run_dir:str|Path, # a run folder with all artifacts (see `talkwalk.eng
           rec=None, # an engine already loaded (then `run_dir`, `stage`, `mode`, `device` are not used for loading)
           **engine_kw, # more `EngineConfig` fields, e.g. quantize='int8'
          ):
-    "Load the engine once and serve the API (and the demo at `/ui`) with uvicorn until interrupted (SIGINT/SIGTERM)."
+    "Load the engine once and serve the API (and the demo at `/ui`) with uvicorn until interrupted (SIGINT/SIGTERM); the calling thread answers the turns."
     import uvicorn
     cfg = cfg or ServeConfig()
     keys = tuple(cfg.api_keys) + tuple(k.strip() for k in os.environ.get('TALKWALK_API_KEYS', '').split(',') if k.strip())
@@ -619,14 +633,31 @@ def serve(run_dir:str|Path, # a run folder with all artifacts (see `talkwalk.eng
     store = make_store(cfg, run_dir, getattr(rec, 'end_session', None))
     ui = cfg.ui and not keys  # the demo has no API-key check: a server that asks for keys does not mount it
     if cfg.ui and keys: print('API keys are on: the Gradio demo (which takes no key) is not mounted', flush=True)
+    batched = cfg.batch_wait_ms is not None
+    batcher = TurnBatcher(rec, cfg.batch_wait_ms if batched else 0, cfg.max_batch if batched else 1, thread=False)
     app = make_app(rec, ui=ui, store=store, api_keys=keys, allowed_hosts=cfg.allowed_hosts, max_body_bytes=cfg.max_body_bytes, read_timeout_s=cfg.read_timeout_s,
-                   batch_wait_ms=cfg.batch_wait_ms, max_batch=cfg.max_batch)
+                   batcher=batcher)
     where = f'sessions in {store.path}' if hasattr(store, 'path') else f'sessions in Redis at {store.url}' if hasattr(store, 'url') else 'sessions in memory'
     print(f'TalkWalk on http://{cfg.host}:{cfg.port}: API docs at /docs' + (', demo at /ui' if ui else '') + f'; {where}'
           + ('; API keys required' if keys else '')
-          + (f'; concurrent turns batched (up to {cfg.max_batch}, {cfg.batch_wait_ms:g} ms wait)' if cfg.batch_wait_ms is not None else '; turns one at a time'), flush=True)
-    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level='info', timeout_graceful_shutdown=cfg.shutdown_timeout_s,
-                timeout_keep_alive=int(cfg.keep_alive_s))
+          + (f'; concurrent turns batched (up to {cfg.max_batch}, {cfg.batch_wait_ms:g} ms wait)' if batched else '; turns one at a time'), flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level='info', timeout_graceful_shutdown=cfg.shutdown_timeout_s,
+                                           timeout_keep_alive=int(cfg.keep_alive_s)))
+    answer_while_serving(server, batcher)
+
+def answer_while_serving(server, # a `uvicorn.Server`
+                         batcher:TurnBatcher, # made with `thread=False`: this thread answers its turns
+                        ):
+    "Run `server` in a background thread while this thread answers `batcher`'s turns, until the server stops; on the main thread, SIGINT/SIGTERM stop it gracefully."
+    web = threading.Thread(target=server.run, name='uvicorn', daemon=True)
+    on_main = threading.current_thread() is threading.main_thread()
+    # uvicorn listens for signals only on the main thread, which is answering turns here: hand them to it
+    previous = {sig: signal.signal(sig, server.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)} if on_main else {}
+    try: web.start(); batcher.run(until=lambda: not web.is_alive())
+    finally:
+        server.should_exit = True; web.join(); batcher.close()
+        for sig, handler in previous.items(): signal.signal(sig, handler)
+    if not server.started: raise SystemExit(f'the server did not start on {server.config.host}:{server.config.port} (its log above says why)')
 
 # %% ../nbs/serve.ipynb #03837fd7
 def free_port(host:str='127.0.0.1') -> int:
@@ -701,23 +732,34 @@ def bench_http(base_url:str, # where the API runs, e.g. 'http://127.0.0.1:8000'
             'mean_ms': stat(np.mean), 'max_ms': stat(np.max), 'k': k, 'first_error': errors[0] if errors else None}
 
 # %% ../nbs/serve.ipynb #ed7bb54c
+def page_faults() -> int|None:
+    "Minor page faults of this process so far (None where the `resource` module is missing, e.g. Windows)."
+    try: import resource
+    except ImportError: return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
 def http_benchmark(rec, clients:int=4, turns:int=5,
                    batch_wait_ms:float=10, # the batched server's wait (`TurnBatcher`)
                    rounds:int=2, # rounds of each mode, alternated so both see the same machine
+                   max_batch:int=8, # turns per batch at most, batched
+                   warmup:int=1, # untimed rounds of each mode first: the allocator settles on each mode's buffers (a cold batched round page-faults)
                   ) -> dict:
-    "HTTP throughput of `clients` concurrent sessions, turns one at a time vs batched (`make_api(batch_wait_ms=)`), same engine, same run."
+    "HTTP throughput of `clients` concurrent sessions, turns one at a time vs batched, same engine, same run; this thread answers the turns, as `serve`'s does."
     runs = {'one at a time': [], 'batched': []}
-    for _ in range(rounds):
-        for name, wait in (('one at a time', None), ('batched', batch_wait_ms)):
-            app = make_api(rec, batch_wait_ms=wait)
-            with running(app) as url: r = bench_http(url, clients=clients, requests_per_client=turns)
-            if app.state.batcher: r['batches'] = dict(app.state.batcher.stats); app.state.batcher.close()
-            runs[name].append(r)
+    for rnd in range(warmup + rounds):
+        for name, wait, most in (('one at a time', 0, 1), ('batched', batch_wait_ms, max_batch)):
+            batcher, faults = TurnBatcher(rec, wait, most, thread=False), page_faults()
+            with running(make_api(rec, batcher=batcher)) as url, ThreadPoolExecutor(1) as pool:
+                clients_done = pool.submit(bench_http, url, clients=clients, requests_per_client=turns)
+                batcher.run(until=clients_done.done)
+            batcher.close(); faults = page_faults() - faults if faults is not None else None
+            if rnd >= warmup: runs[name].append(clients_done.result() | {'batches': dict(batcher.stats), 'page_faults': faults})
     modes = {name: {**rs[-1], 'requests': sum(r['requests'] for r in rs), 'errors': sum(r['errors'] for r in rs), 'seconds': round(sum(r['seconds'] for r in rs), 2),
                     'requests_per_s': round(sum(r['requests'] for r in rs) / sum(r['seconds'] for r in rs), 2),
                     'p50_ms': round(float(np.median([r['p50_ms'] for r in rs])), 1), 'p95_ms': round(float(np.median([r['p95_ms'] for r in rs])), 1),
+                    'batches': {k: max(r['batches'][k] for r in rs) if k == 'largest' else sum(r['batches'][k] for r in rs) for k in rs[-1]['batches']},
+                    'page_faults': sum(r['page_faults'] for r in rs) if all(r['page_faults'] is not None for r in rs) else None,
                     'rounds': rs} for name, rs in runs.items()}
-    for m in modes.values():
-        if m.get('batches'): m['batches'] = {k: sum(r['batches'][k] for r in m['rounds']) if k != 'largest' else max(r['batches'][k] for r in m['rounds']) for k in m['batches']}
     return {'modes': modes, 'batch_wait_ms': batch_wait_ms,
             'batched_over_serial': round(modes['batched']['requests_per_s'] / modes['one at a time']['requests_per_s'], 2)}
+
