@@ -464,6 +464,7 @@ def ui_turn(rec, # the engine
             guidance:float|None, # steering strength of this turn (None: the engine's)
             history:str|None, # item ids for a new session, comma- or space-separated
             *profile, # values of the user-field components, in `rec.dataset.user_fields` order
+            batcher:TurnBatcher|None=None, # answer through this batcher (the server's: its turns are answered on the main thread) instead of calling `rec.turn` here
            ) -> tuple:
     "One UI turn: `(request box, chat, session, cards HTML, status)` after sending `request`."
     chat = list(chat or [])
@@ -471,7 +472,8 @@ def ui_turn(rec, # the engine
     try:
         if session is None:
             session = rec.session(user=profile_from_inputs(rec.dataset.user_fields, list(profile)), history=parse_history(history))
-        recs = rec.turn(session, request.strip(), k=int(k), guidance=None if guidance is None else float(guidance))
+        w = None if guidance is None else float(guidance)
+        recs = batcher.turn(TurnRequest(session, request.strip(), int(k), guidance=w)) if batcher else rec.turn(session, request.strip(), k=int(k), guidance=w)
     except EngineError as e: return request, chat, session, _gr_skip(), f'**Error:** {e}'
     chat += [{'role': 'user', 'content': request.strip()}, {'role': 'assistant', 'content': chat_reply(recs)}]
     status = f'session `{session.id[:8]}`, turn {len(session.turns)}' + (f', profile {session.user}' if session.user else '')
@@ -497,6 +499,7 @@ def _profile_component(rec, f):
 
 def make_ui(rec, # a loaded `Recommender`
             title:str='TalkWalk', # page heading
+            batcher:TurnBatcher|None=None, # answer turns through the server's batcher (`make_app` passes the API's)
            ):
     "The Gradio demo around `rec`: chat, user profile, history, new-session button and item cards."
     import gradio as gr
@@ -525,7 +528,7 @@ def make_ui(rec, # a loaded `Recommender`
                 cards = gr.HTML(render_cards([]), elem_id='tw-items')
         outs = [request, chat, session, cards, status]
         ins = [request, chat, session, k, guidance, history, *profile]
-        turn = lambda *a: ui_turn(rec, *a)
+        turn = lambda *a: ui_turn(rec, *a, batcher=batcher)
         send.click(turn, ins, outs); request.submit(turn, ins, outs)
         new.click(ui_new_session, None, outs)
     return ui
@@ -610,7 +613,7 @@ def make_app(rec, # a loaded `Recommender`
         import gradio as gr
         from fastapi.responses import RedirectResponse
         app.add_api_route('/', lambda: RedirectResponse('/ui/'), include_in_schema=False)
-        app = gr.mount_gradio_app(app, make_ui(rec), path='/ui', theme=ui_theme(), ssr_mode=False, max_file_size=max_body_bytes)
+        app = gr.mount_gradio_app(app, make_ui(rec, batcher=app.state.batcher), path='/ui', theme=ui_theme(), ssr_mode=False, max_file_size=max_body_bytes)
     if allowed_hosts:
         from starlette.middleware.trustedhost import TrustedHostMiddleware
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))

@@ -56,7 +56,8 @@ def test_demo_ui_two_turns(browser, engine):  # browser first: without one, skip
     from selenium.webdriver.support.ui import WebDriverWait
     from talkwalk.serve import make_app, running
     catalogue = set(engine.dataset.items.index)
-    with running(make_app(engine)) as url:
+    app = make_app(engine, batch_wait_ms=10)  # as `talkwalk serve` runs it: the demo's turns go through the server's batcher
+    with running(app) as url:
         d, wait = browser, WebDriverWait(browser, 90)
         d.get(f"{url}/ui/")
         wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#tw-request textarea")))
@@ -81,3 +82,4 @@ def test_demo_ui_two_turns(browser, engine):  # browser first: without one, skip
             p.parent.mkdir(parents=True, exist_ok=True)
             assert d.save_screenshot(str(p)) and p.stat().st_size > 10_000
         d.get("about:blank")  # close the page's event stream before the server stops
+    assert app.state.batcher.stats["turns"] == 2, app.state.batcher.stats
