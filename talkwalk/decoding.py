@@ -29,7 +29,7 @@ class BeamJob:
 
 def tree_step_inputs(beams:list, # per job: its beams as `(path, score, ancestors)`, ancestors the cache columns of the path's codes fed so far
                      feed:list, # per job and beam: whether to feed it (its codes not yet in the cache go in)
-                     G:list, depth:int, trie:TokenTrie, # contexts (cache rows) per job; the depth the beams' paths reach
+                     G:list, trie:TokenTrie, # contexts (cache rows) per job
                      seen:torch.Tensor, # [rows, cached] the cached columns every new token of a row may see (its prompt's real tokens)
                      prompt_len:torch.Tensor, # [rows] real prompt tokens per row: a path's first code sits at this position
                     ) -> tuple:
@@ -87,7 +87,7 @@ def trie_beam_search_many(model, past, # KV cache of every job's contexts: job j
         options = [[trie.allowed(p, bl) for p, _, _ in bs] for bs, bl in zip(beams, blocked)]
         feed = [[len(o) > 1 for o in opts] for opts in options]  # only a beam with a choice needs its state: it feeds its codes not yet cached
         if depth and any(map(any, feed)):
-            toks, pos, tree_mask, ancestors, last = tree_step_inputs(beams, feed, G, depth, trie, seen, prompt_len)
+            toks, pos, tree_mask, ancestors, last = tree_step_inputs(beams, feed, G, trie, seen, prompt_len)
             if model.config._attn_implementation != 'sdpa':  # eager and others add the mask to the scores
                 tree_mask = torch.zeros(tree_mask.shape, dtype=head.dtype).masked_fill(~tree_mask, torch.finfo(head.dtype).min)
             out = dec(input_ids=toks.to(dev), past_key_values=past, position_ids=pos.to(dev), attention_mask=tree_mask.to(dev), use_cache=True)
