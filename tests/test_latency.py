@@ -1,5 +1,5 @@
 """The latency tools of issue 18 at tiny size: scripts/malloc_ab.py (tune_malloc on and off, one process each) and
-scripts/scale_sim.py with vectors matched to a real item space, scripts/batch_ab.py (turns one at a time vs batched, no HTTP)."""
+scripts/scale_sim.py with vectors matched to a real item space, scripts/batch_ab.py (turns one at a time vs batched, no HTTP), scripts/thread_ab.py and scripts/http_fresh.py."""
 import json, subprocess, sys
 from pathlib import Path
 import numpy as np
@@ -52,3 +52,26 @@ def test_batch_ab_batches_the_forward_passes(engine_run, tmp_path):
     assert "| batched |" in out.with_suffix(".md").read_text()
     bad = subprocess.run([sys.executable, str(SCRIPTS / "batch_ab.py"), "--run", str(engine_run), "--clients", "0", "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "at least 1" in bad.stderr
+
+
+def test_thread_ab_and_http_fresh_at_tiny_size(engine_run, tmp_path):
+    """scripts/thread_ab.py times the same work on the main thread and a worker thread; scripts/http_fresh.py runs the HTTP benchmark
+    in a fresh process, per round throughput and page faults; both refuse bad counts."""
+    out = tmp_path / "thr"
+    r = subprocess.run([sys.executable, str(SCRIPTS / "thread_ab.py"), "--run", str(engine_run), "--rounds", "1", "--reps", "20", "--out", str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.with_suffix(".json").read_text())
+    for where in ("main", "worker"):
+        assert len(res["linear"][where]) == 1 and res["linear"][where][0]["us"] > 0 and len(res["engine"][where]) == 5
+    assert "worker / main" in out.with_suffix(".md").read_text()
+    out = tmp_path / "fresh"
+    r = subprocess.run([sys.executable, str(SCRIPTS / "http_fresh.py"), "--run", str(engine_run), "--rounds", "1", "--warmup", "0", "--clients", "2",
+                        "--turns", "1", "--kv-sessions", "3", "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.with_suffix(".json").read_text())
+    assert res["kv_sessions"] == 3 and res["http"]["modes"]["batched"]["requests"] == 2 and res["http"]["modes"]["batched"]["errors"] == 0
+    assert all(isinstance(m["page_faults"], int) for m in res["http"]["modes"].values())
+    for script, args in (("thread_ab.py", ["--rounds", "0"]), ("http_fresh.py", ["--kv-sessions", "0"])):
+        bad = subprocess.run([sys.executable, str(SCRIPTS / script), "--run", str(engine_run), *args, "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=120)
+        assert bad.returncode != 0 and "at least" in bad.stderr
