@@ -5,7 +5,7 @@ training-only phrasings (`steer_training` in the description YAML), each left ou
 leave-one-out accuracy is the engine's default. The evaluation's phrasing families (template, paraphrase,
 vocabulary synonyms) are read too, as a diagnostic only: they choose nothing. Also: how often the sentence encoder
 alone tells a negation from a request (nearest of the attribute's training negation and request phrasings, each
-negation template left out in turn), which is why polarity comes from negation cues (`talkwalk.dense_engine.negated`).
+negation template left out in turn), which is why polarity comes from negation cues (`talkwalk.reader.negated`).
 No LLM, no users: text encoder and item embeddings only.
 
     .venv/bin/python scripts/reader_probe.py runs/ml-100k-collab --report reports/reader_probe_ml-100k-collab
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from talkwalk.dense_engine import AttributeReader, READER_NEUTRAL, attribute_phrasings, run_reader
+from talkwalk.reader import AttributeReader, READER_NEUTRAL, attribute_phrasings, run_reader
 from talkwalk.eval_steer import FAMILIES, NEGATIVE_TEMPLATES, steer_request
 from talkwalk.prompts import NEGATION_TEMPLATES, STEER_TEMPLATES, with_attr
 from talkwalk.utils import machine_info, unit, write_json_atomic

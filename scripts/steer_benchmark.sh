@@ -30,6 +30,13 @@ make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb
 #   .venv/bin/python scripts/steer_move_probe.py $R --scales 0.25,0.5,1,2,5,10,20 --guidances 0,4 --bonuses 0.05,0.1,0.2,0.5,1 --seed 0 --report reports/steer_move_probe_ml-100k-collab
 #   $B/talkwalk dial --run $R --modes dense --users 20 --weights 4 --bonuses 0,0.2,0.5,1 --report reports/dial_ml-100k-bonus  # the reader's bonus at w = 4 (writes the dial file the evaluation reads)
 #   make papermill PROFILE=collab-dense NOTEBOOKS=nbs/05_eval.ipynb
+# The generative head's two decoding-time priors (issues 14 and 15), each validated by the dial on validation users: the
+# training-popularity prior fused into the beam search (300 users' unsteered ranking), then the attribute reader's bonus spread
+# over the trie at the chosen guidance; then the generative head re-evaluated on the same test users and steering suite, the
+# dense head carried over (copy reports/results_ml-100k.json to $R/eval/results.json first in a fresh checkout):
+#   $B/talkwalk dial --run $R --modes generative --users 20 --weights 0,2,4 --priors 0,0.25,0.5,1,2,4 --prior-users 300 --report reports/dial_ml-100k-prior
+#   $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --bonus-modes generative --bonuses 0,1,2,4,8 --report reports/dial_ml-100k-genbonus
+#   make papermill PROFILE=collab-prior NOTEBOOKS=nbs/05_eval.ipynb
 make papermill PROFILE=collab NOTEBOOKS=nbs/04_inference.ipynb
 $B/python scripts/malloc_ab.py --run $R --requests 30 --rounds 4  # what tune_malloc saves, in fresh processes (reports/malloc_ab.md)
 $B/python scripts/scale_sim.py --sizes 10000,100000,1000000 --queries 30 --vectors matched --like $R/dense/items.npz --out reports/scale_matched  # serving cost to 10^6 items, vectors shaped like this run's item space

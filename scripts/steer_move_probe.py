@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from talkwalk.catalog import load_descriptions
 from talkwalk.dense import DenseConfig, FeatureCache, _profiles, dense_inputs, hit_ndcg, topk_excluding
-from talkwalk.dense_engine import READER_NEUTRAL, run_reader
+from talkwalk.reader import READER_NEUTRAL, run_reader
 from talkwalk.encoders import guided, history_centroids, load_head, with_history
 from talkwalk.llm import load_llm
 from talkwalk.eval_steer import FAMILIES, steer_request
@@ -184,7 +184,7 @@ def write_report(m:dict, stem:Path, command:str):
     rows = {k: v for k, v in m['rows'].items() if k not in ('reading accuracy', 'threshold', 'polarity', 'negation free share')}
     lines += [f"| {k} | {f(v, 'val_hit@10')} | {f(v, 'val_ndcg@10')} | {f(v, 'match_hit@10')} | {f(v, 'match_ndcg@10')} | {f(v, 'steer_share')} |" for k, v in rows.items()]
     if acc := m['rows'].get('reading accuracy'):
-        lines += ['', 'Reading accuracy: how often the attribute a request names is the one read first, by the engine\'s reader (`talkwalk.dense_engine.AttributeReader`: cosine to each attribute\'s '
+        lines += ['', 'Reading accuracy: how often the attribute a request names is the one read first, by the engine\'s reader (`talkwalk.reader.AttributeReader`: cosine to each attribute\'s '
                   'plain and training-only phrasings plus cosine to its direction among the contrastive item embeddings) and by the head (its move\'s largest attribute coordinate); the steering requests in each phrasing family.', '',
                   '| requests | reader | head |', '|---|---|---|']
         lines += [f"| {k} | {v['encoder']:.3f} | {v['head']:.3f} |" if 'head' in v else f"| {k} | {v['encoder']:.3f} | |" for k, v in acc.items()]

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import copy
 from dataclasses import dataclass
+import numpy as np
 import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
@@ -26,6 +27,8 @@ class BeamJob:
     exclude: frozenset|set = frozenset() # item ids that may not be returned (already shown / in history)
     guidance: float = 0.0 # w: with two contexts (with the request, without it) each code scores logp + w * (logp - logp without the request)
     contexts: int = 1
+    prior: float = 0.0 # weight of the trie's item prior (`TokenTrie.set_prior`): each code also scores prior * its log share of the prior under its path
+    bonus: object = None # this request's own item prior: a log-weight per item in the trie's row order (the attribute reader's bonus), each code scoring its log share; None: none
 
 def tree_step_inputs(beams:list, # per job: its beams as `(path, score, ancestors)`, ancestors the cache columns of the path's codes fed so far
                      feed:list, # per job and beam: whether to feed it (its codes not yet in the cache go in)
@@ -83,6 +86,7 @@ def trie_beam_search_many(model, past, # KV cache of every job's contexts: job j
     dev, blocked, first = states.device, [trie.blocked(j.exclude) for j in jobs], [sum(G[:j]) for j in range(len(jobs))]  # first: job j's first row
     seen = (torch.ones(states.shape[0], past.get_seq_length(), dtype=torch.bool) if mask is None else mask.bool()).cpu()
     prompt_len, beams, beam_states = seen.sum(-1), [[((), 0.0, [])] for _ in jobs], states[:, None]  # beams: (path of codes, score, cache columns of its fed codes)
+    cums = [None if j.bonus is None else trie.weights_cum(np.asarray(j.bonus, float)) for j in jobs]
     for depth in range(trie.depth):
         options = [[trie.allowed(p, bl) for p, _, _ in bs] for bs, bl in zip(beams, blocked)]
         feed = [[len(o) > 1 for o in opts] for opts in options]  # only a beam with a choice needs its state: it feeds its codes not yet cached
@@ -96,7 +100,10 @@ def trie_beam_search_many(model, past, # KV cache of every job's contexts: job j
             beams = [[(p, s, a) for (p, s, _), a in zip(bs, anc)] for bs, anc in zip(beams, ancestors)]
         for j, job in enumerate(jobs):
             logp = code_logprobs(head, beam_states[first[j]:first[j] + G[j]], options[j], job.guidance if G[j] == 2 else 0.0)
-            cands = [(b, path + (c,), score + lp) for b, ((path, score, _), opts) in enumerate(zip(beams[j], options[j])) for (c, _), lp in zip(opts, logp[b])]
+            pri = [trie.child_prior(path) if job.prior else {} for path, _, _ in beams[j]]
+            own = [trie.child_shares(path, cums[j]) if cums[j] is not None else {} for path, _, _ in beams[j]]
+            cands = [(b, path + (c,), score + lp + job.prior * pri[b].get(c, 0.0) + own[b].get(c, 0.0))
+                     for b, ((path, score, _), opts) in enumerate(zip(beams[j], options[j])) for (c, _), lp in zip(opts, logp[b])]
             cands = sorted(cands, key=lambda x: -x[2])[:max(job.num_beams or job.k, job.k)]  # stable: ties keep trie order
             beams[j] = [(p, s, beams[j][b][2]) for b, p, s in cands]
     return [[(trie.item_of(p), s) for p, s, _ in bs[:job.k]] for bs, job in zip(beams, jobs)]

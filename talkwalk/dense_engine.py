@@ -4,21 +4,21 @@
 
 # %% ../nbs/dense_engine.ipynb #a68e368f
 from __future__ import annotations
-import dataclasses, re
+import dataclasses
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
 from .utils import config_from, pick_device, unit
 from .run import ArtifactError, RunDir
 from .catalog import Dataset, load_data_artifacts
 from .sids import SIDTable
-from .prompts import NOUNS, catalogue_attributes, dense_messages
+from .prompts import dense_messages
 from .llm import load_llm, apply_quantize, resolve_quantize, token_features, pad_id
-from .encoders import TextCache, DenseHead, load_head, load_contrastive, load_embeddings, catalogue_embeddings, load_item_space, guided, with_history, attribute_directions
+from .encoders import DenseHead, load_head, load_contrastive, load_embeddings, load_item_space, guided, with_history
+from .reader import AttributeReader, run_reader
 from .session import EngineConfig, EngineError, Recommender, Session, check_attribute_bonus
 
 # %% auto #0
-__all__ = ['READER_NEUTRAL', 'NEGATION_CUES', 'NEGATION_VOIDS', 'CLAUSE_BREAKS', 'faiss_available', 'ItemIndex', 'negated',
-           'AttributeReader', 'attribute_phrasings', 'run_reader', 'check_dense_run', 'DenseRecommender']
+__all__ = ['faiss_available', 'ItemIndex', 'check_dense_run', 'DenseRecommender']
 
 # %% ../nbs/dense_engine.ipynb #032dd9f0
 def faiss_available() -> bool:
@@ -85,57 +85,6 @@ class ItemIndex:
             ix = np.argpartition(-s, n - 1)[:n] if n < len(s) else np.arange(len(s))  # linear in the catalogue, not n log n
             ix = ix[np.lexsort((ix, -s[ix]))]; cand = [(int(i), float(s[i])) for i in ix]  # by score, ties by index order
         return [(self.ids[i], s) for i, s in cand if i not in excl][:k]
-
-# %% ../nbs/dense_engine.ipynb #6fc03147
-READER_NEUTRAL = ('recommend something', 'more like that', 'something else please', 'show me more', 'another one like the last', 'surprise me',
-                  'what should I watch next?', 'take me back to the earlier picks', 'I liked the second one', 'hmm, not those')  # requests that name no attribute
-NEGATION_CUES = re.compile(r"\b(no|not|nothing|none|neither|nor|never|without|avoid|skip|except|anything but|no more|less|enough|sick of|tired of|fed up|hate|dislike)\b|n't\b", re.I)  # general English negators (NegEx-style), not learned
-NEGATION_VOIDS = re.compile(r"\b(nothing but|not only|no less|can't get enough)\b", re.I)  # cue words that affirm
-CLAUSE_BREAKS = re.compile(r"[;,.!?]|(?<!anything)(?<!everything)(?<!nothing)(?<!all) but ", re.I)
-
-def negated(clause:str) -> bool:
-    "Whether `clause` carries a negation cue ('no', 'anything but', \"isn't\", ...) that no affirming phrase ('nothing but') voids."
-    return bool(NEGATION_CUES.search(NEGATION_VOIDS.sub(' ', clause)))
-
-class AttributeReader:
-    "Which catalogue attribute a request names, by the frozen text encoder, and whether it asks for it or against it."
-    def __init__(self, ds:Dataset, encoder:str='', # the text encoder (sentence-transformers path; '' = all-MiniLM-L6-v2), as the contrastive stage saved it
-                 neutral:tuple=READER_NEUTRAL,
-                 items:np.ndarray|None=None, # the contrastive stage's item embeddings [catalogue items, D], catalogue order (in the encoder's space)
-                 item_weight:float=1.0, # weight of the items' evidence: cosine to each attribute's direction among `items` (reports/reader_probe_ml-100k-collab.md)
-                ):
-        self.attrs, masks = catalogue_attributes(ds); self.encoder, self.domain = TextCache(encoder), ds.domain
-        self.masks = np.stack([masks[a.key] for a in self.attrs]) if self.attrs else np.zeros((0, len(ds.items)), bool)  # [n_attrs, items], catalogue order
-        self.vectors = unit(np.stack([self.encoder.encode(t, progress=False).mean(0) for t in attribute_phrasings(self.attrs, ds.domain)])) if self.attrs else np.zeros((0, 1), np.float32)
-        self.item_weight = item_weight if items is not None and self.attrs else 0.0
-        self.item_dirs = attribute_directions(unit(np.asarray(items, np.float32)), self.masks) if self.item_weight else np.zeros_like(self.vectors)
-        self.threshold = float(self.similarity(list(neutral)).max()) if self.attrs else float('inf')
-    def similarity(self, requests:list) -> np.ndarray:
-        "[requests, attributes] cosine of each request to each attribute's phrasings, plus `item_weight` x its cosine to the attribute's items."
-        q = unit(self.encoder.encode(list(requests), progress=False))
-        return q @ self.vectors.T + self.item_weight * (q @ self.item_dirs.T)
-    def read(self, request:str) -> int|None:
-        "The index (into `attrs`) of the attribute `request` names, or None where it names none."
-        if not self.attrs or not request.strip(): return None
-        s = self.similarity([request])[0]; j = int(s.argmax())
-        return j if s[j] > self.threshold else None
-    def polarity(self, request:str, j:int) -> float:
-        "-1 where the clause of `request` naming attribute `j` is negated ('no horror please', 'anything but horror'), else 1."
-        clauses = [c for c in CLAUSE_BREAKS.split(request) if c.strip()] or [request]
-        named = clauses[int(self.similarity(clauses)[:, j].argmax())] if len(clauses) > 1 else clauses[0]
-        return -1.0 if negated(named) else 1.0
-
-def attribute_phrasings(attrs:list, domain:str) -> list:
-    "Per attribute, its plain phrase ('horror movies', 'movies from the 1980s') and its training-only phrasings."
-    nouns = NOUNS.get(domain, ('item', 'items'))[1]
-    return [[f'{a.words} {nouns}' if a.slot == 'adj' else f'{nouns} {a.words}', *a.training_phrasings] for a in attrs]
-
-
-def run_reader(run_dir:str|Path, ds:Dataset|None=None) -> AttributeReader:
-    "The `AttributeReader` of a run: its contrastive stage's text encoder and item embeddings, over the data set `ds` (default: the run's)."
-    run = RunDir.of(run_dir); ds = ds if ds is not None else load_data_artifacts(run.dir('data'))[0]
-    items = catalogue_embeddings(run.dir('contrastive'), list(ds.items.index), missing='zero')  # an item added after the stage: a zero row
-    return AttributeReader(ds, run.saved_config('contrastive').get('text_encoder', ''), items=items)
 
 # %% ../nbs/dense_engine.ipynb #e93ca657
 def check_dense_run(run_dir:str|Path) -> RunDir:

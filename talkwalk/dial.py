@@ -10,16 +10,18 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from .utils import write_json_atomic, write_text_atomic, atomic_path, machine_info
-from .session import dial_path, check_guidance, check_attribute_bonus
+from .session import dial_path, check_guidance, check_attribute_bonus, check_item_prior
 from .prompts import catalogue_attributes
 from .eval_data import EvalConfig, EvalData, load_eval_data, sample_users
-from .eval_methods import EngineMethod, rank_for
+from .eval_methods import EngineMethod, rank_for, run_ranking
+from .metrics import ranking_metrics, bootstrap_ci
 from .eval_steer import steer_suite, summarise_steer
 from .recommender import load_recommender
 
 # %% auto #0
-__all__ = ['DialConfig', 'dial_weights', 'dial_bonuses', 'curve_point', 'dial_curve', 'steer_score', 'pick_guidance',
-           'pick_bonus', 'run_dial', 'merge_dial_reports', 'format_dial', 'plot_dial']
+__all__ = ['DialConfig', 'dial_weights', 'dial_bonuses', 'dial_priors', 'curve_point', 'dial_curve', 'steer_score',
+           'pick_guidance', 'pick_bonus', 'prior_curve', 'pick_prior', 'run_dial', 'merge_dial_reports', 'format_dial',
+           'plot_dial']
 
 # %% ../nbs/dial.ipynb #b3413dc9
 @dataclass
@@ -33,6 +35,9 @@ class DialConfig:
     keep_hit: float = 0.9             # a weight qualifies when Hit@10 for requests the target satisfies stays at least this share of w=0's
     bonuses: str = '0,0.2,0.5,1'      # dense head: attribute bonuses (`EngineConfig.attribute_bonus`) validated at the chosen guidance; '' keeps the run's
     steer_floor: float = 0.9          # a bonus is enough once its steering score reaches this (and it keeps Hit@10 for requests the target satisfies)
+    bonus_modes: str = 'dense'        # heads whose attribute bonus is validated (the generative head's is a log-weight, so it takes larger bonuses, e.g. 0,1,2,4)
+    priors: str = ''                  # generative head: popularity-prior weights (`EngineConfig.item_prior`) validated by unsteered ranking before the guidance curve, e.g. '0,0.5,1,2'; '' keeps the run's
+    prior_users: int = 300            # seeded validation users of that ranking curve (a ranking difference needs hundreds)
     device: str = 'auto'
     seed: int = 0
     progress: bool = True
@@ -48,6 +53,13 @@ def dial_bonuses(cfg:DialConfig) -> list:
     "The dense head's bonuses to validate, checked (each from 0 to 10), sorted; empty: keep the run's."
     try: return sorted({check_attribute_bonus(float(x)) for x in cfg.bonuses.split(',') if x.strip()})
     except ValueError as e: raise ValueError(f'bonuses={cfg.bonuses!r}: {e}') from None
+
+def dial_priors(cfg:DialConfig) -> list:
+    "The generative head's popularity-prior weights to validate, checked (each from 0 to 10), sorted; empty: keep the run's."
+    try: ws = sorted({check_item_prior(float(x)) for x in cfg.priors.split(',') if x.strip()})
+    except ValueError as e: raise ValueError(f'priors={cfg.priors!r}: {e}') from None
+    if not cfg.prior_users > 0 and ws: raise ValueError(f'prior_users={cfg.prior_users!r}: validate the prior on at least one user (the benchmark: 300)')
+    return ws
 
 # %% ../nbs/dial.ipynb #85627d08
 def _ci(x:dict|None) -> dict|None:
@@ -113,28 +125,62 @@ def pick_bonus(curve:list, # `curve_point`s over 'attribute_bonus'
                                      f"{'' if enough else '; the best-steering one'} among those keeping Hit@10 of matching requests >= unsteered "
                                      f"({hit(best):.3f} vs {best['hit_unsteered']['mean']:.3f}; steering {steer_score(best):.3f}); {len(ok)} of {len(curve)} bonuses kept it")
 
+# %% ../nbs/dial.ipynb #prior2code
+def prior_curve(rec, # a loaded generative `Recommender`; its `item_prior` is set per point and restored
+                ed:EvalData, # validation cases (`load_eval_data(run, on='valid')`)
+                priors:list, users:list, ecfg:EvalConfig, progress:bool=True) -> list:
+    "Validation ranking (the unsteered request) at each popularity-prior weight: Hit@10, NDCG@10 and L1 accuracy with CIs, and the median turn time."
+    if ed.on != 'valid': raise ValueError('the prior is tuned on validation cases: load_eval_data(run, on="valid")')
+    cases, saved, out = [ed.cases[u] for u in users], rec.cfg, []
+    ci = lambda xs: _ci(bootstrap_ci(np.array(xs, float), ecfg.bootstrap, ecfg.seed))
+    try:
+        for p in priors:
+            rec.cfg = dataclasses.replace(saved, item_prior=p)
+            recs = run_ranking([EngineMethod(rec.mode, rec, ed.cands.pos, k=ecfg.llm_k)], cases, ed.cands, ecfg.request, ecfg.llm_k, progress)[rec.mode]
+            per = [ranking_metrics(r['top'], r['target'], (10,), (10,)) for r in recs]
+            l1 = [float(bool(r['top']) and ed.sid_of.get(r['top'][0], ())[:1] == ed.sid_of.get(r['target'], ())[:1]) for r in recs]
+            out.append({'item_prior': p, 'hit@10': ci([x['hit@10'] for x in per]), 'ndcg@10': ci([x['ndcg@10'] for x in per]), 'l1': ci(l1),
+                        'ms_per_turn': float(np.median([r['seconds'] for r in recs]) * 1000), 'users': len(recs)})
+    finally: rec.cfg = saved
+    return out
+
+def pick_prior(curve:list) -> tuple:
+    "`(weight, why)`: the prior weight with the highest validation NDCG@10 (the smaller on a tie)."
+    best = max(curve, key=lambda p: (p['ndcg@10']['mean'], -p['item_prior']))
+    base = next((p for p in curve if p['item_prior'] == 0), None)
+    return best['item_prior'], (f"highest validation NDCG@10 ({best['ndcg@10']['mean']:.4f}, Hit@10 {best['hit@10']['mean']:.3f}) of {len(curve)} weights"
+                                + (f"; without the prior {base['ndcg@10']['mean']:.4f} / {base['hit@10']['mean']:.3f}" if base else '') + f" ({best['users']} users)")
+
 # %% ../nbs/dial.ipynb #2c6f13f2
 def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
     "The dial curve of each head of `run_dir` on validation users, the chosen weight saved per head; returns everything measured."
-    cfg = cfg or DialConfig(); run_dir, weights, bonuses = Path(run_dir), dial_weights(cfg), dial_bonuses(cfg)
+    cfg = cfg or DialConfig(); run_dir, weights, bonuses, priors = Path(run_dir), dial_weights(cfg), dial_bonuses(cfg), dial_priors(cfg)
     ed = load_eval_data(run_dir, on='valid'); ecfg = EvalConfig(dataset=ed.ds.name, seed=cfg.seed, progress=cfg.progress)
     users = sample_users(ed, cfg.users, cfg.seed)
     res = {'run': str(run_dir), 'dataset': ed.ds.name, 'config': dataclasses.asdict(cfg), 'users': len(users), 'machine': machine_info(), 'heads': {}, 'notes': []}
     for mode in [m.strip() for m in cfg.modes.split(',') if m.strip()]:
-        sweep = mode == 'dense' and bool(bonuses)  # the dense head's attribute bonus is validated now, from a head loaded without one
-        try: rec = load_recommender(run_dir, mode=mode, stage=cfg.stage, device=cfg.device, guidance=0.0, quantize='none', **({'attribute_bonus': 0.0} if sweep else {}))  # float32, as the evaluation
+        sweep = mode in {m.strip() for m in cfg.bonus_modes.split(',')} and bool(bonuses)  # the head's attribute bonus is validated now, from a head loaded without one
+        psweep = mode == 'generative' and bool(priors)  # likewise the generative head's popularity prior, before its guidance
+        unset = {**({'attribute_bonus': 0.0} if sweep else {}), **({'item_prior': 0.0} if psweep else {})}
+        try: rec = load_recommender(run_dir, mode=mode, stage=cfg.stage, device=cfg.device, guidance=0.0, quantize='none', **unset)  # float32, as the evaluation
         except (ValueError, FileNotFoundError) as e: res['notes'].append(f'{mode}: not measured ({str(e).splitlines()[0]})'); log(res['notes'][-1]); continue
+        f, prior = dial_path(run_dir, mode), {}
+        if psweep:
+            t0 = time.time(); pcurve = prior_curve(rec, ed, priors, sample_users(ed, cfg.prior_users, cfg.seed), ecfg, cfg.progress)
+            p, pwhy = pick_prior(pcurve); rec.cfg = dataclasses.replace(rec.cfg, item_prior=p)
+            prior = {'item_prior': p, 'item_prior_why': pwhy, 'item_prior_users': pcurve[0]['users'], 'item_priors': priors}
+            res['heads'][mode] = {'prior_curve': pcurve, 'prior_wall_s': round(time.time() - t0, 1), **prior}; log(f'[dial] generative: popularity prior {p:g} ({pwhy})')
         t0 = time.time(); curve = dial_curve(rec, ed, weights, users, ecfg, cfg.progress)
         w, why = pick_guidance(curve, cfg.keep_hit)
-        res['heads'][mode] = {'curve': curve, 'guidance': w, 'why': why, 'wall_s': round(time.time() - t0, 1)}
-        f = dial_path(run_dir, mode)
+        res['heads'][mode] = {**res['heads'].get(mode, {}), 'curve': curve, 'guidance': w, 'why': why, 'wall_s': round(time.time() - t0, 1)}
         if sweep:
             rec.cfg = dataclasses.replace(rec.cfg, guidance=w); t0 = time.time()
             bcurve = dial_curve(rec, ed, bonuses, users, ecfg, cfg.progress, setting='attribute_bonus'); b, bwhy = pick_bonus(bcurve, cfg.steer_floor)
             res['heads'][mode].update(bonus_curve=bcurve, attribute_bonus=b, attribute_bonus_why=bwhy, bonus_wall_s=round(time.time() - t0, 1))
-            kept = {'attribute_bonus': b, 'attribute_bonus_why': bwhy, 'bonuses': bonuses}; log(f'[dial] dense: attribute bonus {b:g} ({bwhy})')
-        else: kept = {k: v for k, v in json.loads(f.read_text()).items() if k.startswith('attribute_bonus')} if f.exists() else {}  # the dense head's bonus, validated before
-        write_json_atomic(f, {'guidance': w, 'why': why, 'users': len(users), 'weights': weights, 'split': 'valid', **kept})
+            kept = {'attribute_bonus': b, 'attribute_bonus_why': bwhy, 'bonuses': bonuses}; log(f'[dial] {mode}: attribute bonus {b:g} ({bwhy})')
+        else: kept = {k: v for k, v in json.loads(f.read_text()).items() if k.startswith('attribute_bonus')} if f.exists() else {}  # the head's bonus, validated before
+        if not psweep: prior = {k: v for k, v in json.loads(f.read_text()).items() if k.startswith('item_prior')} if f.exists() else {}  # the generative head's prior, validated before
+        write_json_atomic(f, {'guidance': w, 'why': why, 'users': len(users), 'weights': weights, 'split': 'valid', **kept, **prior})
         log(f'[dial] {mode}: guidance {w:g} ({why})')
     return res
 
@@ -169,7 +215,13 @@ def format_dial(res:dict, command:str='') -> str:
            '`ms/turn`: median wall time of one steering turn (w = 0 is the unguided engine, one context; w > 0 batches the context with and without the request).', '']
     for mode, h in res['heads'].items():
         base = next((p['ms_per_turn'] for p in h['curve'] if p['guidance'] == 0), None)
-        out += [f'## {mode} head: default guidance {h["guidance"]:g}', '', f'Rule: {h["why"]}. Wall time {h["wall_s"] / 60:.1f} min.', '',
+        out += [f'## {mode} head: default guidance {h["guidance"]:g}', '']
+        if h.get('prior_curve'):
+            out += [f"Popularity prior first (`EngineConfig.item_prior`, unsteered ranking of {h['item_prior_users']} validation users): default {h['item_prior']:g}. "
+                    f"Rule: {h['item_prior_why']}. Wall time {h['prior_wall_s'] / 60:.1f} min. The guidance curve below runs at that prior.", '',
+                    '| prior | Hit@10 | NDCG@10 | L1 | ms/turn |', '|---|---|---|---|---|']
+            out += [f"| {p['item_prior']:g} | {_fmt(p['hit@10'])} | {_fmt(p['ndcg@10'])} | {_fmt(p['l1'])} | {p['ms_per_turn']:.0f} |" for p in h['prior_curve']] + ['']
+        out += [f'Rule: {h["why"]}. Wall time {h["wall_s"] / 60:.1f} min.', '',
                 '| w | attribute | template / paraphrase / vocabulary | negation | range | Hit@10 (has) | Hit@10 (lacks) | ms/turn (x unguided) |', '|---|---|---|---|---|---|---|---|']
         for p in h['curve']:
             ratio = f" ({p['ms_per_turn'] / base:.2f}x)" if base and p['ms_per_turn'] else ''

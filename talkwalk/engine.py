@@ -17,6 +17,7 @@ from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
 from .decoding import BeamJob, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix, prefill_batch, cache_row, cache_snapshot
 from .llm import load_aligned, apply_quantize, resolve_quantize, tune_malloc, export_manifest, pad_id
+from .reader import AttributeReader, run_reader
 from .session import EngineConfig, Recommender, Session
 
 # %% auto #0
@@ -56,9 +57,12 @@ class _PromptCache:
 class GenerativeRecommender(Recommender):
     "The generative head: a run's aligned LLM names items by SID, decoded by beam search over the trie of real items."
     mode = 'generative'
-    def __init__(self, run_dir:Path, ds:Dataset, sids:dict, model, tok, cfg:EngineConfig, style:PromptStyle):
+    def __init__(self, run_dir:Path, ds:Dataset, sids:dict, model, tok, cfg:EngineConfig, style:PromptStyle,
+                 popularity:dict|None=None, # item id -> training interactions: the trie's item prior (`EngineConfig.item_prior` weighs it)
+                ):
         super().__init__(run_dir, ds, sids, model, tok, cfg)
-        self.trie, self.style, self._opening_cache = TokenTrie(sids, tok), style, None
+        self.trie, self.style, self._opening_cache = TokenTrie(sids, tok).set_prior(popularity), style, None
+        self.reader = self.attribute_rows = None  # built on the first request that needs them (`attribute_bonus_default` > 0)
 
     @classmethod
     def load(cls, run_dir:str|Path, config:EngineConfig|None=None, **overrides) -> GenerativeRecommender:
@@ -74,7 +78,9 @@ class GenerativeRecommender(Recommender):
                                 'the SID table and the data come from different runs; re-run the semantic-ID and alignment stages (talkwalk rqvae / align --run ...)')
         dev = pick_device(cfg.device); cfg = dataclasses.replace(cfg, quantize=resolve_quantize(cfg.quantize, dev))
         model, tok = load_aligned(run, cfg.stage, dev)
-        return cls(run.root, ds, dict(table.sid_of), apply_quantize(model, cfg.quantize), tok, cfg, trained_style(run, split, cfg.max_history))
+        ids = list(table.sid_of)
+        return cls(run.root, ds, dict(table.sid_of), apply_quantize(model, cfg.quantize), tok, cfg, trained_style(run, split, cfg.max_history),
+                   dict(zip(ids, split.item_counts(ids))))
 
 # %% ../nbs/04_inference.ipynb #8467dedb
 @patch
@@ -158,14 +164,32 @@ def _prefill_request(self:GenerativeRecommender, ids:list, plain:list, key:str|N
     return pair_from_prefix(self.model, past, n, ids[n:], plain[n:], pad_id(self.tok))
 
 @patch
+def use_reader(self:GenerativeRecommender, reader:AttributeReader):
+    "Rank requests that name an attribute (as `reader` reads them) from the context without the request, each code also scoring its share of a prior that weighs items with the attribute by `exp(EngineConfig.attribute_bonus)`."
+    at = {i: p for p, i in enumerate(self.dataset.items.index.astype(str))}
+    self.reader, self.attribute_rows = reader, reader.masks[:, [at[str(i)] for i in self.trie.items]].astype(np.float64)  # [n_attrs, trie rows]
+
+@patch
+def request_bonus(self:GenerativeRecommender, request:str) -> np.ndarray|None:
+    "Per trie item, the log-weight a read request gives it (`attribute_bonus` with the attribute, minus that where the request negates it), or None where the reader reads no attribute or the bonus is 0."
+    bonus = self.attribute_bonus_default()
+    if not bonus: return None
+    if self.reader is None: self.use_reader(run_reader(self.run_dir, self.dataset))
+    j = self.reader.read(request)
+    return None if j is None else self.reader.polarity(request, j) * bonus * self.attribute_rows[j]
+
+@patch
 def _rank_many(self:GenerativeRecommender, jobs:list) -> list:
     "The ranked lists of several requests (`_rank`'s argument tuples): unguided ones prefilled together, guided ones each as a pair, then one beam search for all of them."
+    bonus = [self.request_bonus(request) for _, request, _, _, _, _ in jobs]  # a read request ranks from the context without it, plus its prior
+    jobs = [job if b is None else (job[0], '', *job[2:5], 0.0) for job, b in zip(jobs, bonus)]
     ctx = [self._contexts(s, request, w) for s, request, _, _, _, w in jobs]
     batched = [j for j, (ids, plain) in enumerate(ctx) if ids == plain]
     batched = batched if len(batched) > 1 else []  # one prompt alone: prefilled as it is, no padding
     order, key = batched + [j for j in range(len(jobs)) if j not in batched], lambda j: jobs[j][0].id if jobs[j][4] else None  # the batch's rows come first
     parts = ([self._prefill_batch([(ctx[j][0], key(j)) for j in batched])] if batched else []) + [self._prefill_request(*ctx[j], key(j)) for j in order[len(batched):]]
-    beam_jobs = [BeamJob(jobs[j][2], self.cfg.num_beams, jobs[j][3], jobs[j][5], 1 if ctx[j][0] == ctx[j][1] else 2) for j in order]
+    prior = self.item_prior_default() if self.trie.child_prior(()) else 0.0  # a trie without a prior (a bare constructor) fuses nothing
+    beam_jobs = [BeamJob(jobs[j][2], self.cfg.num_beams, jobs[j][3], jobs[j][5], 1 if ctx[j][0] == ctx[j][1] else 2, prior, bonus[j]) for j in order]
     past, states, mask = stack_contexts(parts)
     ranked = trie_beam_search_many(self.model, past, states, self.trie, beam_jobs, mask)
     return [ranked[order.index(j)] for j in range(len(jobs))]

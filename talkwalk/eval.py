@@ -53,6 +53,12 @@ def _log_wandb(run, results:dict):
                          'figures/latency': plot_latency(results, d/'latency.png')})
 
 # %% ../nbs/05_eval.ipynb #2c38c765
+def _without_prior(rec, m:EngineMethod, cases:list, ed:EvalData, cfg:EvalConfig, records:dict):
+    "Rank `cases` with variant `m`'s model without its popularity prior, as `<name>-noprior` in `records` (the prior's share of the ranking)."
+    saved, name = rec.cfg, m.name + '-noprior'; rec.cfg = dataclasses.replace(saved, item_prior=0.0)
+    try: records[name] = run_ranking([EngineMethod(name, rec, ed.cands.pos, m.with_meta, cfg.llm_k)], cases, ed.cands, cfg.request, cfg.depth, cfg.progress)[name]
+    finally: rec.cfg = saved
+
 def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:dict, records:dict, steer_raw:dict, conv_raw:dict, log=print):
     "Run the TalkWalk variants through the engine on the sample (and the suite), filling `records`, `steer_raw`, `conv_raw` and `results['not_run']`."
     reason = llm_status(ed.run_dir)
@@ -69,14 +75,19 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
         log(f'[eval] {mode} {stage or ""} loaded in {time.time() - t0:.1f} s')
         if suite: results['notes'].append(f'{mode} head{" stage " + stage if stage else ""}: steering turns at guidance w = {rec.guidance_default():g} ('
                                           + ("validated by `talkwalk dial`, " + repo_relative(dial_path(ed.run_dir, mode)) if dial_path(ed.run_dir, mode).exists() else 'EngineConfig default') + ')')
-        if suite and mode == 'dense' and (b := rec.attribute_bonus_default()):
-            results['notes'].append(f'dense head: requests the reader reads as naming an attribute rank from the unsteered query plus an attribute bonus of {b:g} '
-                                    f'(a penalty where the request negates it; talkwalk.dense_engine.AttributeReader), from {repo_relative(dial_path(ed.run_dir, mode))}')
+        if mode == 'generative' and (p := rec.item_prior_default()):
+            results['notes'].append(f'generative head stage {stage}: the beam search fuses the training-popularity prior at weight {p:g} (`EngineConfig.item_prior`, validated by '
+                                    f'`talkwalk dial`, {repo_relative(dial_path(ed.run_dir, mode))}); `talkwalk-{stage}-noprior` ranks with the same model without it')
+        if suite and (b := rec.attribute_bonus_default()):
+            how = 'query plus an attribute bonus' if mode == 'dense' else 'context (without the request), each SID code also scoring its share of a prior weighing the items with the attribute by e^bonus, bonus'
+            results['notes'].append(f'{mode} head{" stage " + stage if stage else ""}: requests the reader reads as naming an attribute rank from the unsteered {how} {b:g} '
+                                    f'(a penalty where the request negates it; talkwalk.reader.AttributeReader), from {repo_relative(dial_path(ed.run_dir, mode))}')
         warm = Session(history=list(cases[0].prior)); rec.turn(warm, cfg.request, cfg.llm_k); rec.end_session(warm)  # first-call allocations are not latency
         for v in todo:
             m = EngineMethod(v['name'], rec, ed.cands.pos, v['with_meta'], cfg.llm_k)
             records[m.name] = run_ranking([m], cases, ed.cands, cfg.request, cfg.depth, cfg.progress)[m.name]
             if mode == 'generative': records[m.name + '/valid_format'] = [float(m.valid_format(c, cfg.request)) for c in cases]
+            if mode == 'generative' and v['with_meta'] and rec.item_prior_default(): _without_prior(rec, m, cases, ed, cfg, records)
             if v['with_meta'] and suite:
                 steer_raw[m.name] = run_steer([m], suite, ed, cfg, records, cfg.progress)[m.name]
                 conv_raw[m.name] = run_conversation(m, suite, ed, cfg)

@@ -19,8 +19,8 @@ from .prompts import attribute_phrases
 # %% auto #0
 __all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'defuse',
            'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words', 'explain', 'Rec',
-           'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'check_attribute_bonus',
-           'TurnPlan', 'TurnRequest']
+           'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'check_weight',
+           'check_attribute_bonus', 'check_item_prior', 'TurnPlan', 'TurnRequest']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -78,7 +78,8 @@ class EngineConfig:
     num_beams: int|None = None     # None: k
     guidance: float|None = None    # steering strength w (classifier-free guidance; 0 = off); None: the run's validated value (<run>/dial/<mode>.json, `talkwalk dial`), else 0
     max_guidance: float = 16.0     # the largest w a request may ask for
-    attribute_bonus: float|None = None # dense head: score bonus (0-10) for items with the attribute a request names, as the text encoder reads it (talkwalk.dense_engine.AttributeReader); 0 = off; None: the run's validated value (<run>/dial/dense.json), else 0
+    item_prior: float|None = None  # generative head: weight of the training-popularity prior fused into the beam search (`TokenTrie.set_prior`; 0 = the model alone); None: the run's validated value (`item_prior` in <run>/dial/generative.json, `talkwalk dial`), else 0
+    attribute_bonus: float|None = None # score bonus (0-10) for items with the attribute a request names, as the text encoder reads it (talkwalk.reader.AttributeReader): the dense head adds it to the cosine, the generative head spreads it over the trie as a log-weight; 0 = off; None: the run's validated value (<run>/dial/<mode>.json), else 0
     kv_sessions: int = 32          # sessions whose KV cache is kept (least recently used dropped)
     share_opening: bool = True     # generative head: a session's first turn starts from the cached opening every prompt shares (chat template, instruction)
     tune_malloc: bool = True       # generative head, glibc: keep large freed buffers on the heap (talkwalk.llm.tune_malloc); process-wide; guided turns 1.25x faster, unguided the same (reports/malloc_ab.md)
@@ -401,18 +402,37 @@ def guidance_default(self:Recommender) -> float:
     f = dial_path(self.run_dir, self.mode)
     return check_guidance(json.loads(f.read_text())['guidance'], self.cfg.max_guidance) if f.exists() else 0.0
 
+def check_weight(x, name:str, # the `EngineConfig` field, for the message
+                 hi:float=10.0) -> float:
+    "A weight as a float, or an `EngineError` naming `name` and what is accepted (a number from 0 to `hi`)."
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or not 0 <= x <= hi:
+        raise EngineError(f'{name} must be a number from 0 (off) to {hi:g} (EngineConfig.{name}), got {x!r}')
+    return float(x)
+
 def check_attribute_bonus(b) -> float:
-    "An attribute bonus as a float, or an `EngineError` saying what is accepted (a number from 0 to 10)."
-    if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b) or not 0 <= b <= 10:
-        raise EngineError(f'attribute_bonus must be a number from 0 (off) to 10 (EngineConfig.attribute_bonus), got {b!r}')
-    return float(b)
+    "An attribute bonus as a float (0 to 10), or an `EngineError`."
+    return check_weight(b, 'attribute_bonus')
+
+def check_item_prior(p) -> float:
+    "A popularity-prior weight as a float (0 to 10), or an `EngineError`."
+    return check_weight(p, 'item_prior')
+
+@patch
+def _validated(self:Recommender, name:str, check) -> float:
+    "`EngineConfig.<name>`, else the run's validated value (`name` in `dial_path`), else 0; checked by `check`."
+    if getattr(self.cfg, name) is not None: return check(getattr(self.cfg, name))
+    f = dial_path(self.run_dir, self.mode)
+    return check(json.loads(f.read_text()).get(name, 0.0)) if f.exists() else 0.0
 
 @patch
 def attribute_bonus_default(self:Recommender) -> float:
     "The dense head's attribute bonus: `EngineConfig.attribute_bonus`, else the run's validated one (`attribute_bonus` in `dial_path`), else 0."
-    if self.cfg.attribute_bonus is not None: return check_attribute_bonus(self.cfg.attribute_bonus)
-    f = dial_path(self.run_dir, self.mode)
-    return check_attribute_bonus(json.loads(f.read_text()).get('attribute_bonus', 0.0)) if f.exists() else 0.0
+    return self._validated('attribute_bonus', check_attribute_bonus)
+
+@patch
+def item_prior_default(self:Recommender) -> float:
+    "The generative head's popularity-prior weight: `EngineConfig.item_prior`, else the run's validated one (`item_prior` in `dial_path`), else 0."
+    return self._validated('item_prior', check_item_prior)
 
 # %% ../nbs/session.ipynb #ses00012
 @patch

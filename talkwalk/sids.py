@@ -8,6 +8,7 @@ import functools, json, re
 from collections import Counter
 from pathlib import Path
 import numpy as np
+from fastcore.basics import patch
 from .utils import write_json_atomic
 
 # %% auto #0
@@ -235,3 +236,43 @@ class TokenTrie:
         lo, hi = self._range(tuple(int(c) for c in path))
         return self.items[lo] if hi > lo else None
 
+
+# %% ../nbs/sids.ipynb #prior0code
+@patch
+def set_prior(self:TokenTrie, weights:dict|None, # item id -> non-negative weight (items left out weigh 0); None removes the prior
+              smoothing:float=1.0, # added to every item's weight, so an item without interactions stays reachable
+             ) -> TokenTrie:
+    "Attach an item prior (cumulative weights over the sorted keys) for `child_prior`; returns the trie."
+    if weights is None: self._prior_cum = None; return self
+    if not smoothing > 0: raise ValueError(f'smoothing={smoothing!r}: use a positive number, so no item has zero prior')
+    w = np.array([float(weights.get(i, 0.0)) for i in self.items])
+    if not np.isfinite(w).all() or (w < 0).any(): raise ValueError('item prior weights must be finite and non-negative')
+    self._prior_cum = np.concatenate([[0.0], np.cumsum(w + smoothing)])
+    self._prior_of = functools.lru_cache(maxsize=4096)(self._child_prior_of)
+    return self
+
+@patch
+def child_shares(self:TokenTrie, path:tuple, cum:np.ndarray, # cumulative item weights over the trie's rows (`weights_cum`)
+                ) -> dict:
+    "Code -> log(weight under `path + (code,)` / weight under `path`), for each child of `path`."
+    path = tuple(int(c) for c in path); lo, hi = self._range(path) if path else (0, len(self.keys))
+    total, out = cum[hi] - cum[lo], {}
+    for c, _, _ in self._children(path):
+        clo, chi = self._range(path + (c,))
+        out[c] = float(np.log((cum[chi] - cum[clo]) / total))
+    return out
+
+@patch
+def weights_cum(self:TokenTrie, log_weights:np.ndarray, # one log-weight per item, in the order of `self.items` (the trie's rows)
+               ) -> np.ndarray:
+    "Cumulative weights (`exp` of `log_weights`, shifted so the largest is 1) for `child_shares`: a per-request item prior."
+    return np.concatenate([[0.0], np.cumsum(np.exp(log_weights - log_weights.max()))])
+
+@patch
+def _child_prior_of(self:TokenTrie, path:tuple) -> dict: return self.child_shares(path, self._prior_cum)
+
+@patch
+def child_prior(self:TokenTrie, path:tuple) -> dict:
+    "Each child code of `path` -> its log share of the prior weight under `path` (empty without a prior)."
+    if getattr(self, '_prior_cum', None) is None: return {}
+    return self._prior_of(tuple(int(c) for c in path))
