@@ -18,7 +18,7 @@ from .prompts import PromptStyle, conversation_messages, rec_prompt_text
 from .decoding import BeamJob, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix, prefill_batch, cache_row, cache_snapshot
 from .llm import load_aligned, apply_quantize, resolve_quantize, tune_malloc, export_manifest, pad_id
 from .reader import AttributeReader, run_reader
-from .session import EngineConfig, Recommender, Session
+from .session import EngineConfig, Recommender, Session, check_item_prior, check_attribute_bonus
 
 # %% auto #0
 __all__ = ['BENCH_REQUESTS', 'VARIANT_NAMES', 'check_run', 'trained_style', 'GenerativeRecommender', 'generate_baseline',
@@ -69,6 +69,8 @@ class GenerativeRecommender(Recommender):
         "Load a run folder's generative head in one call; `overrides` are `EngineConfig` fields."
         cfg = config_from(EngineConfig, overrides) if config is None else dataclasses.replace(config, **overrides)
         run = check_run(run_dir)
+        for name, check in (('item_prior', check_item_prior), ('attribute_bonus', check_attribute_bonus)):
+            if getattr(cfg, name) is not None: check(getattr(cfg, name))  # a bad weight fails here, not at the first turn
         if cfg.threads: torch.set_num_threads(cfg.threads)
         if cfg.tune_malloc: tune_malloc()
         ds, split = load_data_artifacts(run.dir('data'))
