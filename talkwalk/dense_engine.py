@@ -15,7 +15,7 @@ from .prompts import dense_messages
 from .llm import load_llm, apply_quantize, resolve_quantize, token_features, pad_id
 from .encoders import DenseHead, load_head, load_contrastive, load_embeddings, load_item_space, guided, with_history
 from .reader import AttributeReader, run_reader
-from .session import EngineConfig, EngineError, Recommender, Session, check_attribute_bonus
+from .session import EngineConfig, EngineError, Recommender, Session, check_weights
 
 # %% auto #0
 __all__ = ['faiss_available', 'ItemIndex', 'check_dense_run', 'DenseRecommender']
@@ -110,7 +110,7 @@ class DenseRecommender(Recommender):
     def load(cls, run_dir:str|Path, config:EngineConfig|None=None, **overrides) -> DenseRecommender:
         "Load a run folder's dense head in one call; `overrides` are `EngineConfig` fields (`stage` is not used)."
         cfg = config_from(EngineConfig, {'mode': 'dense', **overrides}) if config is None else dataclasses.replace(config, mode='dense', **overrides)
-        if cfg.attribute_bonus is not None: check_attribute_bonus(cfg.attribute_bonus)
+        check_weights(cfg)
         run = check_dense_run(run_dir)
         if cfg.threads: torch.set_num_threads(cfg.threads)
         ds, split = load_data_artifacts(run.dir('data')); trained = run.saved_config('dense')  # the LLM and history cap the head was trained on
@@ -142,9 +142,7 @@ class DenseRecommender(Recommender):
 
     def use_reader(self, reader:AttributeReader):
         "Rank requests that name an attribute (as `reader` reads them) from the unsteered query plus `EngineConfig.attribute_bonus` for items with it."
-        at = {i: p for p, i in enumerate(self.dataset.items.index.astype(str))}; cols = [at.get(i, -1) for i in self.index.ids]  # index order; items added later: none
-        M = np.concatenate([reader.masks, np.zeros((len(reader.masks), 1), bool)], 1)[:, cols].astype(np.float32)  # [n_attrs, index items]
-        self.reader, self.attribute_rows = reader, M
+        self.reader, self.attribute_rows = reader, reader.masks_for(self.index.ids)  # [n_attrs, index items]; items added later: none
 
     @torch.no_grad()
     def query_plans(self, queries:list, # `(session, request, guidance)` triples

@@ -14,7 +14,7 @@ from .session import dial_path, check_guidance, check_attribute_bonus, check_ite
 from .prompts import catalogue_attributes
 from .eval_data import EvalConfig, EvalData, load_eval_data, sample_users
 from .eval_methods import EngineMethod, rank_for, run_ranking
-from .metrics import ranking_metrics, bootstrap_ci
+from .metrics import ranking_metrics, hierarchical_accuracy, bootstrap_ci
 from .eval_steer import steer_suite, summarise_steer
 from .recommender import load_recommender
 
@@ -138,7 +138,7 @@ def prior_curve(rec, # a loaded generative `Recommender`; its `item_prior` is se
             rec.cfg = dataclasses.replace(saved, item_prior=p)
             recs = run_ranking([EngineMethod(rec.mode, rec, ed.cands.pos, k=ecfg.llm_k)], cases, ed.cands, ecfg.request, ecfg.llm_k, progress)[rec.mode]
             per = [ranking_metrics(r['top'], r['target'], (10,), (10,)) for r in recs]
-            l1 = [float(bool(r['top']) and ed.sid_of.get(r['top'][0], ())[:1] == ed.sid_of.get(r['target'], ())[:1]) for r in recs]
+            l1 = [hierarchical_accuracy(r['top'][0] if r['top'] else None, r['target'], ed.sid_of, 1)['L1'] for r in recs]
             out.append({'item_prior': p, 'hit@10': ci([x['hit@10'] for x in per]), 'ndcg@10': ci([x['ndcg@10'] for x in per]), 'l1': ci(l1),
                         'ms_per_turn': float(np.median([r['seconds'] for r in recs]) * 1000), 'users': len(recs)})
     finally: rec.cfg = saved
@@ -165,6 +165,7 @@ def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
         try: rec = load_recommender(run_dir, mode=mode, stage=cfg.stage, device=cfg.device, guidance=0.0, quantize='none', **unset)  # float32, as the evaluation
         except (ValueError, FileNotFoundError) as e: res['notes'].append(f'{mode}: not measured ({str(e).splitlines()[0]})'); log(res['notes'][-1]); continue
         f, prior = dial_path(run_dir, mode), {}
+        before = json.loads(f.read_text()) if f.exists() else {}  # what an earlier dial of this head validated
         if psweep:
             t0 = time.time(); pcurve = prior_curve(rec, ed, priors, sample_users(ed, cfg.prior_users, cfg.seed), ecfg, cfg.progress)
             p, pwhy = pick_prior(pcurve); rec.cfg = dataclasses.replace(rec.cfg, item_prior=p)
@@ -178,8 +179,8 @@ def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
             bcurve = dial_curve(rec, ed, bonuses, users, ecfg, cfg.progress, setting='attribute_bonus'); b, bwhy = pick_bonus(bcurve, cfg.steer_floor)
             res['heads'][mode].update(bonus_curve=bcurve, attribute_bonus=b, attribute_bonus_why=bwhy, bonus_wall_s=round(time.time() - t0, 1))
             kept = {'attribute_bonus': b, 'attribute_bonus_why': bwhy, 'bonuses': bonuses}; log(f'[dial] {mode}: attribute bonus {b:g} ({bwhy})')
-        else: kept = {k: v for k, v in json.loads(f.read_text()).items() if k.startswith('attribute_bonus')} if f.exists() else {}  # the head's bonus, validated before
-        if not psweep: prior = {k: v for k, v in json.loads(f.read_text()).items() if k.startswith('item_prior')} if f.exists() else {}  # the generative head's prior, validated before
+        else: kept = {k: v for k, v in before.items() if k.startswith('attribute_bonus')}  # the head's bonus, validated before
+        if not psweep: prior = {k: v for k, v in before.items() if k.startswith('item_prior')}  # the generative head's prior, validated before
         write_json_atomic(f, {'guidance': w, 'why': why, 'users': len(users), 'weights': weights, 'split': 'valid', **kept, **prior})
         log(f'[dial] {mode}: guidance {w:g} ({why})')
     return res

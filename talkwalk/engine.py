@@ -18,7 +18,7 @@ from .prompts import PromptStyle, conversation_messages, rec_prompt_text
 from .decoding import BeamJob, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix, prefill_batch, cache_row, cache_snapshot
 from .llm import load_aligned, apply_quantize, resolve_quantize, tune_malloc, export_manifest, pad_id
 from .reader import AttributeReader, run_reader
-from .session import EngineConfig, Recommender, Session, check_item_prior, check_attribute_bonus
+from .session import EngineConfig, Recommender, Session, check_weights
 
 # %% auto #0
 __all__ = ['BENCH_REQUESTS', 'VARIANT_NAMES', 'check_run', 'trained_style', 'GenerativeRecommender', 'generate_baseline',
@@ -69,8 +69,7 @@ class GenerativeRecommender(Recommender):
         "Load a run folder's generative head in one call; `overrides` are `EngineConfig` fields."
         cfg = config_from(EngineConfig, overrides) if config is None else dataclasses.replace(config, **overrides)
         run = check_run(run_dir)
-        for name, check in (('item_prior', check_item_prior), ('attribute_bonus', check_attribute_bonus)):
-            if getattr(cfg, name) is not None: check(getattr(cfg, name))  # a bad weight fails here, not at the first turn
+        check_weights(cfg)
         if cfg.threads: torch.set_num_threads(cfg.threads)
         if cfg.tune_malloc: tune_malloc()
         ds, split = load_data_artifacts(run.dir('data'))
@@ -168,13 +167,13 @@ def _prefill_request(self:GenerativeRecommender, ids:list, plain:list, key:str|N
 @patch
 def use_reader(self:GenerativeRecommender, reader:AttributeReader):
     "Rank requests that name an attribute (as `reader` reads them) from the context without the request, each code also scoring its share of a prior that weighs items with the attribute by `exp(EngineConfig.attribute_bonus)`."
-    at = {i: p for p, i in enumerate(self.dataset.items.index.astype(str))}
-    self.reader, self.attribute_rows = reader, reader.masks[:, [at[str(i)] for i in self.trie.items]].astype(np.float64)  # [n_attrs, trie rows]
+    self.reader, self.attribute_rows = reader, reader.masks_for(self.trie.items)  # [n_attrs, trie rows]
 
 @patch
-def request_bonus(self:GenerativeRecommender, request:str) -> np.ndarray|None:
+def request_bonus(self:GenerativeRecommender, request:str, bonus:float|None=None, # the weight (None: `attribute_bonus_default`)
+                 ) -> np.ndarray|None:
     "Per trie item, the log-weight a read request gives it (`attribute_bonus` with the attribute, minus that where the request negates it), or None where the reader reads no attribute or the bonus is 0."
-    bonus = self.attribute_bonus_default()
+    bonus = self.attribute_bonus_default() if bonus is None else bonus
     if not bonus: return None
     if self.reader is None: self.use_reader(run_reader(self.run_dir, self.dataset))
     j = self.reader.read(request)
@@ -183,14 +182,15 @@ def request_bonus(self:GenerativeRecommender, request:str) -> np.ndarray|None:
 @patch
 def _rank_many(self:GenerativeRecommender, jobs:list) -> list:
     "The ranked lists of several requests (`_rank`'s argument tuples): unguided ones prefilled together, guided ones each as a pair, then one beam search for all of them."
-    bonus = [self.request_bonus(request) for _, request, _, _, _, _ in jobs]  # a read request ranks from the context without it, plus its prior
+    weight = self.attribute_bonus_default()  # the run's dial file read once per batch, not per request
+    bonus = [self.request_bonus(request, weight) for _, request, _, _, _, _ in jobs]  # a read request ranks from the context without it, plus its prior
     jobs = [job if b is None else (job[0], '', *job[2:5], 0.0) for job, b in zip(jobs, bonus)]
     ctx = [self._contexts(s, request, w) for s, request, _, _, _, w in jobs]
     batched = [j for j, (ids, plain) in enumerate(ctx) if ids == plain]
     batched = batched if len(batched) > 1 else []  # one prompt alone: prefilled as it is, no padding
     order, key = batched + [j for j in range(len(jobs)) if j not in batched], lambda j: jobs[j][0].id if jobs[j][4] else None  # the batch's rows come first
     parts = ([self._prefill_batch([(ctx[j][0], key(j)) for j in batched])] if batched else []) + [self._prefill_request(*ctx[j], key(j)) for j in order[len(batched):]]
-    prior = self.item_prior_default() if self.trie.child_prior(()) else 0.0  # a trie without a prior (a bare constructor) fuses nothing
+    prior = self.item_prior_default()  # a trie without a prior (a bare constructor) fuses nothing: its child_prior is empty
     beam_jobs = [BeamJob(jobs[j][2], self.cfg.num_beams, jobs[j][3], jobs[j][5], 1 if ctx[j][0] == ctx[j][1] else 2, prior, bonus[j]) for j in order]
     past, states, mask = stack_contexts(parts)
     ranked = trie_beam_search_many(self.model, past, states, self.trie, beam_jobs, mask)

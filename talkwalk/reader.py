@@ -37,6 +37,7 @@ class AttributeReader:
                 ):
         self.attrs, masks = catalogue_attributes(ds); self.encoder, self.domain = TextCache(encoder), ds.domain
         self.masks = np.stack([masks[a.key] for a in self.attrs]) if self.attrs else np.zeros((0, len(ds.items)), bool)  # [n_attrs, items], catalogue order
+        self.item_ids = list(ds.items.index.astype(str))  # the catalogue order of `masks`' columns
         self.vectors = unit(np.stack([self.encoder.encode(t, progress=False).mean(0) for t in attribute_phrasings(self.attrs, ds.domain)])) if self.attrs else np.zeros((0, 1), np.float32)
         self.item_weight = item_weight if items is not None and self.attrs else 0.0
         self.item_dirs = attribute_directions(unit(np.asarray(items, np.float32)), self.masks) if self.item_weight else np.zeros_like(self.vectors)
@@ -45,6 +46,11 @@ class AttributeReader:
         "[requests, attributes] cosine of each request to each attribute's phrasings, plus `item_weight` x its cosine to the attribute's items."
         q = unit(self.encoder.encode(list(requests), progress=False))
         return q @ self.vectors.T + self.item_weight * (q @ self.item_dirs.T)
+    def masks_for(self, ids:list, # item ids in a head's own order (trie rows, index rows); an id not in the catalogue carries no attribute
+                 ) -> np.ndarray:
+        "[n_attrs, len(ids)] float32: 1 where that item carries that attribute."
+        at = {i: p for p, i in enumerate(self.item_ids)}; cols = [at.get(str(i), -1) for i in ids]
+        return np.concatenate([self.masks, np.zeros((len(self.masks), 1), bool)], 1)[:, cols].astype(np.float32)
     def read(self, request:str) -> int|None:
         "The index (into `attrs`) of the attribute `request` names, or None where it names none."
         if not self.attrs or not request.strip(): return None

@@ -20,7 +20,7 @@ from .prompts import attribute_phrases
 __all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'defuse',
            'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words', 'explain', 'Rec',
            'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'check_weight',
-           'check_attribute_bonus', 'check_item_prior', 'TurnPlan', 'TurnRequest']
+           'check_attribute_bonus', 'check_item_prior', 'check_weights', 'TurnPlan', 'TurnRequest']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -416,6 +416,12 @@ def check_attribute_bonus(b) -> float:
 def check_item_prior(p) -> float:
     "A popularity-prior weight as a float (0 to 10), or an `EngineError`."
     return check_weight(p, 'item_prior')
+
+def check_weights(cfg:EngineConfig) -> EngineConfig:
+    "`cfg`, once every weight it sets (`item_prior`, `attribute_bonus`) is checked: a head's `load` fails on a bad one, naming it, not its first turn."
+    for name, check in (('item_prior', check_item_prior), ('attribute_bonus', check_attribute_bonus)):
+        if getattr(cfg, name) is not None: check(getattr(cfg, name))
+    return cfg
 
 @patch
 def _validated(self:Recommender, name:str, check) -> float:
