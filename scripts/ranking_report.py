@@ -117,9 +117,13 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
             reached = ('yes, CI lower bound above' if h['lo'] > p else f"no: mean {'above' if h['mean'] > p else 'below'} it, CI lower bound {h['lo']:.3f} below") + \
                       f"; popularity on the same sample {ps:.3f}: mean {'above' if h['mean'] > ps else 'below'}; generative {g['hit@10']['mean']:.3f}: {side(h['mean'], g['hit@10']['mean'])}"
             out.append(f"| {k} Hit@10 | {ci(h)} | above popularity ({p:.3f}) | above the generative head | {reached} |")
-    if (run/'dense'/'metrics.json').exists():
-        d = json.loads((run/'dense'/'metrics.json').read_text()); c = d['config']
+    dense_file = run/'dense'/'metrics.json'
+    if not dense_file.exists() and (reports/f"dense_{m['dataset']}.json").exists():  # a folder whose dense head was not retrained: the committed head's record
+        dense_file = reports/f"dense_{m['dataset']}.json"
+    if dense_file.exists():
+        d = json.loads(dense_file.read_text()); c = d['config']
         out += ['', '## The dense head of this run (validation figures: reports/dense.md)', '',
+                *([f'Not retrained in this folder: the committed record `{dense_file}` of the head whose test figures are carried over.', ''] if dense_file.parent != run/'dense' else []),
                 f"Training users: {c['users'] or 'all'} ({d['examples']['target']:,} target contexts, {d['contexts']:,} contexts in all); item space: {d.get('item_space', 'content')}; "
                 f"item prior: {'on' if c.get('item_prior') else 'off'}; kept epoch {d['best']['epoch']} of {c['epochs']} ({c.get('keep', 'best')}); validation ({c['val_users']} users) "
                 f"Hit@10 {d['best']['val_hit@10']:.3f}, NDCG@10 {d['best']['val_ndcg@10']:.3f}, steer share {d['best']['steer_share']:.3f}; wall time {d['wall_s'] / 60:.1f} min (features and ablation included)."]

@@ -283,7 +283,7 @@ def run_contrastive_stage(cfg:ContrastiveConfig|None=None, run_dir:str|Path|None
     train_s = time.time() - t0
     save_contrastive(model, ds, hold, out)
     metrics = {'dataset': ds.name, 'train_seconds': round(train_s, 1), 'epochs': cfg.epochs, 'final_loss': history[-1]['loss'] if history else None,
-               'temperature': float(1 / model.logit_scale.exp()), **evaluate_space(model, ds, hold)}
+               'temperature': float(1 / model.logit_scale.detach().exp()), **evaluate_space(model, ds, hold)}
     write_json_atomic(artifact(out, 'contrastive', 'metrics'), metrics)
     flat = {f'{k}/{m}': v for k, d in metrics.items() if isinstance(d, dict) and k != 'genre_query_p@20' for m, v in d.items()}
     run.summary.update(flat); log_outputs(run, run_dir, 'contrastive'); run.finish()
