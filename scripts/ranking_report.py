@@ -36,6 +36,11 @@ def budget_row(label:str, m:dict) -> str:
     return (f"| {label} | {a.get('steps', '—')} + {b.get('steps', '—')} | {mins:.0f} | {curve or '—'} | {k.get('step', '—')} | "
             f"{k.get('hit@10', float('nan')):.3f} | {k.get('ndcg@10', float('nan')):.3f} | {k.get('L1', float('nan')):.3f} | {k.get('valid_unconstrained', float('nan')):.2f} |")
 
+def dense_record(run:Path, reports:Path) -> Path|None:
+    "The dense head's metrics: the run folder's own, else the committed `reports/dense_*.json` whose `run` is this folder (a head not retrained here), else None."
+    if (own := run/'dense'/'metrics.json').exists(): return own
+    return next((f for f in sorted(reports.glob('dense_*.json')) if Path(json.loads(f.read_text()).get('run', '')).resolve() == run.resolve()), None)
+
 def build(run:Path, reports:Path, align_config:str|None=None, script:str='scripts/ranking_benchmark.sh', compare:dict|None=None) -> tuple:
     "`(markdown, summary dict)`; `align_config` and `script` name the commands that made the run (default: the benchmark's); `compare` maps a label to another alignment's metrics file (same data and SIDs), compared as a budget."
     m = json.loads((run/'alignment'/'metrics.json').read_text()); cfg = yaml.safe_load((run/'alignment'/'config.yaml').read_text())
@@ -117,10 +122,7 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
             reached = ('yes, CI lower bound above' if h['lo'] > p else f"no: mean {'above' if h['mean'] > p else 'below'} it, CI lower bound {h['lo']:.3f} below") + \
                       f"; popularity on the same sample {ps:.3f}: mean {'above' if h['mean'] > ps else 'below'}; generative {g['hit@10']['mean']:.3f}: {side(h['mean'], g['hit@10']['mean'])}"
             out.append(f"| {k} Hit@10 | {ci(h)} | above popularity ({p:.3f}) | above the generative head | {reached} |")
-    dense_file = run/'dense'/'metrics.json'
-    if not dense_file.exists() and (reports/f"dense_{m['dataset']}.json").exists():  # a folder whose dense head was not retrained: the committed head's record
-        dense_file = reports/f"dense_{m['dataset']}.json"
-    if dense_file.exists():
+    if dense_file := dense_record(run, reports):
         d = json.loads(dense_file.read_text()); c = d['config']
         out += ['', '## The dense head of this run (validation figures: reports/dense.md)', '',
                 *([f'Not retrained in this folder: the committed record `{dense_file}` of the head whose test figures are carried over.', ''] if dense_file.parent != run/'dense' else []),

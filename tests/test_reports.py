@@ -1,5 +1,5 @@
-"""The report scripts' own arithmetic: scripts/ranking_report.py's budget comparison finds each alignment's kept check and adds its minutes."""
-import sys
+"""The report scripts' own arithmetic: scripts/ranking_report.py's budget comparison finds each alignment's kept check and adds its minutes; its dense-head record is the run's own."""
+import json, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
 import ranking_report  # noqa: E402  (scripts/ranking_report.py)
@@ -23,3 +23,12 @@ def test_budget_row_without_stage_b_uses_stage_a():
 def test_kept_check_without_a_kept_checkpoint_is_the_last_check():
     m = _alignment([{'step': 10, 'ndcg@10': 0.05}, {'step': 20, 'ndcg@10': 0.04}]); del m['stage_b']['best_checkpoint']
     assert ranking_report.kept_check(m)['step'] == 20  # as the page's "kept checkpoint: last"
+
+def test_dense_record_is_the_runs_own_else_the_committed_one_of_the_same_run(tmp_path):
+    run, reports = tmp_path/'runs'/'ml-100k-collab', tmp_path/'reports'; run.mkdir(parents=True); reports.mkdir()
+    (reports/'dense_ml-100k.json').write_text(json.dumps({'run': str(tmp_path/'runs'/'ml-100k')}))  # same data set, another run folder
+    assert ranking_report.dense_record(run, reports) is None
+    (reports/'dense_ml-100k-collab.json').write_text(json.dumps({'run': str(run)}))
+    assert ranking_report.dense_record(run, reports) == reports/'dense_ml-100k-collab.json'
+    (run/'dense').mkdir(); (run/'dense'/'metrics.json').write_text('{}')
+    assert ranking_report.dense_record(run, reports) == run/'dense'/'metrics.json'  # a retrained head's own metrics win
