@@ -14,7 +14,7 @@ from .sids import SIDTable
 from .prompts import dense_messages
 from .llm import load_llm, apply_quantize, resolve_quantize, token_features, pad_id
 from .encoders import DenseHead, load_head, load_contrastive, load_embeddings, load_item_space, guided, with_history
-from .reader import AttributeReader, run_reader
+from .reader import AttributeReader
 from .session import EngineConfig, EngineError, Recommender, Session, check_weights
 
 # %% auto #0
@@ -149,7 +149,7 @@ class DenseRecommender(Recommender):
                    ) -> list:
         "Per request, `(query, bonus)`: the head's (guided) query and None; or, for a request the reader reads as naming an attribute, the unsteered query and the bonus of the items with it (a penalty where the request negates it)."
         bonus = self.attribute_bonus_default()
-        if bonus and self.reader is None: self.use_reader(run_reader(self.run_dir, self.dataset))
+        if bonus: self.attribute_reader()
         reads = [self.reader.read(request) if bonus else None for _, request, _ in queries]
         batch, spans, after = [], [], bool(self.history_weight and self.steer_after_history)
         for (s, request, guidance), j in zip(queries, reads):

@@ -17,7 +17,7 @@ from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
 from .decoding import BeamJob, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix, prefill_batch, cache_row, cache_snapshot
 from .llm import load_aligned, apply_quantize, resolve_quantize, tune_malloc, export_manifest, pad_id
-from .reader import AttributeReader, run_reader
+from .reader import AttributeReader
 from .session import EngineConfig, Recommender, Session, check_weights
 
 # %% auto #0
@@ -175,8 +175,7 @@ def request_bonus(self:GenerativeRecommender, request:str, bonus:float|None=None
     "Per trie item, the log-weight a read request gives it (`attribute_bonus` with the attribute, minus that where the request negates it), or None where the reader reads no attribute or the bonus is 0."
     bonus = self.attribute_bonus_default() if bonus is None else bonus
     if not bonus: return None
-    if self.reader is None: self.use_reader(run_reader(self.run_dir, self.dataset))
-    j = self.reader.read(request)
+    j = self.attribute_reader().read(request)
     return None if j is None else self.reader.polarity(request, j) * bonus * self.attribute_rows[j]
 
 @patch

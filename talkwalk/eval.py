@@ -16,7 +16,8 @@ from .session import Session, dial_path
 from .recommender import load_recommender
 from .eval_data import EvalConfig, EvalData, EvalError, load_eval_data, sample_users, llm_status
 from .eval_methods import EngineMethod, make_baselines, llm_variants, variant_not_run, run_ranking, summarise_ranking
-from .eval_steer import FAMILIES, steer_suite, run_steer, run_conversation, summarise_conversation, summarise_steer
+from .eval_steer import FAMILIES, steer_suite, run_steer, run_conversation, summarise_conversation, summarise_steer, undo_reading, engine_config
+from .reader import run_reader
 
 # %% auto #0
 __all__ = ['CARRY_PROTOCOL', 'previous_results', 'carried_from', 'carry_results', 'run_eval_stage']
@@ -55,9 +56,9 @@ def _log_wandb(run, results:dict):
 # %% ../nbs/05_eval.ipynb #2c38c765
 def _without_prior(rec, m:EngineMethod, cases:list, ed:EvalData, cfg:EvalConfig, records:dict):
     "Rank `cases` with variant `m`'s model without its popularity prior, as `<name>-noprior` in `records` (the prior's share of the ranking)."
-    saved, name = rec.cfg, m.name + '-noprior'; rec.cfg = dataclasses.replace(saved, item_prior=0.0)
-    try: records[name] = run_ranking([EngineMethod(name, rec, ed.cands.pos, m.with_meta, cfg.llm_k)], cases, ed.cands, cfg.request, cfg.depth, cfg.progress)[name]
-    finally: rec.cfg = saved
+    name = m.name + '-noprior'
+    with engine_config(rec, item_prior=0.0):
+        records[name] = run_ranking([EngineMethod(name, rec, ed.cands.pos, m.with_meta, cfg.llm_k)], cases, ed.cands, cfg.request, cfg.depth, cfg.progress)[name]
 
 def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:dict, records:dict, steer_raw:dict, conv_raw:dict, log=print):
     "Run the TalkWalk variants through the engine on the sample (and the suite), filling `records`, `steer_raw`, `conv_raw` and `results['not_run']`."
@@ -181,6 +182,7 @@ def run_eval_stage(cfg:EvalConfig|None=None, # the stage config
     results['steer'], results['steer_cases'] = {}, {}
     for name, raw in steer_raw.items(): results['steer'][name], results['steer_cases'][name] = summarise_steer(raw, suite, ed, masks, cfg)
     results['conversation'] = {name: summarise_conversation(rows, ed, masks, cfg) for name, rows in conv_raw.items()}
+    if conv_raw: results['undo_reading'] = undo_reading(run_reader(ed.run_dir, ed.ds), suite, cfg.go_back)  # the reader both heads share
     results['steer_suite'] = {'cases': len(suite), 'users': len(steer_users), 'cost_users': len(sample), 'attributes': len(attrs),
                               'families': list(FAMILIES), 'floor': 'popularity', 'not_steerable': [m.name for m in baselines if not m.steerable and m.name != 'popularity']}
     if previous: carry_results(results, previous, [n.strip() for n in cfg.carry.split(',') if n.strip()])

@@ -31,7 +31,8 @@ def _table(rows:dict, cols:list, names:dict|None=None) -> list:
     out = ['| method | ' + ' | '.join(names.get(c, c) for c in cols) + ' |', '|---|' + '---|' * len(cols)]
     return out + [f"| {m} | " + ' | '.join(_fmt(s.get(c)) for c in cols) + ' |' for m, s in rows.items()]
 
-def format_steer(steer:dict, conversation:dict|None=None, go_back:str='go back to what I had before') -> list:
+def format_steer(steer:dict, conversation:dict|None=None, go_back:str='go back to what I had before', undo:dict|None=None, # the evaluation's `undo_reading`
+                ) -> list:
     "Markdown lines of the steerability tables (and of the engine variants' conversations)."
     out = []
     fams = list(dict.fromkeys(f for s in steer.values() for f in s.get('attribute', {}).get('by_family', {})))
@@ -66,6 +67,16 @@ def format_steer(steer:dict, conversation:dict|None=None, go_back:str='go back t
                 '|---|---|---|---|---|---|---|---|']
         out += [f"| {m} | {c['users']} | " + ' | '.join(_fmt(c.get(x)) for x in ('share_turn0', 'share_turn1', 'share_turn2', 'reversibility', 'velocity_steer', 'velocity_back')) + ' |'
                 for m, c in conv.items()]
+        if held := {m: c for m, c in conv.items() if 'reversibility_held_out' in c}:
+            out += ['', '"Go back" is read as an undo (`EngineConfig.read_undo`): the turn ranks from the session before the steer. Reversibility of the same third turn '
+                    'asked from copies of the session after turn 2: in a held-out undo phrasing (`talkwalk.eval_steer.UNDO_HELD_OUT`, its test half), and as '
+                    f'"{go_back}" with undo reading off (the model reading the request from the conversation alone).', '',
+                    '| method | reversibility | held-out undo phrasings | undo reading off (the model alone) |', '|---|---|---|---|']
+            out += [f"| {m} | " + ' | '.join(_fmt(c.get(x)) for x in ('reversibility', 'reversibility_held_out', 'reversibility_undo_off')) + ' |' for m, c in held.items()]
+        if undo:
+            out += ['', f"**Undo reading** (the reader both heads share): \"{go_back}\" read as an undo: {'yes' if undo['go_back'] else 'no'}; held-out undo phrasings read as one: "
+                    f"{undo['undo_test']:.2f} (test half; {undo['undo_validation']:.2f} on the validation half); held-out non-undos misread as one: {undo['not_undo_test']:.2f} "
+                    f"(test; {undo['not_undo_validation']:.2f} validation); the suite's {undo['suite_request_count']} steering requests misread as one: {undo['suite_requests']:.3f}."]
     if any('cost' in s for s in steer.values()):
         out += ['', '**Cost of steering**: Hit@10 / NDCG@10 on the held-out item when the request names a genre (category) it has, one it lacks, and unsteered.', '',
                 '| method | Hit@10 has | Hit@10 lacks | Hit@10 unsteered | NDCG@10 has | NDCG@10 lacks | NDCG@10 unsteered |', '|---|---|---|---|---|---|---|']
@@ -87,7 +98,7 @@ def format_results(r:dict) -> str:
         s = r['steer_suite']
         out += ['', f"### Steerability ({s['users']} steer users, {s['cost_users']} users for the cost of steering, {s['cases']} cases, "
                 f"{s['attributes']} requestable attributes; popularity is the unsteerable floor" + (f"; {', '.join(s['not_steerable'])} takes no request and is left out" if s['not_steerable'] else '') + ')', '',
-                *format_steer(r['steer'], r.get('conversation'), r['config'].get('go_back', ''))]
+                *format_steer(r['steer'], r.get('conversation'), r['config'].get('go_back', ''), r.get('undo_reading'))]
     if r.get('not_run'): out += ['', '### Not run', ''] + [f'- **{m}**: {why}' for m, why in r['not_run'].items()]
     if r.get('notes'): out += [''] + [f'- {x}' for x in r['notes']]
     return '\n'.join(out)

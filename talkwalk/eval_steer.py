@@ -4,6 +4,8 @@
 
 # %% ../nbs/eval_steer.ipynb #a8aac8a4
 from __future__ import annotations
+import dataclasses, uuid
+from contextlib import contextmanager
 from itertools import combinations
 import numpy as np, pandas as pd
 from tqdm.auto import tqdm
@@ -15,9 +17,9 @@ from .session import EngineError
 from .catalog import values_of
 
 # %% auto #0
-__all__ = ['NEW_TEMPLATES', 'NEGATIVE_TEMPLATES', 'RANGE_TEMPLATES', 'FAMILIES', 'steer_request', 'range_requests', 'steer_suite',
-           'run_steer', 'run_conversation', 'summarise_conversation', 'summarise_steer', 'constraint_violations',
-           'random_constraints', 'constraint_suite']
+__all__ = ['NEW_TEMPLATES', 'NEGATIVE_TEMPLATES', 'RANGE_TEMPLATES', 'FAMILIES', 'UNDO_HELD_OUT', 'steer_request',
+           'range_requests', 'steer_suite', 'run_steer', 'run_conversation', 'summarise_conversation', 'undo_reading',
+           'engine_config', 'summarise_steer', 'constraint_violations', 'random_constraints', 'constraint_suite']
 
 # %% ../nbs/eval_steer.ipynb #f03dc520
 NEW_TEMPLATES = {'adj': ['show me some {a} {nouns}', 'any good {a} {nouns}?', 'I am looking for {a} {nouns}'],  # never used in training
@@ -114,13 +116,17 @@ def _kind_keys(masks:dict, kind:str) -> list:
     return [key for key in masks if key.split(':', 1)[0] == kind]
 
 def run_conversation(m:Method, suite:list, ed:EvalData, cfg:EvalConfig) -> list:
-    "Three-turn sessions (unsteered, steered, go back) of an engine method: one per steer user, on their first `template` attribute case."
+    "Three-turn sessions (unsteered, steered, go back) of an engine method, one per steer user on their first `template` attribute case; the third turn also in a held-out undo phrasing and with undo reading off."
     firsts = list({c['user_id']: c for c in reversed(suite) if c['test'] == 'attribute' and c['family'] == 'template'}.values())[::-1]
-    out = []
-    for c in tqdm(firsts, desc=f'{m.name} conversations', disable=not cfg.progress, leave=False):
-        s = m.session(ed.cases[c['user_id']])
-        lists = [[r.item_id for r in m.rec.turn(s, req, cfg.steer_k)] for req in (cfg.request, c['request'], cfg.go_back)]
-        m.rec.end_session(s); out.append({**c, 'lists': lists})
+    held_out, out = UNDO_HELD_OUT['undo'][1::2], []
+    ask = lambda s, request: [r.item_id for r in m.rec.turn(s, request, cfg.steer_k)]
+    for n, c in enumerate(tqdm(firsts, desc=f'{m.name} conversations', disable=not cfg.progress, leave=False)):
+        s = m.session(ed.cases[c['user_id']]); lists = [ask(s, cfg.request), ask(s, c['request'])]
+        held, alone = [dataclasses.replace(s, turns=list(s.turns), id=uuid.uuid4().hex) for _ in range(2)]  # the session after turn 2, twice
+        lists += [ask(s, cfg.go_back), ask(held, held_out[n % len(held_out)])]
+        with engine_config(m.rec, read_undo=False): lists.append(ask(alone, cfg.go_back))
+        for x in (s, held, alone): m.rec.end_session(x)
+        out.append({**c, 'lists': lists, 'undo_phrasing': held_out[n % len(held_out)]})
     return out
 
 def summarise_conversation(rows:list, ed:EvalData, masks:dict, cfg:EvalConfig) -> dict:
@@ -128,13 +134,119 @@ def summarise_conversation(rows:list, ed:EvalData, masks:dict, cfg:EvalConfig) -
     pos, B, sd, per = ed.cands.pos, cfg.bootstrap, cfg.seed, []
     for r in rows:
         keys = _kind_keys(masks, r['kind']); p = [attribute_shares(l, keys, masks, pos, cfg.steer_k) for l in r['lists']]
-        d1, d2 = np.abs(p[1] - p[0]).sum(), np.abs(p[2] - p[0]).sum(); j = keys.index(r['attr'])
-        per.append({'user_id': r['user_id'], 'reversibility': float(1 - d2 / d1) if d1 > 0 else float('nan'),
+        d1, j = np.abs(p[1] - p[0]).sum(), keys.index(r['attr'])
+        back = lambda t: float(1 - np.abs(p[t] - p[0]).sum() / d1) if d1 > 0 else float('nan')  # 1 - |p_t - p_0| / |p_1 - p_0|
+        per.append({'user_id': r['user_id'], 'reversibility': back(2),
+                    **({'reversibility_held_out': back(3), 'reversibility_undo_off': back(4)} if len(p) > 4 else {}),
                     **{f'share_turn{t}': float(p[t][j]) for t in range(3)},
                     'velocity_steer': centroid_distance(ed.item_emb, r['lists'][1], r['lists'][0], pos),
                     'velocity_back': centroid_distance(ed.item_emb, r['lists'][2], r['lists'][1], pos)})
     df = pd.DataFrame(per)
     return {c: bootstrap_ci(df[c].to_numpy(float), B, sd) for c in df.columns if c != 'user_id'} | {'users': len(df)} if len(df) else {'users': 0}
+
+# %% ../nbs/eval_steer.ipynb #stq00002
+UNDO_HELD_OUT = {  # written apart from the reader's phrases (talkwalk.reader.UNDO_PHRASES) by someone who saw neither them nor the code; even positions: the validation half read while choosing those phrases, odd positions: the test half the report scores
+    'undo': (
+        "Undo that.",
+        "Go back.",
+        "Revert that, please.",
+        "Scrap that last change.",
+        "Never mind, undo it.",
+        "Can you undo my last request?",
+        "Take me back to the previous list.",
+        "Restore the earlier recommendations.",
+        "Show me the list I had before that.",
+        "Actually, cancel that last one and bring back the old results.",
+        "Hmm, I liked the first list better, can we return to it?",
+        "Please revert to the recommendations you showed me before my last message.",
+        "Back to the previous results, please.",
+        "Forget what I just said and restore the previous suggestions.",
+        "Nope, undo that.",
+        "That made it worse, put it back the way it was.",
+        "Can we go back one step?",
+        "Return to the earlier list.",
+        "Ugh, no. Revert.",
+        "Let's roll back to the original recommendations.",
+        "I changed my mind, please restore the list from before my last request.",
+        "Could you kindly undo my most recent change and show the previous recommendations again?",
+        "Cancel my last request.",
+        "Scratch that, bring back what you had.",
+        "Step back to the prior results.",
+        "Reverse that last tweak.",
+        "Never mind that, show me the earlier picks again.",
+        "Go back to the previous set.",
+        "I preferred the list before I asked for that, can you restore it?",
+        "Undo the last filter and return to the old suggestions.",
+        "Let's go back to how things were a moment ago.",
+        "Ctrl-Z that, please.",
+        "Actually, ignore my last request and give me back the previous recommendations.",
+        "Return me to the recommendations I was looking at before.",
+        "Restore previous.",
+        "Wait, revert to the list before this one.",
+        "Put the old recommendations back.",
+        "Scrap that and go back to the earlier options.",
+        "Oops, that was a mistake, please undo it and show me what I had earlier.",
+        "Sorry, I didn't mean that, could you take me back to the results from one step ago?",
+    ),
+    'not_undo': (
+        "More like these, please.",
+        "Show me more of the same.",
+        "Less violent movies, please.",
+        "Something completely different.",
+        "Recommend something.",
+        "Surprise me.",
+        "Can you repeat the last item?",
+        "Show me the first item again.",
+        "Movies from before 1970.",
+        "Back to basics lab equipment.",
+        "Something like the previous movie but funnier.",
+        "Films set in earlier centuries.",
+        "The original Star Wars trilogy.",
+        "Lab gloves with a money-back guarantee.",
+        "Movies about going back in time.",
+        "I don't want horror movies.",
+        "Not so many sequels.",
+        "These are great, thanks!",
+        "This list is terrible.",
+        "I hate all of these.",
+        "Cheaper options, please.",
+        "Something longer.",
+        "Tell me more about the second one.",
+        "Any movies like the first one you suggested?",
+        "Which of these came out before 2000?",
+        "Beakers similar to the ones I bought previously.",
+        "Movies with a flashback structure.",
+        "Recommend a movie I can watch again and again.",
+        "Westerns from earlier decades, please.",
+        "Centrifuges with the original manufacturer warranty.",
+        "Show me other films by the previous movie's director.",
+        "Don't show me anything I've seen before.",
+        "Something with a laid-back vibe.",
+        "A good comeback story.",
+        "Keep going.",
+        "Give me a few more.",
+        "Less glassware, more plasticware.",
+        "Repeat that last recommendation.",
+        "Lab stools with back support.",
+        "Why did you recommend these?",
+    ),
+}
+
+def undo_reading(reader, # an `AttributeReader` (talkwalk.reader)
+                 suite:list, go_back:str) -> dict:
+    "How `reader` reads undos: the share of held-out undo phrasings read as one (validation / test halves) and of other requests misread as one (held-out non-undos, the suite's requests)."
+    rate = lambda xs: float(np.mean(reader.reads_undo(list(xs)))) if len(xs) else float('nan')
+    requests = sorted({c['request'] for c in suite})
+    return {'go_back': bool(reader.reads_undo([go_back])[0]), 'undo_validation': rate(UNDO_HELD_OUT['undo'][0::2]), 'undo_test': rate(UNDO_HELD_OUT['undo'][1::2]),
+            'not_undo_validation': rate(UNDO_HELD_OUT['not_undo'][0::2]), 'not_undo_test': rate(UNDO_HELD_OUT['not_undo'][1::2]),
+            'suite_requests': rate(requests), 'suite_request_count': len(requests)}
+
+@contextmanager
+def engine_config(rec, **changes):
+    "`rec` (a `talkwalk.session.Recommender`) with its `EngineConfig` fields `changes` for the block, restored after."
+    saved = rec.cfg; rec.cfg = dataclasses.replace(saved, **changes)
+    try: yield rec
+    finally: rec.cfg = saved
 
 # %% ../nbs/eval_steer.ipynb #a615111f
 def summarise_steer(lists:dict, # one method's output of `run_steer`

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 import numpy as np
+from fastcore.basics import patch
 from .utils import unit
 from .run import RunDir
 from .catalog import Dataset, load_data_artifacts
@@ -14,8 +15,8 @@ from .prompts import NOUNS, catalogue_attributes
 from .encoders import TextCache, catalogue_embeddings, attribute_directions
 
 # %% auto #0
-__all__ = ['READER_NEUTRAL', 'NEGATION_CUES', 'NEGATION_VOIDS', 'CLAUSE_BREAKS', 'negated', 'AttributeReader',
-           'attribute_phrasings', 'run_reader']
+__all__ = ['READER_NEUTRAL', 'NEGATION_CUES', 'NEGATION_VOIDS', 'CLAUSE_BREAKS', 'UNDO_PHRASES', 'OTHER_REQUESTS', 'negated',
+           'AttributeReader', 'attribute_phrasings', 'run_reader']
 
 # %% ../nbs/reader.ipynb #6fc03147
 READER_NEUTRAL = ('recommend something', 'more like that', 'something else please', 'show me more', 'another one like the last', 'surprise me',
@@ -42,6 +43,7 @@ class AttributeReader:
         self.item_weight = item_weight if items is not None and self.attrs else 0.0
         self.item_dirs = attribute_directions(unit(np.asarray(items, np.float32)), self.masks) if self.item_weight else np.zeros_like(self.vectors)
         self.threshold = float(self.similarity(list(neutral)).max()) if self.attrs else float('inf')
+        self._undo = None  # (undo phrases, other requests and attributes) once `reads_undo` is first asked
     def similarity(self, requests:list) -> np.ndarray:
         "[requests, attributes] cosine of each request to each attribute's phrasings, plus `item_weight` x its cosine to the attribute's items."
         q = unit(self.encoder.encode(list(requests), progress=False))
@@ -73,3 +75,22 @@ def run_reader(run_dir:str|Path, ds:Dataset|None=None) -> AttributeReader:
     run = RunDir.of(run_dir); ds = ds if ds is not None else load_data_artifacts(run.dir('data'))[0]
     items = catalogue_embeddings(run.dir('contrastive'), list(ds.items.index), missing='zero')  # an item added after the stage: a zero row
     return AttributeReader(ds, run.saved_config('contrastive').get('text_encoder', ''), items=items)
+
+# %% ../nbs/reader.ipynb #rdr00011
+UNDO_PHRASES = ('undo that', 'back to the earlier picks', 'forget that last request',  # the alignment's training-only BACK_TEMPLATES
+                'take me back to the earlier picks', 'go back to the previous list', 'scrap that last request')
+OTHER_REQUESTS = ('recommend something', 'more like that', 'something else please', 'show me more', 'another one like the last', 'surprise me',
+                  'what should I watch next?', 'I liked the second one', 'hmm, not those', 'less of that', 'not like that one', 'another one like it',
+                  'play that again', 'repeat the last one', 'something different', "I don't like these", 'these are great')  # conversational requests that undo nothing
+
+@patch
+def reads_undo(self:AttributeReader, requests:list, # request texts
+              ) -> list:
+    "Per request, whether it asks to undo the last one ('go back'): its nearest phrase is an undo phrase, not another request or an attribute's phrasing."
+    if self._undo is None:
+        other = unit(self.encoder.encode(list(OTHER_REQUESTS), progress=False))
+        self._undo = (unit(self.encoder.encode(list(UNDO_PHRASES), progress=False)), np.concatenate([other, self.vectors]) if self.attrs else other)
+    undo, other = self._undo
+    if not len(requests): return []
+    q = unit(self.encoder.encode(list(requests), progress=False))
+    return [bool(r.strip() and u > o) for r, u, o in zip(requests, (q @ undo.T).max(1), (q @ other.T).max(1))]

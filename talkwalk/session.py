@@ -15,6 +15,7 @@ from .run import RunDir
 from .catalog import Dataset, load_descriptions, describe_user, is_missing, values_of
 from .sids import sid_string
 from .prompts import attribute_phrases
+from .reader import AttributeReader, run_reader
 
 # %% auto #0
 __all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'defuse',
@@ -80,6 +81,7 @@ class EngineConfig:
     max_guidance: float = 16.0     # the largest w a request may ask for
     item_prior: float|None = None  # generative head: weight of the training-popularity prior fused into the beam search (`TokenTrie.set_prior`; 0 = the model alone); None: the run's validated value (`item_prior` in <run>/dial/generative.json, `talkwalk dial`), else 0
     attribute_bonus: float|None = None # score bonus (0-10) for items with the attribute a request names, as the text encoder reads it (talkwalk.reader.AttributeReader): the dense head adds it to the cosine, the generative head spreads it over the trie as a log-weight; 0 = off; None: the run's validated value (<run>/dial/<mode>.json), else 0
+    read_undo: bool = True         # a request the reader reads as an undo ('go back') returns the session to the list before the last answer (`Recommender.ranked_from`); False: the head reads it from the conversation like any request
     kv_sessions: int = 32          # sessions whose KV cache is kept (least recently used dropped)
     share_opening: bool = True     # generative head: a session's first turn starts from the cached opening every prompt shares (chat template, instruction)
     tune_malloc: bool = True       # generative head, glibc: keep large freed buffers on the heap (talkwalk.llm.tune_malloc); process-wide; guided turns 1.25x faster, unguided the same (reports/malloc_ab.md)
@@ -230,6 +232,14 @@ class Recommender:
     def _rank(self, s:Session, request:str, k:int, exclude:set, cache:bool, guidance:float=0.0) -> list:
         "`(item id, score)` of the head's `k` best items not in `exclude`, steered by `request` at strength `guidance`."
         raise NotImplementedError(f'{type(self).__name__} must define _rank')
+    reader = None  # the `AttributeReader`, built on first use (`attribute_reader`)
+    def use_reader(self, reader:AttributeReader):
+        "Read requests with `reader`; a head that ranks by the attributes it reads also maps them onto its own items."
+        self.reader = reader
+    def attribute_reader(self) -> AttributeReader:
+        "The head's `AttributeReader` (the run's text encoder over its catalogue, `talkwalk.reader.run_reader`), built on first use."
+        if self.reader is None: self.use_reader(run_reader(self.run_dir, self.dataset))
+        return self.reader
     def field_values(self, name:str) -> list:
         "Observed values of a user field, sorted (for drop-downs)."
         if name not in self.dataset.users: raise EngineError(f'unknown user field {name!r}; user fields: {[f.name for f in self.dataset.user_fields]}')
@@ -457,6 +467,17 @@ class TurnPlan:
     guidance: float
     last: str|None
     repeat: bool
+    view: Session       # the session the head ranks from: the session, or for an undo the session before the undone turns
+    ask: str            # the request the head ranks: this turn's, or for an undo that of the turn it returns to
+
+@patch
+def ranked_from(self:Recommender, s:Session, j:int, # a turn of `s`, or `len(s.turns)` for the next one
+                request:str, # turn `j`'s request
+               ) -> int:
+    "The turn whose context and request turn `j` ranks from: its own, or for an undo ('go back', as the reader reads it) that of the list before the last answer."
+    undo = lambda i: self.attribute_reader().reads_undo([request if i == len(s.turns) else s.turns[i]['request']])[0]
+    while j >= 2 and undo(j): j -= 2  # turn j undoes turn j - 1: back to the list turn j - 2 showed, itself perhaps an undo's
+    return j
 
 @patch
 def plan_turn(self:Recommender, s:Session, request:str='', k:int=10, constraints=None, guidance:float|None=None) -> TurnPlan:
@@ -475,7 +496,9 @@ def plan_turn(self:Recommender, s:Session, request:str='', k:int=10, constraints
     if n and not repeat and len(exclude) >= len(self.sids) and not set(self.sids) - exclude:
         raise EngineError('nothing left to recommend: ' + ('every item that satisfies the constraints is in the history or was shown; loosen them or start a new session' if allowed is not None else
                           f'the history and the items already shown cover all {len(self.sids):,} items of the catalogue; start a new session with a shorter history'))
-    return TurnPlan(request, n, exclude, w, last, repeat)
+    back = len(s.turns) if repeat or not self.cfg.read_undo else self.ranked_from(s, len(s.turns), request)
+    if back == len(s.turns): return TurnPlan(request, n, exclude, w, last, repeat, s, request)
+    return TurnPlan(request, n, exclude, w, last, repeat, dataclasses.replace(s, turns=s.turns[:back]), s.turns[back]['request'])
 
 @patch
 def finish_turn(self:Recommender, s:Session, plan:TurnPlan, ranked:list) -> list:
@@ -494,7 +517,7 @@ def turn(self:Recommender, s:Session, request:str='', k:int=10,
         ) -> list:
     "Answer one turn of session `s` with `k` distinct real items (best first) that satisfy `constraints`; the turn is appended to `s`."
     p = self.plan_turn(s, request, k, constraints, guidance)
-    with self.lock: ranked = self._rank(s, p.request, p.n, p.exclude, cache, p.guidance) if p.n else []
+    with self.lock: ranked = self._rank(p.view, p.ask, p.n, p.exclude, cache, p.guidance) if p.n else []
     return self.finish_turn(s, p, ranked)
 
 @patch
@@ -537,7 +560,7 @@ def turn_many(self:Recommender, turns:list, # `TurnRequest`s
         return [_or_error(lambda t=t: self.turn(t.session, t.request, t.k, t.cache, t.constraints, t.guidance)) for t in turns]
     plans = [_or_error(lambda t=t: self.plan_turn(t.session, t.request, t.k, t.constraints, t.guidance)) for t in turns]
     todo = [i for i, p in enumerate(plans) if isinstance(p, TurnPlan) and p.n]
-    jobs = [(turns[i].session, plans[i].request, plans[i].n, plans[i].exclude, turns[i].cache, plans[i].guidance) for i in todo]
+    jobs = [(plans[i].view, plans[i].ask, plans[i].n, plans[i].exclude, turns[i].cache, plans[i].guidance) for i in todo]
     with self.lock:
         try: ranked = dict(zip(todo, self._rank_many(jobs) if jobs else []))
         except EngineError: ranked = {i: _or_error(lambda a=a: self._rank(*a)) for i, a in zip(todo, jobs)}  # one of them failed: which one
