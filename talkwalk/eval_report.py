@@ -65,10 +65,10 @@ def format_steer(steer:dict, conversation:dict|None=None, go_back:str='go back t
                 'share of the requested attribute in each turn\'s top 10, reversibility (1 = back where it started), and the velocity of each move.', '',
                 '| method | users | share turn 1 | share turn 2 (steered) | share turn 3 (go back) | reversibility | velocity of the steer | velocity of going back |',
                 '|---|---|---|---|---|---|---|---|']
-        out += [f"| {m} | {c['users']} | " + ' | '.join(_fmt(c.get(x)) for x in ('share_turn0', 'share_turn1', 'share_turn2', 'reversibility', 'velocity_steer', 'velocity_back')) + ' |'
+        out += [f"| {m}{'' if 'reversibility_held_out' in c else ' (an earlier evaluation, before undo reading)'} | {c['users']} | " + ' | '.join(_fmt(c.get(x)) for x in ('share_turn0', 'share_turn1', 'share_turn2', 'reversibility', 'velocity_steer', 'velocity_back')) + ' |'
                 for m, c in conv.items()]
         if held := {m: c for m, c in conv.items() if 'reversibility_held_out' in c}:
-            out += ['', '"Go back" is read as an undo (`EngineConfig.read_undo`): the turn ranks from the session before the steer. Reversibility of the same third turn '
+            out += ['', 'With undo reading on (`EngineConfig.read_undo`), a request the reader reads as an undo ranks from the session before the undone turn. Reversibility of the same third turn '
                     'asked from copies of the session after turn 2: in a held-out undo phrasing (`talkwalk.eval_steer.UNDO_HELD_OUT`, its test half), and as '
                     f'"{go_back}" with undo reading off (the model reading the request from the conversation alone).', '',
                     '| method | reversibility | held-out undo phrasings | undo reading off (the model alone) |', '|---|---|---|---|']

@@ -73,8 +73,8 @@ def attribute_phrasings(attrs:list, domain:str) -> list:
 def run_reader(run_dir:str|Path, ds:Dataset|None=None) -> AttributeReader:
     "The `AttributeReader` of a run: its contrastive stage's text encoder and item embeddings, over the data set `ds` (default: the run's)."
     run = RunDir.of(run_dir); ds = ds if ds is not None else load_data_artifacts(run.dir('data'))[0]
-    items = catalogue_embeddings(run.dir('contrastive'), list(ds.items.index), missing='zero')  # an item added after the stage: a zero row
-    return AttributeReader(ds, run.saved_config('contrastive').get('text_encoder', ''), items=items)
+    items = catalogue_embeddings(run.dir('contrastive'), list(ds.items.index), missing='zero') if run.has('contrastive') else None  # an item added after the stage: a zero row
+    return AttributeReader(ds, run.saved_config('contrastive').get('text_encoder', ''), items=items)  # without the stage (a generative-only export): phrasings only, the default encoder
 
 # %% ../nbs/reader.ipynb #rdr00011
 UNDO_PHRASES = ('undo that', 'back to the earlier picks', 'forget that last request',  # the alignment's training-only BACK_TEMPLATES
@@ -92,5 +92,5 @@ def reads_undo(self:AttributeReader, requests:list, # request texts
         self._undo = (unit(self.encoder.encode(list(UNDO_PHRASES), progress=False)), np.concatenate([other, self.vectors]) if self.attrs else other)
     undo, other = self._undo
     if not len(requests): return []
-    q = unit(self.encoder.encode(list(requests), progress=False))
+    q = unit(self.encoder.model.encode(list(requests), convert_to_numpy=True, normalize_embeddings=True).astype(np.float32))  # not cached: requests are one-off and unbounded
     return [bool(r.strip() and u > o) for r, u, o in zip(requests, (q @ undo.T).max(1), (q @ other.T).max(1))]

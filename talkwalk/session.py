@@ -476,7 +476,8 @@ def ranked_from(self:Recommender, s:Session, j:int, # a turn of `s`, or `len(s.t
                ) -> int:
     "The turn whose context and request turn `j` ranks from: its own, or for an undo ('go back', as the reader reads it) that of the list before the last answer."
     undo = lambda i: self.attribute_reader().reads_undo([request if i == len(s.turns) else s.turns[i]['request']])[0]
-    while j >= 2 and undo(j): j -= 2  # turn j undoes turn j - 1: back to the list turn j - 2 showed, itself perhaps an undo's
+    with self.lock:  # the reader and its encoder are shared by every session's turns
+        while j >= 2 and undo(j): j -= 2  # turn j undoes turn j - 1: back to the list turn j - 2 showed, itself perhaps an undo's
     return j
 
 @patch
