@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Both heads on Amazon Scientific (issues 14 and 15), end to end on the 2-core CPU: the data stage, the contrastive
 # item space (30 epochs), SIDs sized to the catalogue, the alignment (the generative head: MovieLens 100K's settings, stage A
-# 600 steps + stage B 1,000 steps, about 75 min on the 2-core machine; a step budget, so a slower machine trains the same
-# model), the generative dial on 20 validation users (guidance 0 / 2 / 4), the dense head with
+# 15 min + stage B 40 min), the generative dial on 20 validation users (guidance 0 / 2 / 4), the dense head with
 # MovieLens 100K's settings (history pull, attribute coordinates; the reader's bonus validated by the dial), the dense dial
 # on 20 validation users (guidance 0 / 2 / 4, then the attribute bonus at the kept guidance), SASRec (RecBole, capped at
 # 30 epochs), then the test evaluation of every method on the same 300 seeded users (the dense head's, then the generative head's
