@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from .utils import write_json_atomic, write_text_atomic, atomic_path, machine_info
-from .session import dial_path, check_guidance, check_attribute_bonus, check_item_prior
+from .session import dial_path, check_guidance, check_attribute_bonus, check_item_prior, engine_config
 from .prompts import catalogue_attributes
 from .eval_data import EvalConfig, EvalData, load_eval_data, sample_users
 from .eval_methods import EngineMethod, rank_for, run_ranking
@@ -84,16 +84,15 @@ def dial_curve(rec, # a loaded `Recommender` (either head); its `setting` is set
     "The steering suite on `users` at each value of `setting`: one `curve_point` per value (the unsteered lists, which neither setting changes, computed once)."
     if ed.on != 'valid': raise ValueError('the dial is tuned on validation cases: load_eval_data(run, on="valid")')
     attrs, masks = catalogue_attributes(ed.ds, ecfg.min_attr_items)
-    suite, m, saved = steer_suite(ed, users, users, attrs, masks, ecfg), EngineMethod(rec.mode, rec, ed.cands.pos, k=ecfg.steer_k), rec.cfg
+    suite, m = steer_suite(ed, users, users, attrs, masks, ecfg), EngineMethod(rec.mode, rec, ed.cands.pos, k=ecfg.steer_k)
     unsteered = {u: rank_for(m, ed.cases[u], ecfg.request, ed.cands, ecfg.steer_k)[0] for u in users}
     out = []
-    try:
-        for w in weights:
-            rec.cfg, lists, ms = dataclasses.replace(saved, **{setting: w}), [], []
+    for w in weights:
+        lists, ms = [], []
+        with engine_config(rec, **{setting: w}):
             for c in tqdm(suite, desc=f'{rec.mode} {setting}={w:g}', disable=not progress, leave=False):
                 t0 = time.perf_counter(); lists.append(rank_for(m, ed.cases[c['user_id']], c['request'], ed.cands, ecfg.steer_k)[0]); ms.append((time.perf_counter() - t0) * 1000)
-            out.append(curve_point(w, summarise_steer({'lists': lists, 'unsteered': unsteered}, suite, ed, masks, ecfg)[0], ms, setting))
-    finally: rec.cfg = saved
+        out.append(curve_point(w, summarise_steer({'lists': lists, 'unsteered': unsteered}, suite, ed, masks, ecfg)[0], ms, setting))
     return out
 
 # %% ../nbs/dial.ipynb #3bc14606
@@ -131,17 +130,15 @@ def prior_curve(rec, # a loaded generative `Recommender`; its `item_prior` is se
                 priors:list, users:list, ecfg:EvalConfig, progress:bool=True) -> list:
     "Validation ranking (the unsteered request) at each popularity-prior weight: Hit@10, NDCG@10 and L1 accuracy with CIs, and the median turn time."
     if ed.on != 'valid': raise ValueError('the prior is tuned on validation cases: load_eval_data(run, on="valid")')
-    cases, saved, out = [ed.cases[u] for u in users], rec.cfg, []
+    cases, out = [ed.cases[u] for u in users], []
     ci = lambda xs: _ci(bootstrap_ci(np.array(xs, float), ecfg.bootstrap, ecfg.seed))
-    try:
-        for p in priors:
-            rec.cfg = dataclasses.replace(saved, item_prior=p)
+    for p in priors:
+        with engine_config(rec, item_prior=p):
             recs = run_ranking([EngineMethod(rec.mode, rec, ed.cands.pos, k=ecfg.llm_k)], cases, ed.cands, ecfg.request, ecfg.llm_k, progress)[rec.mode]
-            per = [ranking_metrics(r['top'], r['target'], (10,), (10,)) for r in recs]
-            l1 = [hierarchical_accuracy(r['top'][0] if r['top'] else None, r['target'], ed.sid_of, 1)['L1'] for r in recs]
-            out.append({'item_prior': p, 'hit@10': ci([x['hit@10'] for x in per]), 'ndcg@10': ci([x['ndcg@10'] for x in per]), 'l1': ci(l1),
-                        'ms_per_turn': float(np.median([r['seconds'] for r in recs]) * 1000), 'users': len(recs)})
-    finally: rec.cfg = saved
+        per = [ranking_metrics(r['top'], r['target'], (10,), (10,)) for r in recs]
+        l1 = [hierarchical_accuracy(r['top'][0] if r['top'] else None, r['target'], ed.sid_of, 1)['L1'] for r in recs]
+        out.append({'item_prior': p, 'hit@10': ci([x['hit@10'] for x in per]), 'ndcg@10': ci([x['ndcg@10'] for x in per]), 'l1': ci(l1),
+                    'ms_per_turn': float(np.median([r['seconds'] for r in recs]) * 1000), 'users': len(recs)})
     return out
 
 def pick_prior(curve:list) -> tuple:

@@ -12,11 +12,11 @@ from .tracking import is_tracking, log_images, log_outputs, use_inputs
 from .eval_report import plot_metrics, plot_steer, plot_latency
 from .prompts import catalogue_attributes
 from .encoders import TextCache
-from .session import Session, dial_path
+from .session import Session, dial_path, engine_config
 from .recommender import load_recommender
 from .eval_data import EvalConfig, EvalData, EvalError, load_eval_data, sample_users, llm_status
 from .eval_methods import EngineMethod, make_baselines, llm_variants, variant_not_run, run_ranking, summarise_ranking
-from .eval_steer import FAMILIES, steer_suite, run_steer, run_conversation, summarise_conversation, summarise_steer, undo_reading, engine_config
+from .eval_steer import FAMILIES, steer_suite, run_steer, run_conversation, summarise_conversation, summarise_steer, undo_reading
 from .reader import run_reader
 
 # %% auto #0

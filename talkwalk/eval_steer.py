@@ -5,7 +5,6 @@
 # %% ../nbs/eval_steer.ipynb #a8aac8a4
 from __future__ import annotations
 import dataclasses, uuid
-from contextlib import contextmanager
 from itertools import combinations
 import numpy as np, pandas as pd
 from tqdm.auto import tqdm
@@ -13,13 +12,13 @@ from .prompts import NOUNS, STEER_TEMPLATES, with_attr, Attribute
 from .metrics import ranking_metrics, bootstrap_ci, steering_precision, attribute_shares, centroid_distance, jaccard
 from .eval_data import EvalConfig, EvalData
 from .eval_methods import Method, rank_for
-from .session import EngineError
+from .session import EngineError, engine_config
 from .catalog import values_of
 
 # %% auto #0
 __all__ = ['NEW_TEMPLATES', 'NEGATIVE_TEMPLATES', 'RANGE_TEMPLATES', 'FAMILIES', 'UNDO_HELD_OUT', 'steer_request',
            'range_requests', 'steer_suite', 'run_steer', 'run_conversation', 'summarise_conversation', 'undo_reading',
-           'engine_config', 'summarise_steer', 'constraint_violations', 'random_constraints', 'constraint_suite']
+           'summarise_steer', 'constraint_violations', 'random_constraints', 'constraint_suite']
 
 # %% ../nbs/eval_steer.ipynb #f03dc520
 NEW_TEMPLATES = {'adj': ['show me some {a} {nouns}', 'any good {a} {nouns}?', 'I am looking for {a} {nouns}'],  # never used in training
@@ -123,10 +122,10 @@ def run_conversation(m:Method, suite:list, ed:EvalData, cfg:EvalConfig) -> list:
     for n, c in enumerate(tqdm(firsts, desc=f'{m.name} conversations', disable=not cfg.progress, leave=False)):
         s = m.session(ed.cases[c['user_id']]); lists = [ask(s, cfg.request), ask(s, c['request'])]
         held, alone = [dataclasses.replace(s, turns=list(s.turns), id=uuid.uuid4().hex) for _ in range(2)]  # the session after turn 2, twice
-        lists += [ask(s, cfg.go_back), ask(held, held_out[n % len(held_out)])]
+        phrasing = held_out[n % len(held_out)]; lists += [ask(s, cfg.go_back), ask(held, phrasing)]
         with engine_config(m.rec, read_undo=False): lists.append(ask(alone, cfg.go_back))
         for x in (s, held, alone): m.rec.end_session(x)
-        out.append({**c, 'lists': lists, 'undo_phrasing': held_out[n % len(held_out)]})
+        out.append({**c, 'lists': lists, 'undo_phrasing': phrasing})
     return out
 
 def summarise_conversation(rows:list, ed:EvalData, masks:dict, cfg:EvalConfig) -> dict:
@@ -240,13 +239,6 @@ def undo_reading(reader, # an `AttributeReader` (talkwalk.reader)
     return {'go_back': bool(reader.reads_undo([go_back])[0]), 'undo_validation': rate(UNDO_HELD_OUT['undo'][0::2]), 'undo_test': rate(UNDO_HELD_OUT['undo'][1::2]),
             'not_undo_validation': rate(UNDO_HELD_OUT['not_undo'][0::2]), 'not_undo_test': rate(UNDO_HELD_OUT['not_undo'][1::2]),
             'suite_requests': rate(requests), 'suite_request_count': len(requests)}
-
-@contextmanager
-def engine_config(rec, **changes):
-    "`rec` (a `talkwalk.session.Recommender`) with its `EngineConfig` fields `changes` for the block, restored after."
-    saved = rec.cfg; rec.cfg = dataclasses.replace(saved, **changes)
-    try: yield rec
-    finally: rec.cfg = saved
 
 # %% ../nbs/eval_steer.ipynb #a615111f
 def summarise_steer(lists:dict, # one method's output of `run_steer`

@@ -5,6 +5,7 @@
 # %% ../nbs/session.ipynb #a63ddaad
 from __future__ import annotations
 import dataclasses, json, math, re, threading, uuid
+from contextlib import contextmanager
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from .reader import AttributeReader, run_reader
 __all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'defuse',
            'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words', 'explain', 'Rec',
            'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'check_weight',
-           'check_attribute_bonus', 'check_item_prior', 'check_weights', 'TurnPlan', 'TurnRequest']
+           'check_attribute_bonus', 'check_item_prior', 'check_weights', 'engine_config', 'TurnPlan', 'TurnRequest']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -450,6 +451,13 @@ def item_prior_default(self:Recommender) -> float:
     "The generative head's popularity-prior weight: `EngineConfig.item_prior`, else the run's validated one (`item_prior` in `dial_path`), else 0."
     return self._validated('item_prior', check_item_prior)
 
+@contextmanager
+def engine_config(rec:Recommender, **changes):
+    "`rec` with its `EngineConfig` fields `changes` for the block, restored after (the dial's sweeps, the evaluation's ablations)."
+    saved = rec.cfg; rec.cfg = dataclasses.replace(saved, **changes)
+    try: yield rec
+    finally: rec.cfg = saved
+
 # %% ../nbs/session.ipynb #ses00012
 @patch
 def _recs(self:Recommender, ranked:list, request:str, previous:str|None) -> list:
@@ -498,8 +506,8 @@ def plan_turn(self:Recommender, s:Session, request:str='', k:int=10, constraints
         raise EngineError('nothing left to recommend: ' + ('every item that satisfies the constraints is in the history or was shown; loosen them or start a new session' if allowed is not None else
                           f'the history and the items already shown cover all {len(self.sids):,} items of the catalogue; start a new session with a shorter history'))
     back = len(s.turns) if repeat or not self.cfg.read_undo else self.ranked_from(s, len(s.turns), request)
-    if back == len(s.turns): return TurnPlan(request, n, exclude, w, last, repeat, s, request)
-    return TurnPlan(request, n, exclude, w, last, repeat, dataclasses.replace(s, turns=s.turns[:back]), s.turns[back]['request'])
+    view, ask = (s, request) if back == len(s.turns) else (dataclasses.replace(s, turns=s.turns[:back]), s.turns[back]['request'])
+    return TurnPlan(request, n, exclude, w, last, repeat, view, ask)
 
 @patch
 def finish_turn(self:Recommender, s:Session, plan:TurnPlan, ranked:list) -> list:
