@@ -4,7 +4,7 @@
 
 # %% ../nbs/reader.ipynb #rdr00004
 from __future__ import annotations
-import re
+import re, threading
 from pathlib import Path
 import numpy as np
 from fastcore.basics import patch
@@ -15,14 +15,15 @@ from .prompts import NOUNS, catalogue_attributes
 from .encoders import TextCache, catalogue_embeddings, attribute_directions
 
 # %% auto #0
-__all__ = ['READER_NEUTRAL', 'NEGATION_CUES', 'NEGATION_VOIDS', 'CLAUSE_BREAKS', 'UNDO_PHRASES', 'OTHER_REQUESTS', 'negated',
-           'AttributeReader', 'attribute_phrasings', 'run_reader']
+__all__ = ['READER_NEUTRAL', 'NEGATION_CUES', 'NEGATION_VOIDS', 'REQUEST_CACHE', 'CLAUSE_BREAKS', 'UNDO_PHRASES',
+           'OTHER_REQUESTS', 'negated', 'AttributeReader', 'attribute_phrasings', 'run_reader']
 
 # %% ../nbs/reader.ipynb #6fc03147
 READER_NEUTRAL = ('recommend something', 'more like that', 'something else please', 'show me more', 'another one like the last', 'surprise me',
                   'what should I watch next?', 'take me back to the earlier picks', 'I liked the second one', 'hmm, not those')  # requests that name no attribute
 NEGATION_CUES = re.compile(r"\b(no|not|nothing|none|neither|nor|never|without|avoid|skip|except|anything but|no more|less|enough|sick of|tired of|fed up|hate|dislike)\b|n't\b", re.I)  # general English negators (NegEx-style), not learned
 NEGATION_VOIDS = re.compile(r"\b(nothing but|not only|no less|can't get enough)\b", re.I)  # cue words that affirm
+REQUEST_CACHE = 4096  # request texts an `AttributeReader` keeps encoded in memory (a served engine sees unbounded new texts)
 CLAUSE_BREAKS = re.compile(r"[;,.!?]|(?<!anything)(?<!everything)(?<!nothing)(?<!all) but ", re.I)
 
 def negated(clause:str) -> bool:
@@ -42,11 +43,22 @@ class AttributeReader:
         self.vectors = unit(np.stack([self.encoder.encode(t, progress=False).mean(0) for t in attribute_phrasings(self.attrs, ds.domain)])) if self.attrs else np.zeros((0, 1), np.float32)
         self.item_weight = item_weight if items is not None and self.attrs else 0.0
         self.item_dirs = attribute_directions(unit(np.asarray(items, np.float32)), self.masks) if self.item_weight else np.zeros_like(self.vectors)
-        self.threshold = float(self.similarity(list(neutral)).max()) if self.attrs else float('inf')
+        self._requests, self._requests_lock = {}, threading.Lock()  # request text -> vector, most recently used last
+        self.threshold = max(float(self.similarity([t]).max()) for t in neutral) if self.attrs else float('inf')  # one at a time, as `read` asks: a neutral phrase asked again ties it (a batched product can differ in the last bits)
         self._undo = None  # (undo phrases, other requests and attributes) once `reads_undo` is first asked
+    def request_vectors(self, requests:list) -> np.ndarray:
+        "[requests, D] unit embeddings of request texts, each encoded alone and kept in memory (the `REQUEST_CACHE` most recent), never in the on-disk text cache."
+        out = []
+        with self._requests_lock:
+            for t in requests:
+                v = self._requests.pop(t, None)
+                if v is None: v = self.encoder.model.encode([t], convert_to_numpy=True, normalize_embeddings=True)[0].astype(np.float32)  # alone: no padding, so the same text gives the same vector in any call
+                self._requests[t] = v; out.append(v)
+                while len(self._requests) > REQUEST_CACHE: del self._requests[next(iter(self._requests))]
+        return unit(np.stack(out)) if out else np.zeros((0, self.vectors.shape[1]), np.float32)
     def similarity(self, requests:list) -> np.ndarray:
         "[requests, attributes] cosine of each request to each attribute's phrasings, plus `item_weight` x its cosine to the attribute's items."
-        q = unit(self.encoder.encode(list(requests), progress=False))
+        q = self.request_vectors(list(requests))
         return q @ self.vectors.T + self.item_weight * (q @ self.item_dirs.T)
     def masks_for(self, ids:list, # item ids in a head's own order (trie rows, index rows); an id not in the catalogue carries no attribute
                  ) -> np.ndarray:
@@ -92,5 +104,5 @@ def reads_undo(self:AttributeReader, requests:list, # request texts
         self._undo = (unit(self.encoder.encode(list(UNDO_PHRASES), progress=False)), np.concatenate([other, self.vectors]) if self.attrs else other)
     undo, other = self._undo
     if not len(requests): return []
-    q = unit(self.encoder.model.encode(list(requests), convert_to_numpy=True, normalize_embeddings=True).astype(np.float32))  # not cached: requests are one-off and unbounded
+    q = self.request_vectors(list(requests))
     return [bool(r.strip() and u > o) for r, u, o in zip(requests, (q @ undo.T).max(1), (q @ other.T).max(1))]
