@@ -31,6 +31,9 @@ $B/talkwalk dial --run $R --modes dense --users 20 --weights 0,2,4 --bonuses 0,0
 make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 30 --seed 2020 --topk 100 --threads 2"
 make papermill PROFILE=amazon-dense NOTEBOOKS=nbs/05_eval.ipynb  # the baselines and the dense head
 make papermill PROFILE=amazon NOTEBOOKS=nbs/05_eval.ipynb  # the baselines and the generative head, the dense head carried over
+# A dense head retrained or re-dialled after that evaluation (as the committed dense figures were, on a machine whose run folder
+# had lost the dense head: the dense head, its dial, then this) is evaluated again with the generative head carried over:
+# make papermill PROFILE=amazon-dense-carry NOTEBOOKS=nbs/05_eval.ipynb
 # The committed generative figures: a fresh machine rebuilt the folder's data, contrastive, SID and alignment stages and SASRec
 # with the commands above (the dense head was not retrained, so its figures are the committed ones): in that case first copy
 # reports/results_amazon-scientific.json to $R/eval/results.json (carry reads it), then run the generative dial and this evaluation.

@@ -1,4 +1,4 @@
-"""The report scripts' own arithmetic: scripts/ranking_report.py's budget comparison finds each alignment's kept check and adds its minutes; its dense-head record is the run's own."""
+"""The report scripts' own arithmetic: scripts/ranking_report.py's budget comparison finds each alignment's kept check and adds its minutes; its dense-head record is the run's own. And every papermill profile sets only parameters its notebook declares."""
 import json, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
@@ -32,3 +32,19 @@ def test_dense_record_is_the_runs_own_else_the_committed_one_of_the_same_run(tmp
     assert ranking_report.dense_record(run, reports) == reports/'dense_ml-100k-collab.json'
     (run/'dense').mkdir(); (run/'dense'/'metrics.json').write_text('{}')
     assert ranking_report.dense_record(run, reports) == run/'dense'/'metrics.json'  # a retrained head's own metrics win
+
+
+def test_every_papermill_profile_sets_only_its_notebooks_parameters():
+    "A profile key the notebook's parameters cell does not declare would be injected and silently ignored."
+    import json, re, yaml
+    root = Path(__file__).resolve().parents[1]
+    params = {}
+    for f in sorted((root / "configs" / "papermill").glob("*/*.yaml")):
+        nb = f.stem.split("@")[0]
+        if nb not in params:
+            cells = json.loads((root / "nbs" / f"{nb}.ipynb").read_text())["cells"]
+            src = "".join(next(c for c in cells if "parameters" in c.get("metadata", {}).get("tags", []))["source"])
+            params[nb] = set(re.findall(r"^(\w+)\s*=", src, re.M))
+        unknown = set(yaml.safe_load(f.read_text()) or {}) - params[nb]
+        assert not unknown, f"{f.relative_to(root)}: {sorted(unknown)} not parameters of nbs/{nb}.ipynb"
+    assert {"carry", "modes", "report_command"} <= params["05_eval"]
