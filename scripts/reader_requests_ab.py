@@ -64,8 +64,9 @@ def main():
     conversational = list(dict.fromkeys([cfg.request, cfg.go_back, *READER_NEUTRAL, *OTHER_REQUESTS, *UNDO_PHRASES, *UNDO_HELD_OUT['undo'], *UNDO_HELD_OUT['not_undo']]))
     reader = run_reader(run)
     with tempfile.TemporaryDirectory() as tmp:
-        cache = TextCache(reader.encoder.name, path=shutil.copy(reader.encoder.path, Path(tmp)/'cache.npz')) if reader.encoder.path.exists() else TextCache(reader.encoder.name, path=Path(tmp)/'cache.npz')
-        cache._model = reader.encoder.model; cached_texts = len(cache.index)
+        copy_path = Path(tmp)/'cache.npz'
+        if reader.encoder.path.exists(): shutil.copy(reader.encoder.path, copy_path)
+        cache = TextCache(reader.encoder.name, path=copy_path); cache._model = reader.encoder.model; cached_texts = len(cache.index)
         old = old_reader(reader, cache)
         rows = {}
         for name, requests in (('steering suite', suite), ('conversational and undo phrases', conversational)):

@@ -25,8 +25,8 @@ def first_fault(tokens:list, trie) -> str:
         step = trie.code.get(t)
         if step is None: return f'level {level + 1}: not a SID token'
         if step[0] != level: return f'level {level + 1}: a level-{step[0] + 1} token'
-        path.append(step[1]); lo, hi = trie._range(tuple(path))
-        if hi <= lo: return f'level {level + 1}: a code no item has under its prefix'
+        if step[1] not in {c for c, _ in trie.allowed(tuple(path))}: return f'level {level + 1}: a code no item has under its prefix'
+        path.append(step[1])
     return 'valid' if len(path) == trie.depth else f'level {len(path) + 1}: stopped'
 
 

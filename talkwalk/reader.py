@@ -91,9 +91,9 @@ def run_reader(run_dir:str|Path, ds:Dataset|None=None) -> AttributeReader:
 # %% ../nbs/reader.ipynb #rdr00011
 UNDO_PHRASES = ('undo that', 'back to the earlier picks', 'forget that last request',  # the alignment's training-only BACK_TEMPLATES
                 'take me back to the earlier picks', 'go back to the previous list', 'scrap that last request')
-OTHER_REQUESTS = ('recommend something', 'more like that', 'something else please', 'show me more', 'another one like the last', 'surprise me',
-                  'what should I watch next?', 'I liked the second one', 'hmm, not those', 'less of that', 'not like that one', 'another one like it',
-                  'play that again', 'repeat the last one', 'something different', "I don't like these", 'these are great')  # conversational requests that undo nothing
+OTHER_REQUESTS = tuple(p for p in READER_NEUTRAL if p not in UNDO_PHRASES) + (  # conversational requests that undo nothing: the neutral ones, and more
+                  'less of that', 'not like that one', 'another one like it', 'play that again', 'repeat the last one', 'something different',
+                  "I don't like these", 'these are great')
 
 @patch
 def reads_undo(self:AttributeReader, requests:list, # request texts
