@@ -40,7 +40,8 @@ def add_sid_tokens(model, tok, tokens:list, # every SID token (all levels' codes
                   ) -> list:
     "Add the SID tokens and the special markers (idempotently), resize the embeddings; returns the new token ids."
     want = list(dict.fromkeys(list(SPECIAL) + [t for t in tokens if t not in SPECIAL]))
-    missing = [t for t in want if t not in tok.get_vocab()]
+    vocab = tok.get_vocab()  # a fresh dict per call (24 ms at 49k tokens): once, not once per token
+    missing = [t for t in want if t not in vocab]
     if max_vocab is not None and len(tok) + len(missing) > max_vocab:
         raise ValueError(f'the tokenizer has {len(tok):,} tokens and {len(missing):,} SID tokens must be added, '
                          f'more than max_vocab={max_vocab:,}: use fewer levels or smaller codebooks, or a model with a larger vocabulary')
