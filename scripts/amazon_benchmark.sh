@@ -26,6 +26,10 @@ $B/talkwalk align --config configs/ranking/amazon-scientific-alignment.yaml --ru
 # the reader's attribute bonus at the kept guidance (the decoding-time priors of MovieLens 100K; same weight lists)
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0,2,4 --priors 0,0.25,0.5,1,2,4 --prior-users 300 \
   --bonus-modes generative --bonuses 0,1,2,4,8 --report reports/dial_amazon-scientific-generative
+# then the history prior (each item's log-weight: the weight x its cosine to the user's history centroid) by the same 300 users'
+# unsteered NDCG@10 at that popularity prior, and the guidance and bonus curves again at it (a dial run after the one above)
+$B/talkwalk dial --run $R --modes generative --users 20 --weights 0,2,4 --history-priors 0,1,2,4,8,16 --prior-users 300 \
+  --bonus-modes generative --bonuses 0,1,2,4,8 --report reports/dial_amazon-scientific-history
 $B/talkwalk dense --config configs/ranking/amazon-scientific-dense.yaml --run $R --report reports/dense_amazon-scientific
 $B/talkwalk dial --run $R --modes dense --users 20 --weights 0,2,4 --bonuses 0,0.2,0.5,1 --report reports/dial_amazon-scientific
 make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 30 --seed 2020 --topk 100 --threads 2"

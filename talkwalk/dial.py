@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from .utils import write_json_atomic, write_text_atomic, atomic_path, machine_info
-from .session import dial_path, check_guidance, check_attribute_bonus, check_item_prior, engine_config
+from .session import dial_path, check_guidance, check_attribute_bonus, check_item_prior, check_history_prior, engine_config
 from .prompts import catalogue_attributes
 from .eval_data import EvalConfig, EvalData, load_eval_data, sample_users
 from .eval_methods import EngineMethod, rank_for, run_ranking
@@ -19,9 +19,9 @@ from .eval_steer import steer_suite, summarise_steer
 from .recommender import load_recommender
 
 # %% auto #0
-__all__ = ['DialConfig', 'dial_weights', 'dial_bonuses', 'dial_priors', 'curve_point', 'dial_curve', 'steer_score',
-           'pick_guidance', 'pick_bonus', 'prior_curve', 'pick_prior', 'run_dial', 'merge_dial_reports', 'format_dial',
-           'plot_dial']
+__all__ = ['PRIORS', 'DialConfig', 'dial_weights', 'dial_bonuses', 'dial_priors', 'dial_history_priors', 'curve_point',
+           'dial_curve', 'steer_score', 'pick_guidance', 'pick_bonus', 'prior_curve', 'pick_prior', 'run_dial',
+           'merge_dial_reports', 'format_dial', 'plot_dial']
 
 # %% ../nbs/dial.ipynb #b3413dc9
 @dataclass
@@ -37,7 +37,8 @@ class DialConfig:
     steer_floor: float = 0.9          # a bonus is enough once its steering score reaches this (and it keeps Hit@10 for requests the target satisfies)
     bonus_modes: str = 'dense'        # heads whose attribute bonus is validated (the generative head's is a log-weight, so it takes larger bonuses, e.g. 0,1,2,4)
     priors: str = ''                  # generative head: popularity-prior weights (`EngineConfig.item_prior`) validated by unsteered ranking before the guidance curve, e.g. '0,0.5,1,2'; '' keeps the run's
-    prior_users: int = 300            # seeded validation users of that ranking curve (a ranking difference needs hundreds)
+    history_priors: str = ''          # generative head: history-prior weights (`EngineConfig.history_prior`) validated by unsteered ranking after the popularity prior, before the guidance curve, e.g. '0,2,4,8'; '' keeps the run's
+    prior_users: int = 300            # seeded validation users of those ranking curves (a ranking difference needs hundreds)
     device: str = 'auto'
     seed: int = 0
     progress: bool = True
@@ -54,12 +55,21 @@ def dial_bonuses(cfg:DialConfig) -> list:
     try: return sorted({check_attribute_bonus(float(x)) for x in cfg.bonuses.split(',') if x.strip()})
     except ValueError as e: raise ValueError(f'bonuses={cfg.bonuses!r}: {e}') from None
 
+def _prior_weights(text:str, field:str, # the comma-separated weights and the `DialConfig` field they came from
+                   check, users:int) -> list:
+    "Prior weights to validate, each checked by `check`, sorted; empty: keep the run's."
+    try: ws = sorted({check(float(x)) for x in text.split(',') if x.strip()})
+    except ValueError as e: raise ValueError(f'{field}={text!r}: {e}') from None
+    if not users > 0 and ws: raise ValueError(f'prior_users={users!r}: validate the prior on at least one user (the benchmark: 300)')
+    return ws
+
 def dial_priors(cfg:DialConfig) -> list:
     "The generative head's popularity-prior weights to validate, checked (each from 0 to 10), sorted; empty: keep the run's."
-    try: ws = sorted({check_item_prior(float(x)) for x in cfg.priors.split(',') if x.strip()})
-    except ValueError as e: raise ValueError(f'priors={cfg.priors!r}: {e}') from None
-    if not cfg.prior_users > 0 and ws: raise ValueError(f'prior_users={cfg.prior_users!r}: validate the prior on at least one user (the benchmark: 300)')
-    return ws
+    return _prior_weights(cfg.priors, 'priors', check_item_prior, cfg.prior_users)
+
+def dial_history_priors(cfg:DialConfig) -> list:
+    "The generative head's history-prior weights to validate, checked (each from 0 to 20), sorted; empty: keep the run's."
+    return _prior_weights(cfg.history_priors, 'history_priors', check_history_prior, cfg.prior_users)
 
 # %% ../nbs/dial.ipynb #85627d08
 def _ci(x:dict|None) -> dict|None:
@@ -125,49 +135,54 @@ def pick_bonus(curve:list, # `curve_point`s over 'attribute_bonus'
                                      f"({hit(best):.3f} vs {best['hit_unsteered']['mean']:.3f}; steering {steer_score(best):.3f}); {len(ok)} of {len(curve)} bonuses kept it")
 
 # %% ../nbs/dial.ipynb #prior2code
-def prior_curve(rec, # a loaded generative `Recommender`; its `item_prior` is set per point and restored
+PRIORS = {'item_prior': ('prior', 'popularity prior'), 'history_prior': ('history_prior', 'history prior')}  # `EngineConfig` field -> (its report keys' prefix, its name)
+
+def prior_curve(rec, # a loaded generative `Recommender`; its `setting` is set per point and restored
                 ed:EvalData, # validation cases (`load_eval_data(run, on='valid')`)
-                priors:list, users:list, ecfg:EvalConfig, progress:bool=True) -> list:
-    "Validation ranking (the unsteered request) at each popularity-prior weight: Hit@10, NDCG@10 and L1 accuracy with CIs, and the median turn time."
+                priors:list, users:list, ecfg:EvalConfig, progress:bool=True,
+                setting:str='item_prior', # the prior's `EngineConfig` field (one of `PRIORS`)
+               ) -> list:
+    "Validation ranking (the unsteered request) at each weight of a prior: Hit@10, NDCG@10 and L1 accuracy with CIs, and the median turn time."
     if ed.on != 'valid': raise ValueError('the prior is tuned on validation cases: load_eval_data(run, on="valid")')
     cases, out = [ed.cases[u] for u in users], []
     ci = lambda xs: _ci(bootstrap_ci(np.array(xs, float), ecfg.bootstrap, ecfg.seed))
     for p in priors:
-        with engine_config(rec, item_prior=p):
+        with engine_config(rec, **{setting: p}):
             recs = run_ranking([EngineMethod(rec.mode, rec, ed.cands.pos, k=ecfg.llm_k)], cases, ed.cands, ecfg.request, ecfg.llm_k, progress)[rec.mode]
         per = [ranking_metrics(r['top'], r['target'], (10,), (10,)) for r in recs]
         l1 = [hierarchical_accuracy(r['top'][0] if r['top'] else None, r['target'], ed.sid_of, 1)['L1'] for r in recs]
-        out.append({'item_prior': p, 'hit@10': ci([x['hit@10'] for x in per]), 'ndcg@10': ci([x['ndcg@10'] for x in per]), 'l1': ci(l1),
+        out.append({setting: p, 'hit@10': ci([x['hit@10'] for x in per]), 'ndcg@10': ci([x['ndcg@10'] for x in per]), 'l1': ci(l1),
                     'ms_per_turn': float(np.median([r['seconds'] for r in recs]) * 1000), 'users': len(recs)})
     return out
 
-def pick_prior(curve:list) -> tuple:
+def pick_prior(curve:list, setting:str='item_prior') -> tuple:
     "`(weight, why)`: the prior weight with the highest validation NDCG@10 (the smaller on a tie)."
-    best = max(curve, key=lambda p: (p['ndcg@10']['mean'], -p['item_prior']))
-    base = next((p for p in curve if p['item_prior'] == 0), None)
-    return best['item_prior'], (f"highest validation NDCG@10 ({best['ndcg@10']['mean']:.4f}, Hit@10 {best['hit@10']['mean']:.3f}) of {len(curve)} weights"
+    best = max(curve, key=lambda p: (p['ndcg@10']['mean'], -p[setting]))
+    base = next((p for p in curve if p[setting] == 0), None)
+    return best[setting], (f"highest validation NDCG@10 ({best['ndcg@10']['mean']:.4f}, Hit@10 {best['hit@10']['mean']:.3f}) of {len(curve)} weights"
                                 + (f"; without the prior {base['ndcg@10']['mean']:.4f} / {base['hit@10']['mean']:.3f}" if base else '') + f" ({best['users']} users)")
 
 # %% ../nbs/dial.ipynb #2c6f13f2
 def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
     "The dial curve of each head of `run_dir` on validation users, the chosen weight saved per head; returns everything measured."
-    cfg = cfg or DialConfig(); run_dir, weights, bonuses, priors = Path(run_dir), dial_weights(cfg), dial_bonuses(cfg), dial_priors(cfg)
+    cfg = cfg or DialConfig(); run_dir, weights, bonuses = Path(run_dir), dial_weights(cfg), dial_bonuses(cfg)
+    priors = {'item_prior': dial_priors(cfg), 'history_prior': dial_history_priors(cfg)}
     ed = load_eval_data(run_dir, on='valid'); ecfg = EvalConfig(dataset=ed.ds.name, seed=cfg.seed, progress=cfg.progress)
     users = sample_users(ed, cfg.users, cfg.seed)
     res = {'run': str(run_dir), 'dataset': ed.ds.name, 'config': dataclasses.asdict(cfg), 'users': len(users), 'machine': machine_info(), 'heads': {}, 'notes': []}
     for mode in [m.strip() for m in cfg.modes.split(',') if m.strip()]:
         sweep = mode in {m.strip() for m in cfg.bonus_modes.split(',')} and bool(bonuses)  # the head's attribute bonus is validated now, from a head loaded without one
-        psweep = mode == 'generative' and bool(priors)  # likewise the generative head's popularity prior, before its guidance
-        unset = {**({'attribute_bonus': 0.0} if sweep else {}), **({'item_prior': 0.0} if psweep else {})}
+        psweep = {s: ws for s, ws in priors.items() if ws} if mode == 'generative' else {}  # likewise the generative head's priors, popularity then history, before its guidance
+        unset = {**({'attribute_bonus': 0.0} if sweep else {}), **{s: 0.0 for s in psweep}}
         try: rec = load_recommender(run_dir, mode=mode, stage=cfg.stage, device=cfg.device, guidance=0.0, quantize='none', **unset)  # float32, as the evaluation
         except (ValueError, FileNotFoundError) as e: res['notes'].append(f'{mode}: not measured ({str(e).splitlines()[0]})'); log(res['notes'][-1]); continue
         f, prior = dial_path(run_dir, mode), {}
         before = json.loads(f.read_text()) if f.exists() else {}  # what an earlier dial of this head validated
-        if psweep:
-            t0 = time.time(); pcurve = prior_curve(rec, ed, priors, sample_users(ed, cfg.prior_users, cfg.seed), ecfg, cfg.progress)
-            p, pwhy = pick_prior(pcurve); rec.cfg = dataclasses.replace(rec.cfg, item_prior=p)
-            prior = {'item_prior': p, 'item_prior_why': pwhy, 'item_prior_users': pcurve[0]['users'], 'item_priors': priors}
-            res['heads'][mode] = {'prior_curve': pcurve, 'prior_wall_s': round(time.time() - t0, 1), **prior}; log(f'[dial] generative: popularity prior {p:g} ({pwhy})')
+        for s, ws in psweep.items():
+            t0 = time.time(); pcurve = prior_curve(rec, ed, ws, sample_users(ed, cfg.prior_users, cfg.seed), ecfg, cfg.progress, s)
+            p, pwhy = pick_prior(pcurve, s); rec.cfg = dataclasses.replace(rec.cfg, **{s: p})
+            got = {s: p, f'{s}_why': pwhy, f'{s}_users': pcurve[0]['users'], f'{s}s': ws}; prior.update(got); key, name = PRIORS[s]
+            res['heads'][mode] = {**res['heads'].get(mode, {}), f'{key}_curve': pcurve, f'{key}_wall_s': round(time.time() - t0, 1), **got}; log(f'[dial] generative: {name} {p:g} ({pwhy})')
         t0 = time.time(); curve = dial_curve(rec, ed, weights, users, ecfg, cfg.progress)
         w, why = pick_guidance(curve, cfg.keep_hit)
         res['heads'][mode] = {**res['heads'].get(mode, {}), 'curve': curve, 'guidance': w, 'why': why, 'wall_s': round(time.time() - t0, 1)}
@@ -177,7 +192,7 @@ def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
             res['heads'][mode].update(bonus_curve=bcurve, attribute_bonus=b, attribute_bonus_why=bwhy, bonus_wall_s=round(time.time() - t0, 1))
             kept = {'attribute_bonus': b, 'attribute_bonus_why': bwhy, 'bonuses': bonuses}; log(f'[dial] {mode}: attribute bonus {b:g} ({bwhy})')
         else: kept = {k: v for k, v in before.items() if k.startswith('attribute_bonus')}  # the head's bonus, validated before
-        if not psweep: prior = {k: v for k, v in before.items() if k.startswith('item_prior')}  # the generative head's prior, validated before
+        prior.update({k: v for k, v in before.items() if any(k.startswith(s) for s in PRIORS if s not in psweep)})  # the generative head's priors validated before
         write_json_atomic(f, {'guidance': w, 'why': why, 'users': len(users), 'weights': weights, 'split': 'valid', **kept, **prior})
         log(f'[dial] {mode}: guidance {w:g} ({why})')
     return res
@@ -214,11 +229,12 @@ def format_dial(res:dict, command:str='') -> str:
     for mode, h in res['heads'].items():
         base = next((p['ms_per_turn'] for p in h['curve'] if p['guidance'] == 0), None)
         out += [f'## {mode} head: default guidance {h["guidance"]:g}', '']
-        if h.get('prior_curve'):
-            out += [f"Popularity prior first (`EngineConfig.item_prior`, unsteered ranking of {h['item_prior_users']} validation users): default {h['item_prior']:g}. "
-                    f"Rule: {h['item_prior_why']}. Wall time {h['prior_wall_s'] / 60:.1f} min. The guidance curve below runs at that prior.", '',
+        for s, (key, name) in PRIORS.items():
+            if not h.get(f'{key}_curve'): continue
+            out += [f"{name.capitalize()} first (`EngineConfig.{s}`, unsteered ranking of {h[f'{s}_users']} validation users): default {h[s]:g}. "
+                    f"Rule: {h[f'{s}_why']}. Wall time {h[f'{key}_wall_s'] / 60:.1f} min. What follows runs at that prior.", '',
                     '| prior | Hit@10 | NDCG@10 | L1 | ms/turn |', '|---|---|---|---|---|']
-            out += [f"| {p['item_prior']:g} | {_fmt(p['hit@10'])} | {_fmt(p['ndcg@10'])} | {_fmt(p['l1'])} | {p['ms_per_turn']:.0f} |" for p in h['prior_curve']] + ['']
+            out += [f"| {p[s]:g} | {_fmt(p['hit@10'])} | {_fmt(p['ndcg@10'])} | {_fmt(p['l1'])} | {p['ms_per_turn']:.0f} |" for p in h[f'{key}_curve']] + ['']
         out += [f'Rule: {h["why"]}. Wall time {h["wall_s"] / 60:.1f} min.', '',
                 '| w | attribute | template / paraphrase / vocabulary | negation | range | Hit@10 (has) | Hit@10 (lacks) | ms/turn (x unguided) |', '|---|---|---|---|---|---|---|---|']
         for p in h['curve']:

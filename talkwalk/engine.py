@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.basics import patch
-from .utils import pick_device, config_from
+from .utils import pick_device, config_from, unit
 from .run import ArtifactError, RunDir
-from .catalog import Dataset, load_data_artifacts
+from .catalog import Dataset, load_data_artifacts, collaborative_item_embeddings
+from .encoders import catalogue_embeddings
 from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
 from .decoding import BeamJob, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix, prefill_batch, cache_row, cache_snapshot
@@ -21,8 +22,9 @@ from .reader import AttributeReader
 from .session import EngineConfig, Recommender, Session, check_weights
 
 # %% auto #0
-__all__ = ['BENCH_REQUESTS', 'VARIANT_NAMES', 'check_run', 'trained_style', 'GenerativeRecommender', 'generate_baseline',
-           'outlines_top1', 'bench_sessions', 'latency_benchmark', 'format_latency']
+__all__ = ['HISTORY_COLLAB_DIM', 'BENCH_REQUESTS', 'VARIANT_NAMES', 'check_run', 'trained_style', 'GenerativeRecommender',
+           'add_log_weights', 'generate_baseline', 'outlines_top1', 'bench_sessions', 'latency_benchmark',
+           'format_latency']
 
 # %% ../nbs/04_inference.ipynb #50a272d5
 def check_run(run_dir:str|Path) -> RunDir:
@@ -63,6 +65,7 @@ class GenerativeRecommender(Recommender):
         super().__init__(run_dir, ds, sids, model, tok, cfg)
         self.trie, self.style, self._opening_cache = TokenTrie(sids, tok).set_prior(popularity), style, None
         self.reader = self.attribute_rows = None  # built on the first request that needs them (`attribute_bonus_default` > 0)
+        self._history_space = None  # built on the first turn with a history prior (`history_prior_default` > 0)
 
     @classmethod
     def load(cls, run_dir:str|Path, config:EngineConfig|None=None, **overrides) -> GenerativeRecommender:
@@ -184,6 +187,8 @@ def _rank_many(self:GenerativeRecommender, jobs:list) -> list:
     weight = self.attribute_bonus_default()  # the run's dial file read once per batch, not per request
     bonus = [self.request_bonus(request, weight) for _, request, _, _, _, _ in jobs]  # a read request ranks from the context without it, plus its prior
     jobs = [job if b is None else (job[0], '', *job[2:5], 0.0) for job, b in zip(jobs, bonus)]
+    taste = self.history_prior_default()
+    bonus = [add_log_weights(b, self.history_bonus(s, taste)) for b, (s, *_) in zip(bonus, jobs)]  # the session's history prior on top of the request's
     ctx = [self._contexts(s, request, w) for s, request, _, _, _, w in jobs]
     batched = [j for j, (ids, plain) in enumerate(ctx) if ids == plain]
     batched = batched if len(batched) > 1 else []  # one prompt alone: prefilled as it is, no padding
@@ -194,6 +199,33 @@ def _rank_many(self:GenerativeRecommender, jobs:list) -> list:
     past, states, mask = stack_contexts(parts)
     ranked = trie_beam_search_many(self.model, past, states, self.trie, beam_jobs, mask)
     return [ranked[order.index(j)] for j in range(len(jobs))]
+
+# %% ../nbs/04_inference.ipynb #histpri0code
+HISTORY_COLLAB_DIM = 32  # the collaborative part of the history prior's item space: as the dense head's default (DenseConfig.collab_dim)
+
+def add_log_weights(a:np.ndarray|None, b:np.ndarray|None) -> np.ndarray|None:
+    "The sum of two per-item log-weight vectors, either of which may be None (none: None)."
+    return b if a is None else a if b is None else a + b
+
+@patch
+def history_space(self:GenerativeRecommender) -> np.ndarray:
+    "[trie rows, d] the history prior's unit item vectors: the contrastive (content) embeddings and the training interactions' collaborative ones (`HISTORY_COLLAB_DIM`-dim SVD), at equal weight."
+    if self._history_space is None:
+        run, items = RunDir.of(self.run_dir), list(self.trie.items)
+        content = unit(catalogue_embeddings(run.dir('contrastive'), items, missing='zero'))
+        collab = collaborative_item_embeddings(load_data_artifacts(run.dir('data'))[1], items, HISTORY_COLLAB_DIM)
+        self._history_space = unit(np.hstack([content, collab]))
+    return self._history_space
+
+@patch
+def history_bonus(self:GenerativeRecommender, s:Session, weight:float, # the prior's weight (`history_prior_default`)
+                 ) -> np.ndarray|None:
+    "Per trie item, the log-weight session `s`'s history gives it: `weight` x its cosine to the history's centroid; None where the weight is 0 or the history names no catalogue item."
+    rows = [self.trie.row[i] for i in s.history if i in self.trie.row]
+    if not weight or not rows: return None
+    space = self.history_space()
+    return weight * (space @ unit(space[rows].mean(0)))
+
 
 # %% ../nbs/04_inference.ipynb #55d26bdb
 def _trie_step(trie:TokenTrie, path_tokens:list, blocked=None) -> list:

@@ -22,7 +22,8 @@ from .reader import AttributeReader, run_reader
 __all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'defuse',
            'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words', 'explain', 'Rec',
            'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'check_weight',
-           'check_attribute_bonus', 'check_item_prior', 'check_weights', 'engine_config', 'TurnPlan', 'TurnRequest']
+           'check_attribute_bonus', 'check_item_prior', 'check_history_prior', 'check_weights', 'engine_config',
+           'TurnPlan', 'TurnRequest']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -81,6 +82,7 @@ class EngineConfig:
     guidance: float|None = None    # steering strength w (classifier-free guidance; 0 = off); None: the run's validated value (<run>/dial/<mode>.json, `talkwalk dial`), else 0
     max_guidance: float = 16.0     # the largest w a request may ask for
     item_prior: float|None = None  # generative head: weight of the training-popularity prior fused into the beam search (`TokenTrie.set_prior`; 0 = the model alone); None: the run's validated value (`item_prior` in <run>/dial/generative.json, `talkwalk dial`), else 0
+    history_prior: float|None = None # generative head: weight of a per-session item prior fused into the beam search like the attribute bonus: each item's log-weight is this x cos(item, the session history's centroid) in the content + collaborative item space (`GenerativeRecommender.history_space`; 0 = off); None: the run's validated value (`history_prior` in <run>/dial/generative.json, `talkwalk dial`), else 0
     attribute_bonus: float|None = None # score bonus (0-10) for items with the attribute a request names, as the text encoder reads it (talkwalk.reader.AttributeReader): the dense head adds it to the cosine, the generative head spreads it over the trie as a log-weight; 0 = off; None: the run's validated value (<run>/dial/<mode>.json), else 0
     read_undo: bool = True         # a request the reader reads as an undo ('go back') returns the session to the list before the last answer (`Recommender.ranked_from`); False: the head reads it from the conversation like any request
     kv_sessions: int = 32          # sessions whose KV cache is kept (least recently used dropped)
@@ -428,9 +430,13 @@ def check_item_prior(p) -> float:
     "A popularity-prior weight as a float (0 to 10), or an `EngineError`."
     return check_weight(p, 'item_prior')
 
+def check_history_prior(h) -> float:
+    "A history-prior weight as a float (0 to 20: it scales a cosine, so it takes larger values than the other weights), or an `EngineError`."
+    return check_weight(h, 'history_prior', 20.0)
+
 def check_weights(cfg:EngineConfig) -> EngineConfig:
-    "`cfg`, once every weight it sets (`item_prior`, `attribute_bonus`) is checked: a head's `load` fails on a bad one, naming it, not its first turn."
-    for name, check in (('item_prior', check_item_prior), ('attribute_bonus', check_attribute_bonus)):
+    "`cfg`, once every weight it sets (`item_prior`, `history_prior`, `attribute_bonus`) is checked: a head's `load` fails on a bad one, naming it, not its first turn."
+    for name, check in (('item_prior', check_item_prior), ('history_prior', check_history_prior), ('attribute_bonus', check_attribute_bonus)):
         if getattr(cfg, name) is not None: check(getattr(cfg, name))
     return cfg
 
@@ -450,6 +456,11 @@ def attribute_bonus_default(self:Recommender) -> float:
 def item_prior_default(self:Recommender) -> float:
     "The generative head's popularity-prior weight: `EngineConfig.item_prior`, else the run's validated one (`item_prior` in `dial_path`), else 0."
     return self._validated('item_prior', check_item_prior)
+
+@patch
+def history_prior_default(self:Recommender) -> float:
+    "The generative head's history-prior weight: `EngineConfig.history_prior`, else the run's validated one (`history_prior` in `dial_path`), else 0."
+    return self._validated('history_prior', check_history_prior)
 
 @contextmanager
 def engine_config(rec:Recommender, **changes):
