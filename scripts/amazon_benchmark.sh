@@ -30,6 +30,10 @@ $B/talkwalk dial --run $R --modes generative --users 20 --weights 0,2,4 --priors
 # unsteered NDCG@10 at that popularity prior, and the guidance and bonus curves again at it (a dial run after the one above)
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0,2,4 --history-priors 0,1,2,4,8,16 --prior-users 300 \
   --bonus-modes generative --bonuses 0,1,2,4,8 --report reports/dial_amazon-scientific-history
+# the guidance and bonus curves once more at the kept priors, now that the taste ranks within what a read request asks for
+# (talkwalk.engine.with_taste; the priors' unsteered curves do not change with it)
+$B/talkwalk dial --run $R --modes generative --users 20 --weights 0,2,4 --bonus-modes generative --bonuses 0,1,2,4,8 \
+  --report reports/dial_amazon-scientific-request-first
 $B/talkwalk dense --config configs/ranking/amazon-scientific-dense.yaml --run $R --report reports/dense_amazon-scientific
 $B/talkwalk dial --run $R --modes dense --users 20 --weights 0,2,4 --bonuses 0,0.2,0.5,1 --report reports/dial_amazon-scientific
 make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 30 --seed 2020 --topk 100 --threads 2"

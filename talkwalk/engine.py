@@ -23,8 +23,7 @@ from .session import EngineConfig, Recommender, Session, check_weights
 
 # %% auto #0
 __all__ = ['HISTORY_COLLAB_DIM', 'BENCH_REQUESTS', 'VARIANT_NAMES', 'check_run', 'trained_style', 'GenerativeRecommender',
-           'add_log_weights', 'generate_baseline', 'outlines_top1', 'bench_sessions', 'latency_benchmark',
-           'format_latency']
+           'with_taste', 'generate_baseline', 'outlines_top1', 'bench_sessions', 'latency_benchmark', 'format_latency']
 
 # %% ../nbs/04_inference.ipynb #50a272d5
 def check_run(run_dir:str|Path) -> RunDir:
@@ -188,7 +187,7 @@ def _rank_many(self:GenerativeRecommender, jobs:list) -> list:
     bonus = [self.request_bonus(request, weight) for _, request, _, _, _, _ in jobs]  # a read request ranks from the context without it, plus its prior
     jobs = [job if b is None else (job[0], '', *job[2:5], 0.0) for job, b in zip(jobs, bonus)]
     taste = self.history_prior_default()
-    bonus = [add_log_weights(b, self.history_bonus(s, taste)) for b, (s, *_) in zip(bonus, jobs)]  # the session's history prior on top of the request's
+    bonus = [with_taste(b, self.history_bonus(s, taste)) for b, (s, *_) in zip(bonus, jobs)]  # the session's history prior within what the request asks for
     ctx = [self._contexts(s, request, w) for s, request, _, _, _, w in jobs]
     batched = [j for j, (ids, plain) in enumerate(ctx) if ids == plain]
     batched = batched if len(batched) > 1 else []  # one prompt alone: prefilled as it is, no padding
@@ -203,9 +202,12 @@ def _rank_many(self:GenerativeRecommender, jobs:list) -> list:
 # %% ../nbs/04_inference.ipynb #histpri0code
 HISTORY_COLLAB_DIM = 32  # the collaborative part of the history prior's item space: as the dense head's default (DenseConfig.collab_dim)
 
-def add_log_weights(a:np.ndarray|None, b:np.ndarray|None) -> np.ndarray|None:
-    "The sum of two per-item log-weight vectors, either of which may be None (none: None)."
-    return b if a is None else a if b is None else a + b
+def with_taste(request:np.ndarray|None, # a read request's per-item log-weights (`request_bonus`), or None
+               taste:np.ndarray|None, # the session history's (`history_bonus`), or None
+              ) -> np.ndarray|None:
+    "Per-item log-weights of a request and the user's taste: the history counts only among the items the request favours most (its largest log-weight: the attribute's items, or for a negation every item without it), so the request comes first and the taste ranks within it."
+    if request is None or taste is None: return taste if request is None else request
+    return request + taste * (request == request.max())
 
 @patch
 def history_space(self:GenerativeRecommender) -> np.ndarray:
