@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 from .run import ArtifactError, artifact
+from .utils import unit
 
 # %% auto #0
 __all__ = ['FIELD_KINDS', 'DataError', 'Field', 'Dataset', 'is_missing', 'values_of', 'Split', 'collaborative_item_embeddings',
-           'leave_one_out', 'descriptions_dir', 'load_descriptions', 'bucket_phrase', 'decade_of', 'with_article',
-           'describe_item', 'describe_user', 'describe_composite', 'describe_affinity', 'item_texts', 'user_profile',
-           'load_data_artifacts']
+           'with_collaborative', 'leave_one_out', 'descriptions_dir', 'load_descriptions', 'bucket_phrase', 'decade_of',
+           'with_article', 'describe_item', 'describe_user', 'describe_composite', 'describe_affinity', 'item_texts',
+           'user_profile', 'load_data_artifacts']
 
 # %% ../nbs/catalog.ipynb #c7856636
 FIELD_KINDS = ('categorical', 'multilabel', 'numeric', 'text')
@@ -91,6 +92,11 @@ def collaborative_item_embeddings(split:Split, # the leave-one-out split (its tr
     u, s, _ = svds(m, k=k, random_state=seed)
     x = u * s; norm = np.linalg.norm(x, axis=1, keepdims=True)
     return np.where(norm > 0, x / np.maximum(norm, 1e-12), 0).astype(np.float32)
+
+def with_collaborative(content:np.ndarray, # [items, d] content embeddings (unit rows), in the order of `ids`
+                       split:Split, ids:list, dim:int=32, weight:float=1.0, seed:int=0) -> np.ndarray:
+    "Unit rows of `content` beside `weight` x the training interactions' collaborative embeddings (`collaborative_item_embeddings`): the dense head's item space, and the generative head's history prior's."
+    return unit(np.hstack([content, weight * collaborative_item_embeddings(split, ids, dim, seed)]).astype(np.float32))
 
 def leave_one_out(inter:pd.DataFrame, # chronological interactions (as in `Dataset.interactions`)
                   max_history:int=20) -> Split:

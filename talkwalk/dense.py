@@ -14,7 +14,7 @@ from .utils import (set_seed, pick_device, atomic_path, write_json_atomic, write
                             machine_info, unit)
 from .run import RunDir
 from .tracking import log_outputs, use_inputs
-from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_user, item_texts, user_profile, collaborative_item_embeddings
+from .catalog import Dataset, load_data_artifacts, load_descriptions, describe_user, item_texts, user_profile, with_collaborative
 from .prompts import NEGATION_TEMPLATES, training_steer_text, dense_messages, catalogue_attributes
 from .metrics import steering_precision
 from .llm import load_llm, llm_features
@@ -325,8 +325,7 @@ def item_space_inputs(inp:dict, # `dense_inputs`' data, ids, content embeddings 
     "`(E, D, C)`: the item space the head is trained to point into (content, + collaborative at `cfg.collab_weight`, + attribute coordinates at `cfg.attribute_weight`), its attribute directions and centroids."
     E = inp['content']
     if cfg.collab_weight > 0:
-        col = collaborative_item_embeddings(inp['split'], inp['ids'], cfg.collab_dim, cfg.seed)  # zeros for items without training interactions
-        E = unit(np.hstack([E, cfg.collab_weight * col]).astype(np.float32))
+        E = with_collaborative(E, inp['split'], inp['ids'], cfg.collab_dim, cfg.collab_weight, cfg.seed)  # zeros for items without training interactions
     if cfg.attribute_weight > 0: E = unit(np.hstack([E, cfg.attribute_weight * attribute_coordinates(inp['M'], [a.kind for a in inp['attrs']], cfg.attribute_per_kind)]))
     return (E, *attribute_vectors(E, inp['attrs'], inp['masks']))
 

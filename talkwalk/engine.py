@@ -12,7 +12,7 @@ import torch
 from fastcore.basics import patch
 from .utils import pick_device, config_from, unit
 from .run import ArtifactError, RunDir
-from .catalog import Dataset, load_data_artifacts, collaborative_item_embeddings
+from .catalog import Dataset, load_data_artifacts, with_collaborative
 from .encoders import catalogue_embeddings
 from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
@@ -215,8 +215,7 @@ def history_space(self:GenerativeRecommender) -> np.ndarray:
     if self._history_space is None:
         run, items = RunDir.of(self.run_dir), list(self.trie.items)
         content = unit(catalogue_embeddings(run.dir('contrastive'), items, missing='zero'))
-        collab = collaborative_item_embeddings(load_data_artifacts(run.dir('data'))[1], items, HISTORY_COLLAB_DIM)
-        self._history_space = unit(np.hstack([content, collab]))
+        self._history_space = with_collaborative(content, load_data_artifacts(run.dir('data'))[1], items, HISTORY_COLLAB_DIM)
     return self._history_space
 
 @patch
