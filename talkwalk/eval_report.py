@@ -70,9 +70,10 @@ def format_steer(steer:dict, conversation:dict|None=None, go_back:str='go back t
         if held := {m: c for m, c in conv.items() if 'reversibility_held_out' in c}:
             out += ['', 'With undo reading on (`EngineConfig.read_undo`), a request the reader reads as an undo ranks from the session before the undone turn. Reversibility of the same third turn '
                     'asked from copies of the session after turn 2: in a held-out undo phrasing (`talkwalk.eval_steer.UNDO_HELD_OUT`, its test half), and as '
-                    f'"{go_back}" with undo reading off (the model reading the request from the conversation alone).', '',
-                    '| method | reversibility | held-out undo phrasings | undo reading off (the model alone) |', '|---|---|---|---|']
-            out += [f"| {m} | " + ' | '.join(_fmt(c.get(x)) for x in ('reversibility', 'reversibility_held_out', 'reversibility_undo_off')) + ' |' for m, c in held.items()]
+                    f'"{go_back}" with undo reading off (the model reading the request from the conversation alone), and with `EngineConfig.undo_restores` off (the undo\'s state with everything shown excluded: its next ten items, '
+                    'where by default the undo shows the list it returns to again); "first list restored" is the share of turn 1\'s items the undo brings back.', '',
+                    '| method | reversibility | first list restored | held-out undo phrasings | undo reading off (the model alone) | undo_restores off (next items) |', '|---|---|---|---|---|---|']
+            out += [f"| {m} | " + ' | '.join(_fmt(c.get(x)) for x in ('reversibility', 'restored', 'reversibility_held_out', 'reversibility_undo_off', 'reversibility_next_page')) + ' |' for m, c in held.items()]
         if undo:
             out += ['', f"**Undo reading** (the reader both heads share): \"{go_back}\" read as an undo: {'yes' if undo['go_back'] else 'no'}; held-out undo phrasings read as one: "
                     f"{undo['undo_test']:.2f} (test half; {undo['undo_validation']:.2f} on the validation half); held-out non-undos misread as one: {undo['not_undo_test']:.2f} "

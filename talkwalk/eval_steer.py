@@ -115,16 +115,17 @@ def _kind_keys(masks:dict, kind:str) -> list:
     return [key for key in masks if key.split(':', 1)[0] == kind]
 
 def run_conversation(m:Method, suite:list, ed:EvalData, cfg:EvalConfig) -> list:
-    "Three-turn sessions (unsteered, steered, go back) of an engine method, one per steer user on their first `template` attribute case; the third turn also in a held-out undo phrasing and with undo reading off."
+    "Three-turn sessions (unsteered, steered, go back) of an engine method, one per steer user on their first `template` attribute case; the third turn also in a held-out undo phrasing, with undo reading off and with `undo_restores` off."
     firsts = list({c['user_id']: c for c in reversed(suite) if c['test'] == 'attribute' and c['family'] == 'template'}.values())[::-1]
     held_out, out = UNDO_HELD_OUT['undo'][1::2], []
     ask = lambda s, request: [r.item_id for r in m.rec.turn(s, request, cfg.steer_k)]
     for n, c in enumerate(tqdm(firsts, desc=f'{m.name} conversations', disable=not cfg.progress, leave=False)):
         s = m.session(ed.cases[c['user_id']]); lists = [ask(s, cfg.request), ask(s, c['request'])]
-        held, alone = [dataclasses.replace(s, turns=list(s.turns), id=uuid.uuid4().hex) for _ in range(2)]  # the session after turn 2, twice
+        held, alone, paged = [dataclasses.replace(s, turns=list(s.turns), id=uuid.uuid4().hex) for _ in range(3)]  # the session after turn 2, three times
         phrasing = held_out[n % len(held_out)]; lists += [ask(s, cfg.go_back), ask(held, phrasing)]
         with engine_config(m.rec, read_undo=False): lists.append(ask(alone, cfg.go_back))
-        for x in (s, held, alone): m.rec.end_session(x)
+        with engine_config(m.rec, undo_restores=False): lists.append(ask(paged, cfg.go_back))
+        for x in (s, held, alone, paged): m.rec.end_session(x)
         out.append({**c, 'lists': lists, 'undo_phrasing': phrasing})
     return out
 
@@ -137,6 +138,7 @@ def summarise_conversation(rows:list, ed:EvalData, masks:dict, cfg:EvalConfig) -
         back = lambda t: float(1 - np.abs(p[t] - p[0]).sum() / d1) if d1 > 0 else float('nan')  # 1 - |p_t - p_0| / |p_1 - p_0|
         per.append({'user_id': r['user_id'], 'reversibility': back(2),
                     **({'reversibility_held_out': back(3), 'reversibility_undo_off': back(4)} if len(p) > 4 else {}),
+                    **({'reversibility_next_page': back(5), 'restored': len(set(r['lists'][2]) & set(r['lists'][0])) / max(len(r['lists'][0]), 1)} if len(p) > 5 else {}),
                     **{f'share_turn{t}': float(p[t][j]) for t in range(3)},
                     'velocity_steer': centroid_distance(ed.item_emb, r['lists'][1], r['lists'][0], pos),
                     'velocity_back': centroid_distance(ed.item_emb, r['lists'][2], r['lists'][1], pos)})

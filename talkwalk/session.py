@@ -85,6 +85,7 @@ class EngineConfig:
     history_prior: float|None = None # generative head: weight of a per-session item prior fused into the beam search like the attribute bonus: each item's log-weight is this x cos(item, the session history's centroid) in the content + collaborative item space (`GenerativeRecommender.history_space`; 0 = off); None: the run's validated value (`history_prior` in <run>/dial/generative.json, `talkwalk dial`), else 0
     attribute_bonus: float|None = None # score bonus (0-10) for items with the attribute a request names, as the text encoder reads it (talkwalk.reader.AttributeReader): the dense head adds it to the cosine, the generative head spreads it over the trie as a log-weight; 0 = off; None: the run's validated value (<run>/dial/<mode>.json), else 0
     read_undo: bool = True         # a request the reader reads as an undo ('go back') returns the session to the list before the last answer (`Recommender.ranked_from`); False: the head reads it from the conversation like any request
+    undo_restores: bool = True     # an undo shows again the list of the turn it returns to (ranked from that turn's state, only what that turn excluded excluded); False: that state's next items, everything shown so far excluded
     kv_sessions: int = 32          # sessions whose KV cache is kept (least recently used dropped)
     share_opening: bool = True     # generative head: a session's first turn starts from the cached opening every prompt shares (chat template, instruction)
     tune_malloc: bool = True       # generative head, glibc: keep large freed buffers on the heap (talkwalk.llm.tune_malloc); process-wide; guided turns 1.25x faster, unguided the same (reports/malloc_ab.md)
@@ -511,13 +512,14 @@ def plan_turn(self:Recommender, s:Session, request:str='', k:int=10, constraints
     allowed = self.allowed_items(constraints)
     last = s.turns[-1]['items'][0] if s.turns and s.turns[-1]['items'] else None
     repeat = wants_repeat(request) and last is not None and (allowed is None or last in allowed)
-    exclude, n = set(s.history) | set(s.shown), k - 1 if repeat else k  # a repeat brings back only the item asked for
+    back = len(s.turns) if repeat or not self.cfg.read_undo else self.ranked_from(s, len(s.turns), request)
+    view, ask = (s, request) if back == len(s.turns) else (dataclasses.replace(s, turns=s.turns[:back]), s.turns[back]['request'])
+    shown = view.shown if view is not s and self.cfg.undo_restores else s.shown  # an undo excludes only what the turn it returns to excluded, so it shows that list again
+    exclude, n = set(s.history) | set(shown), k - 1 if repeat else k  # a repeat brings back only the item asked for
     if allowed is not None: exclude |= set(self.sids) - allowed  # the heads never reach these: the trie prunes branches whose items are all excluded
     if n and not repeat and len(exclude) >= len(self.sids) and not set(self.sids) - exclude:
         raise EngineError('nothing left to recommend: ' + ('every item that satisfies the constraints is in the history or was shown; loosen them or start a new session' if allowed is not None else
                           f'the history and the items already shown cover all {len(self.sids):,} items of the catalogue; start a new session with a shorter history'))
-    back = len(s.turns) if repeat or not self.cfg.read_undo else self.ranked_from(s, len(s.turns), request)
-    view, ask = (s, request) if back == len(s.turns) else (dataclasses.replace(s, turns=s.turns[:back]), s.turns[back]['request'])
     return TurnPlan(request, n, exclude, w, last, repeat, view, ask)
 
 @patch
