@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from .utils import write_json_atomic, write_text_atomic, atomic_path, machine_info
-from .session import dial_path, check_guidance, check_attribute_bonus, check_item_prior, check_history_prior, engine_config
+from .session import dial_path, check_guidance, check_attribute_bonus, check_item_prior, check_history_prior, check_history_decay, engine_config
+from .catalog import recency_centroid
 from .prompts import catalogue_attributes
 from .eval_data import EvalConfig, EvalData, load_eval_data, sample_users
 from .eval_methods import EngineMethod, rank_for, run_ranking
@@ -19,9 +20,9 @@ from .eval_steer import steer_suite, summarise_steer
 from .recommender import load_recommender
 
 # %% auto #0
-__all__ = ['PRIORS', 'DialConfig', 'dial_weights', 'dial_bonuses', 'dial_priors', 'dial_history_priors', 'curve_point',
-           'dial_curve', 'steer_score', 'pick_guidance', 'pick_bonus', 'prior_curve', 'pick_prior', 'run_dial',
-           'merge_dial_reports', 'format_dial', 'plot_dial']
+__all__ = ['PRIORS', 'DialConfig', 'dial_weights', 'dial_bonuses', 'dial_priors', 'dial_history_priors', 'dial_history_decays',
+           'curve_point', 'dial_curve', 'steer_score', 'pick_guidance', 'pick_bonus', 'prior_curve', 'pick_prior',
+           'decay_curve', 'pick_decay', 'run_dial', 'merge_dial_reports', 'format_dial', 'plot_dial']
 
 # %% ../nbs/dial.ipynb #b3413dc9
 @dataclass
@@ -38,6 +39,7 @@ class DialConfig:
     bonus_modes: str = 'dense'        # heads whose attribute bonus is validated (the generative head's is a log-weight, so it takes larger bonuses, e.g. 0,1,2,4)
     priors: str = ''                  # generative head: popularity-prior weights (`EngineConfig.item_prior`) validated by unsteered ranking before the guidance curve, e.g. '0,0.5,1,2'; '' keeps the run's
     history_priors: str = ''          # generative head: history-prior weights (`EngineConfig.history_prior`) validated by unsteered ranking after the popularity prior, before the guidance curve, e.g. '0,2,4,8'; '' keeps the run's
+    history_decays: str = ''          # generative head: the history prior's recency decays (`EngineConfig.history_decay`) validated before its weights, by the history centroid's own ranking of every validation user (`decay_curve`, no LLM), e.g. '1,0.7,0.5,0.3'; '' keeps the run's
     prior_users: int = 300            # seeded validation users of those ranking curves (a ranking difference needs hundreds)
     device: str = 'auto'
     seed: int = 0
@@ -70,6 +72,11 @@ def dial_priors(cfg:DialConfig) -> list:
 def dial_history_priors(cfg:DialConfig) -> list:
     "The generative head's history-prior weights to validate, checked (each from 0 to 20), sorted; empty: keep the run's."
     return _prior_weights(cfg.history_priors, 'history_priors', check_history_prior, cfg.prior_users)
+
+def dial_history_decays(cfg:DialConfig) -> list:
+    "The generative head's history decays to validate, checked (each above 0, at most 1), sorted; empty: keep the run's."
+    try: return sorted({check_history_decay(float(x)) for x in cfg.history_decays.split(',') if x.strip()})
+    except ValueError as e: raise ValueError(f'history_decays={cfg.history_decays!r}: {e}') from None
 
 # %% ../nbs/dial.ipynb #85627d08
 def _ci(x:dict|None) -> dict|None:
@@ -162,11 +169,37 @@ def pick_prior(curve:list, setting:str='item_prior') -> tuple:
     return best[setting], (f"highest validation NDCG@10 ({best['ndcg@10']['mean']:.4f}, Hit@10 {best['hit@10']['mean']:.3f}) of {len(curve)} weights"
                                 + (f"; without the prior {base['ndcg@10']['mean']:.4f} / {base['hit@10']['mean']:.3f}" if base else '') + f" ({best['users']} users)")
 
+# %% ../nbs/dial.ipynb #decay0code
+def decay_curve(space:np.ndarray, # [items, d] the history prior's unit item vectors (`GenerativeRecommender.history_space`)
+                row:dict, # item id -> its row of `space`
+                cases:list, # validation `Case`s (histories oldest first)
+                decays:list, ecfg:EvalConfig, chunk:int=512) -> list:
+    "Per decay, validation Hit@10 / NDCG@10 (CIs over users) of ranking every item outside a case's history by cosine to the history's `recency_centroid`: the history prior's own ranking, without the LLM."
+    cases = [c for c in cases if c.target in row and any(i in row for i in c.prior)]
+    hist, target = [[row[i] for i in c.prior if i in row] for c in cases], np.array([row[c.target] for c in cases])
+    ci, out = lambda xs: _ci(bootstrap_ci(np.array(xs, float), ecfg.bootstrap, ecfg.seed)), []
+    for d in decays:
+        rank = []
+        for a in range(0, len(cases), chunk):
+            scores = np.stack([recency_centroid(space[h], d) for h in hist[a:a + chunk]]) @ space.T
+            for r, h in enumerate(hist[a:a + chunk]): scores[r, h] = -np.inf  # the history is never recommended
+            t = target[a:a + chunk]; rank += list((scores > scores[np.arange(len(t)), t][:, None]).sum(1))
+        rank = np.array(rank)
+        out.append({'history_decay': d, 'hit@10': ci(rank < 10), 'ndcg@10': ci(np.where(rank < 10, 1 / np.log2(rank + 2), 0.0)), 'users': len(cases)})
+    return out
+
+def pick_decay(curve:list) -> tuple:
+    "`(decay, why)`: the decay whose history centroid ranks best by validation NDCG@10 (the larger, nearer the plain mean, on a tie)."
+    best = max(curve, key=lambda p: (p['ndcg@10']['mean'], p['history_decay']))
+    base = next((p for p in curve if p['history_decay'] == 1), None)
+    return best['history_decay'], (f"the history centroid's highest validation NDCG@10 ({best['ndcg@10']['mean']:.4f}, Hit@10 {best['hit@10']['mean']:.3f}) of {len(curve)} decays"
+                                   + (f"; the plain mean {base['ndcg@10']['mean']:.4f} / {base['hit@10']['mean']:.3f}" if base else '') + f" ({best['users']} users)")
+
 # %% ../nbs/dial.ipynb #2c6f13f2
 def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
     "The dial curve of each head of `run_dir` on validation users, the chosen weight saved per head; returns everything measured."
     cfg = cfg or DialConfig(); run_dir, weights, bonuses = Path(run_dir), dial_weights(cfg), dial_bonuses(cfg)
-    priors = {'item_prior': dial_priors(cfg), 'history_prior': dial_history_priors(cfg)}
+    priors, decays = {'item_prior': dial_priors(cfg), 'history_prior': dial_history_priors(cfg)}, dial_history_decays(cfg)
     ed = load_eval_data(run_dir, on='valid'); ecfg = EvalConfig(dataset=ed.ds.name, seed=cfg.seed, progress=cfg.progress)
     users = sample_users(ed, cfg.users, cfg.seed)
     res = {'run': str(run_dir), 'dataset': ed.ds.name, 'config': dataclasses.asdict(cfg), 'users': len(users), 'machine': machine_info(), 'heads': {}, 'notes': []}
@@ -178,6 +211,11 @@ def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
         except (ValueError, FileNotFoundError) as e: res['notes'].append(f'{mode}: not measured ({str(e).splitlines()[0]})'); log(res['notes'][-1]); continue
         f, prior = dial_path(run_dir, mode), {}
         before = json.loads(f.read_text()) if f.exists() else {}  # what an earlier dial of this head validated
+        if mode == 'generative' and decays:
+            t0 = time.time(); space = rec.history_space(); dcurve = decay_curve(space, rec.trie.row, list(ed.cases.values()), decays, ecfg)
+            d, dwhy = pick_decay(dcurve); rec.cfg = dataclasses.replace(rec.cfg, history_decay=d)
+            prior.update(history_decay=d, history_decay_why=dwhy, history_decays=decays)
+            res['heads'][mode] = {'decay_curve': dcurve, 'decay_wall_s': round(time.time() - t0, 1), 'history_decay': d, 'history_decay_why': dwhy}; log(f'[dial] generative: history decay {d:g} ({dwhy})')
         for s, ws in psweep.items():
             t0 = time.time(); pcurve = prior_curve(rec, ed, ws, sample_users(ed, cfg.prior_users, cfg.seed), ecfg, cfg.progress, s)
             p, pwhy = pick_prior(pcurve, s); rec.cfg = dataclasses.replace(rec.cfg, **{s: p})
@@ -192,7 +230,8 @@ def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
             res['heads'][mode].update(bonus_curve=bcurve, attribute_bonus=b, attribute_bonus_why=bwhy, bonus_wall_s=round(time.time() - t0, 1))
             kept = {'attribute_bonus': b, 'attribute_bonus_why': bwhy, 'bonuses': bonuses}; log(f'[dial] {mode}: attribute bonus {b:g} ({bwhy})')
         else: kept = {k: v for k, v in before.items() if k.startswith('attribute_bonus')}  # the head's bonus, validated before
-        prior.update({k: v for k, v in before.items() if any(k.startswith(s) for s in PRIORS if s not in psweep)})  # the generative head's priors validated before
+        kept_before = [s for s in PRIORS if s not in psweep] + ([] if decays else ['history_decay'])
+        prior.update({k: v for k, v in before.items() if any(k.startswith(s) for s in kept_before)})  # the generative head's priors (and recency) validated before
         write_json_atomic(f, {'guidance': w, 'why': why, 'users': len(users), 'weights': weights, 'split': 'valid', **kept, **prior})
         log(f'[dial] {mode}: guidance {w:g} ({why})')
     return res
@@ -229,6 +268,11 @@ def format_dial(res:dict, command:str='') -> str:
     for mode, h in res['heads'].items():
         base = next((p['ms_per_turn'] for p in h['curve'] if p['guidance'] == 0), None)
         out += [f'## {mode} head: default guidance {h["guidance"]:g}', '']
+        if h.get('decay_curve'):
+            out += [f"History decay first (`EngineConfig.history_decay`: every item outside the history ranked by cosine to its recency-weighted centroid, {h['decay_curve'][0]['users']:,} validation users, "
+                    f"no LLM): default {h['history_decay']:g}. Rule: {h['history_decay_why']}. Wall time {h['decay_wall_s']:.0f} s. What follows runs at that decay.", '',
+                    '| decay | Hit@10 | NDCG@10 |', '|---|---|---|']
+            out += [f"| {p['history_decay']:g} | {_fmt(p['hit@10'])} | {_fmt(p['ndcg@10'])} |" for p in h['decay_curve']] + ['']
         for s, (key, name) in PRIORS.items():
             if not h.get(f'{key}_curve'): continue
             out += [f"{name.capitalize()} first (`EngineConfig.{s}`, unsteered ranking of {h[f'{s}_users']} validation users): default {h[s]:g}. "

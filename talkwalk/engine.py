@@ -12,7 +12,7 @@ import torch
 from fastcore.basics import patch
 from .utils import pick_device, config_from, unit
 from .run import ArtifactError, RunDir
-from .catalog import Dataset, load_data_artifacts, with_collaborative
+from .catalog import Dataset, load_data_artifacts, with_collaborative, recency_centroid
 from .encoders import catalogue_embeddings
 from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
@@ -221,11 +221,11 @@ def history_space(self:GenerativeRecommender) -> np.ndarray:
 @patch
 def history_bonus(self:GenerativeRecommender, s:Session, weight:float, # the prior's weight (`history_prior_default`)
                  ) -> np.ndarray|None:
-    "Per trie item, the log-weight session `s`'s history gives it: `weight` x its cosine to the history's centroid; None where the weight is 0 or the history names no catalogue item."
+    "Per trie item, the log-weight session `s`'s history gives it: `weight` x its cosine to the history's recency-weighted centroid (`recency_centroid` at `history_decay_default`); None where the weight is 0 or the history names no catalogue item."
     rows = [self.trie.row[i] for i in s.history if i in self.trie.row]
     if not weight or not rows: return None
     space = self.history_space()
-    return weight * (space @ unit(space[rows].mean(0)))
+    return weight * (space @ recency_centroid(space[rows], self.history_decay_default()))
 
 
 # %% ../nbs/04_inference.ipynb #55d26bdb

@@ -20,7 +20,8 @@ from .eval_steer import FAMILIES, steer_suite, run_steer, run_conversation, summ
 from .reader import run_reader
 
 # %% auto #0
-__all__ = ['PRIOR_ABLATIONS', 'CARRY_PROTOCOL', 'previous_results', 'carried_from', 'carry_results', 'run_eval_stage']
+__all__ = ['PRIOR_ABLATIONS', 'CARRY_PROTOCOL', 'prior_ablations', 'previous_results', 'carried_from', 'carry_results',
+           'run_eval_stage']
 
 # %% ../nbs/05_eval.ipynb #76f92bc7
 def _log_wandb(run, results:dict):
@@ -54,14 +55,19 @@ def _log_wandb(run, results:dict):
                          'figures/latency': plot_latency(results, d/'latency.png')})
 
 # %% ../nbs/05_eval.ipynb #2c38c765
-PRIOR_ABLATIONS = {'item_prior': 'noprior', 'history_prior': 'nohistory'}  # the generative head's fused priors -> the suffix of the variant ranked without one
+PRIOR_ABLATIONS = {'item_prior': ('noprior', 0.0), 'history_prior': ('nohistory', 0.0), 'history_decay': ('nodecay', 1.0)}  # the generative head's fused priors and the history's recency -> (the suffix of the variant ranked without it, the setting that leaves it out)
+
+def prior_ablations(rec) -> list:
+    "The `PRIOR_ABLATIONS` settings a generative head serves with: each prior that is on, and the history's recency where the history prior is on."
+    on = [s for s, (_, off) in PRIOR_ABLATIONS.items() if getattr(rec, f'{s}_default')() != off]
+    return [s for s in on if s != 'history_decay' or 'history_prior' in on]
 
 def _without_prior(rec, m:EngineMethod, cases:list, ed:EvalData, cfg:EvalConfig, records:dict,
                    setting:str='item_prior', # the prior left out (one of `PRIOR_ABLATIONS`)
                   ):
-    "Rank `cases` with variant `m`'s model without one of its priors, as `<name>-noprior` (popularity) or `<name>-nohistory` in `records` (the prior's share of the ranking)."
-    name = f'{m.name}-{PRIOR_ABLATIONS[setting]}'
-    with engine_config(rec, **{setting: 0.0}):
+    "Rank `cases` with variant `m`'s model without one of its priors, as `<name>-noprior` (popularity), `<name>-nohistory` or `<name>-nodecay` (the history's plain mean) in `records` (its share of the ranking)."
+    suffix, off = PRIOR_ABLATIONS[setting]; name = f'{m.name}-{suffix}'
+    with engine_config(rec, **{setting: off}):
         records[name] = run_ranking([EngineMethod(name, rec, ed.cands.pos, m.with_meta, cfg.llm_k)], cases, ed.cands, cfg.request, cfg.depth, cfg.progress)[name]
 
 def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:dict, records:dict, steer_raw:dict, conv_raw:dict, log=print):
@@ -86,7 +92,8 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
         if mode == 'generative' and (h := rec.history_prior_default()):
             results['notes'].append(f'generative head stage {stage}: the beam search fuses a prior from the user\'s history at weight {h:g} (each item\'s log-weight {h:g} x its cosine to the history\'s centroid in the '
                                     f'content + collaborative item space; `EngineConfig.history_prior`, validated by `talkwalk dial`, {repo_relative(dial_path(ed.run_dir, mode))}); '
-                                    f'`talkwalk-{stage}-nohistory` ranks with the same model without it')
+                                    f'`talkwalk-{stage}-nohistory` ranks with the same model without it'
+                                    + (f'; the centroid weighs the item j steps before the last {d:g}^j (`EngineConfig.history_decay`), `talkwalk-{stage}-nodecay` ranks with the plain mean' if (d := rec.history_decay_default()) != 1 else ''))
         if suite and (b := rec.attribute_bonus_default()):
             how = 'query plus an attribute bonus' if mode == 'dense' else 'context (without the request), each SID code also scoring its share of a prior weighing the items with the attribute by e^bonus, bonus'
             results['notes'].append(f'{mode} head{" stage " + stage if stage else ""}: requests the reader reads as naming an attribute rank from the unsteered {how} {b:g} '
@@ -97,7 +104,7 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
             records[m.name] = run_ranking([m], cases, ed.cands, cfg.request, cfg.depth, cfg.progress)[m.name]
             if mode == 'generative': records[m.name + '/valid_format'] = [float(m.valid_format(c, cfg.request)) for c in cases]
             if mode == 'generative' and v['with_meta']:
-                for s in [s for s in PRIOR_ABLATIONS if getattr(rec, f'{s}_default')()]: _without_prior(rec, m, cases, ed, cfg, records, s)
+                for s in prior_ablations(rec): _without_prior(rec, m, cases, ed, cfg, records, s)
             if v['with_meta'] and suite:
                 steer_raw[m.name] = run_steer([m], suite, ed, cfg, records, cfg.progress)[m.name]
                 conv_raw[m.name] = run_conversation(m, suite, ed, cfg)

@@ -22,8 +22,8 @@ from .reader import AttributeReader, run_reader
 __all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'defuse',
            'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words', 'explain', 'Rec',
            'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'check_weight',
-           'check_attribute_bonus', 'check_item_prior', 'check_history_prior', 'check_weights', 'engine_config',
-           'TurnPlan', 'TurnRequest']
+           'check_attribute_bonus', 'check_item_prior', 'check_history_prior', 'check_history_decay', 'check_weights',
+           'engine_config', 'TurnPlan', 'TurnRequest']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -83,6 +83,7 @@ class EngineConfig:
     max_guidance: float = 16.0     # the largest w a request may ask for
     item_prior: float|None = None  # generative head: weight of the training-popularity prior fused into the beam search (`TokenTrie.set_prior`; 0 = the model alone); None: the run's validated value (`item_prior` in <run>/dial/generative.json, `talkwalk dial`), else 0
     history_prior: float|None = None # generative head: weight of a per-session item prior fused into the beam search like the attribute bonus: each item's log-weight is this x cos(item, the session history's centroid) in the content + collaborative item space (`GenerativeRecommender.history_space`; 0 = off); None: the run's validated value (`history_prior` in <run>/dial/generative.json, `talkwalk dial`), else 0
+    history_decay: float|None = None # generative head: the history prior's recency: in the history's centroid the item j steps before the last weighs history_decay**j (1 = the plain mean; 0.5 halves each step back; `talkwalk.catalog.recency_centroid`); None: the run's validated value (`history_decay` in <run>/dial/generative.json, `talkwalk dial --history-decays`), else 1
     attribute_bonus: float|None = None # score bonus (0-10) for items with the attribute a request names, as the text encoder reads it (talkwalk.reader.AttributeReader): the dense head adds it to the cosine, the generative head spreads it over the trie as a log-weight; 0 = off; None: the run's validated value (<run>/dial/<mode>.json), else 0
     read_undo: bool = True         # a request the reader reads as an undo ('go back') returns the session to the list before the last answer (`Recommender.ranked_from`); False: the head reads it from the conversation like any request
     undo_restores: bool = True     # an undo shows again the list of the turn it returns to (ranked from that turn's state, only what that turn excluded excluded); False: that state's next items, everything shown so far excluded
@@ -435,18 +436,24 @@ def check_history_prior(h) -> float:
     "A history-prior weight as a float (0 to 20: it scales a cosine, so it takes larger values than the other weights), or an `EngineError`."
     return check_weight(h, 'history_prior', 20.0)
 
+def check_history_decay(d) -> float:
+    "A history decay as a float above 0 and at most 1 (1: every history item weighs the same), or an `EngineError` naming it."
+    if isinstance(d, bool) or not isinstance(d, (int, float)) or not math.isfinite(d) or not 0 < d <= 1:
+        raise EngineError(f'history_decay must be a number above 0 and at most 1 (1 = the plain mean of the history; EngineConfig.history_decay), got {d!r}')
+    return float(d)
+
 def check_weights(cfg:EngineConfig) -> EngineConfig:
-    "`cfg`, once every weight it sets (`item_prior`, `history_prior`, `attribute_bonus`) is checked: a head's `load` fails on a bad one, naming it, not its first turn."
-    for name, check in (('item_prior', check_item_prior), ('history_prior', check_history_prior), ('attribute_bonus', check_attribute_bonus)):
+    "`cfg`, once every weight it sets (`item_prior`, `history_prior`, `history_decay`, `attribute_bonus`) is checked: a head's `load` fails on a bad one, naming it, not its first turn."
+    for name, check in (('item_prior', check_item_prior), ('history_prior', check_history_prior), ('history_decay', check_history_decay), ('attribute_bonus', check_attribute_bonus)):
         if getattr(cfg, name) is not None: check(getattr(cfg, name))
     return cfg
 
 @patch
-def _validated(self:Recommender, name:str, check) -> float:
-    "`EngineConfig.<name>`, else the run's validated value (`name` in `dial_path`), else 0; checked by `check`."
+def _validated(self:Recommender, name:str, check, default:float=0.0) -> float:
+    "`EngineConfig.<name>`, else the run's validated value (`name` in `dial_path`), else `default`; checked by `check`."
     if getattr(self.cfg, name) is not None: return check(getattr(self.cfg, name))
     f = dial_path(self.run_dir, self.mode)
-    return check(json.loads(f.read_text()).get(name, 0.0)) if f.exists() else 0.0
+    return check(json.loads(f.read_text()).get(name, default)) if f.exists() else default
 
 @patch
 def attribute_bonus_default(self:Recommender) -> float:
@@ -462,6 +469,11 @@ def item_prior_default(self:Recommender) -> float:
 def history_prior_default(self:Recommender) -> float:
     "The generative head's history-prior weight: `EngineConfig.history_prior`, else the run's validated one (`history_prior` in `dial_path`), else 0."
     return self._validated('history_prior', check_history_prior)
+
+@patch
+def history_decay_default(self:Recommender) -> float:
+    "The generative head's history recency: `EngineConfig.history_decay`, else the run's validated one (`history_decay` in `dial_path`), else 1 (the plain mean)."
+    return self._validated('history_decay', check_history_decay, 1.0)
 
 @contextmanager
 def engine_config(rec:Recommender, **changes):
