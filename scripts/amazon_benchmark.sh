@@ -34,6 +34,10 @@ $B/talkwalk dial --run $R --modes generative --users 20 --weights 0,2,4 --histor
 # (talkwalk.engine.with_taste; the priors' unsteered curves do not change with it)
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0,2,4 --bonus-modes generative --bonuses 0,1,2,4,8 \
   --report reports/dial_amazon-scientific-request-first
+# the history prior's recency (its centroid weighs the item j steps before the last decay^j), by the centroid's own ranking of every
+# validation user, then the history-prior weights again at that decay (300 validation users), at the kept guidance and bonus
+$B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.7,0.6,0.5,0.4,0.3 \
+  --history-priors 0,4,8,16,20 --prior-users 300 --bonus-modes '' --report reports/dial_amazon-scientific-recency
 $B/talkwalk dense --config configs/ranking/amazon-scientific-dense.yaml --run $R --report reports/dense_amazon-scientific
 $B/talkwalk dial --run $R --modes dense --users 20 --weights 0,2,4 --bonuses 0,0.2,0.5,1 --report reports/dial_amazon-scientific
 make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 30 --seed 2020 --topk 100 --threads 2"
