@@ -12,10 +12,11 @@ from .run import ArtifactError, artifact
 from .utils import unit
 
 # %% auto #0
-__all__ = ['FIELD_KINDS', 'DataError', 'Field', 'Dataset', 'is_missing', 'values_of', 'Split', 'collaborative_item_embeddings',
-           'with_collaborative', 'recency_centroid', 'leave_one_out', 'descriptions_dir', 'load_descriptions',
-           'bucket_phrase', 'decade_of', 'with_article', 'describe_item', 'describe_user', 'describe_composite',
-           'describe_affinity', 'item_texts', 'user_profile', 'load_data_artifacts']
+__all__ = ['FIELD_KINDS', 'HISTORY_COLLAB_DIM', 'DataError', 'Field', 'Dataset', 'is_missing', 'values_of', 'Split',
+           'collaborative_item_embeddings', 'with_collaborative', 'recency_centroid', 'leave_one_out',
+           'descriptions_dir', 'load_descriptions', 'bucket_phrase', 'decade_of', 'with_article', 'describe_item',
+           'describe_user', 'describe_composite', 'describe_affinity', 'item_texts', 'user_profile',
+           'load_data_artifacts']
 
 # %% ../nbs/catalog.ipynb #c7856636
 FIELD_KINDS = ('categorical', 'multilabel', 'numeric', 'text')
@@ -92,6 +93,8 @@ def collaborative_item_embeddings(split:Split, # the leave-one-out split (its tr
     u, s, _ = svds(m, k=k, random_state=seed)
     x = u * s; norm = np.linalg.norm(x, axis=1, keepdims=True)
     return np.where(norm > 0, x / np.maximum(norm, 1e-12), 0).astype(np.float32)
+
+HISTORY_COLLAB_DIM = 32  # the collaborative part of the history prior's item space (the generative head's, the evaluation's history-knn): as the dense head's default (DenseConfig.collab_dim)
 
 def with_collaborative(content:np.ndarray, # [items, d] content embeddings (unit rows), in the order of `ids`
                        split:Split, ids:list, dim:int=32, weight:float=1.0, seed:int=0) -> np.ndarray:

@@ -12,7 +12,7 @@ import torch
 from fastcore.basics import patch
 from .utils import pick_device, config_from, unit
 from .run import ArtifactError, RunDir
-from .catalog import Dataset, load_data_artifacts, with_collaborative, recency_centroid
+from .catalog import Dataset, load_data_artifacts, with_collaborative, recency_centroid, HISTORY_COLLAB_DIM
 from .encoders import catalogue_embeddings
 from .sids import SPECIAL, SIDTable, TokenTrie, level_token
 from .prompts import PromptStyle, conversation_messages, rec_prompt_text
@@ -22,8 +22,8 @@ from .reader import AttributeReader
 from .session import EngineConfig, Recommender, Session, check_weights
 
 # %% auto #0
-__all__ = ['HISTORY_COLLAB_DIM', 'BENCH_REQUESTS', 'VARIANT_NAMES', 'check_run', 'trained_style', 'GenerativeRecommender',
-           'with_taste', 'generate_baseline', 'outlines_top1', 'bench_sessions', 'latency_benchmark', 'format_latency']
+__all__ = ['BENCH_REQUESTS', 'VARIANT_NAMES', 'check_run', 'trained_style', 'GenerativeRecommender', 'with_taste',
+           'generate_baseline', 'outlines_top1', 'bench_sessions', 'latency_benchmark', 'format_latency']
 
 # %% ../nbs/04_inference.ipynb #50a272d5
 def check_run(run_dir:str|Path) -> RunDir:
@@ -200,8 +200,6 @@ def _rank_many(self:GenerativeRecommender, jobs:list) -> list:
     return [ranked[order.index(j)] for j in range(len(jobs))]
 
 # %% ../nbs/04_inference.ipynb #histpri0code
-HISTORY_COLLAB_DIM = 32  # the collaborative part of the history prior's item space: as the dense head's default (DenseConfig.collab_dim)
-
 def with_taste(request:np.ndarray|None, # a read request's per-item log-weights (`request_bonus`), or None
                taste:np.ndarray|None, # the session history's (`history_bonus`), or None
               ) -> np.ndarray|None:

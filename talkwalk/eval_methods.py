@@ -10,17 +10,17 @@ import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
 from .utils import unit
 from .run import RunDir
-from .catalog import Dataset, item_texts
+from .catalog import Dataset, item_texts, recency_centroid, with_collaborative, HISTORY_COLLAB_DIM
 from .decoding import unconstrained_valid
 from .metrics import (target_rank, ranking_metrics, hierarchical_accuracy, coverage, intra_list_diversity, latency_summary,
                               bootstrap_ci)
 from .encoders import TextCache, load_contrastive
-from .session import Recommender, Session, clean_request
+from .session import Recommender, Session, clean_request, dial_path, check_history_decay
 from .eval_data import EvalConfig, EvalError, Case, Candidates, rank_items, EvalData
 
 # %% auto #0
-__all__ = ['Method', 'rank_for', 'Popularity', 'EmbeddingKNN', 'RankedLists', 'EngineMethod', 'make_baselines', 'llm_variants',
-           'variant_not_run', 'run_ranking', 'user_metrics', 'summarise_ranking']
+__all__ = ['Method', 'rank_for', 'Popularity', 'EmbeddingKNN', 'RankedLists', 'EngineMethod', 'validated_history_decay',
+           'make_baselines', 'llm_variants', 'variant_not_run', 'run_ranking', 'user_metrics', 'summarise_ranking']
 
 # %% ../nbs/eval_methods.ipynb #267921a2
 class Method:
@@ -43,20 +43,23 @@ class Popularity(Method):
     def scores(self, case:Case, request:str) -> np.ndarray: return self.counts
 
 class EmbeddingKNN(Method):
-    "Cosine between items and the mean embedding of the user's capped history, plus the request's embedding when steered."
+    "Cosine between items and the mean embedding of the user's capped history (or its recency-weighted mean), plus the request's embedding when steered."
     def __init__(self, name:str, item_emb:np.ndarray, # catalogue order, rows L2-normalised
                  pos:dict, # item id -> catalogue position
                  embed_text=None, # texts -> embeddings, for requests (None: unsteerable)
-                 weight:float=1.0, history:int=20, neutral:str='recommend something'):
-        self.name, self.emb, self.pos, self.embed_text, self.weight, self.history, self.neutral = name, item_emb, pos, embed_text, weight, history, neutral
+                 weight:float=1.0, history:int=20, neutral:str='recommend something',
+                 decay:float=1.0, # the history's recency: the item j steps before the last weighs decay**j (`recency_centroid`; 1: the plain mean)
+                ):
+        self.name, self.emb, self.pos, self.embed_text, self.weight, self.history, self.neutral, self.decay = name, item_emb, pos, embed_text, weight, history, neutral, decay
         self.steerable, self._req = embed_text is not None, {}
     def prepare(self, requests:list):
         "Embed the requests not embedded yet, in one batch."
         if todo := sorted({r for r in requests if r and r != self.neutral and r not in self._req} if self.steerable else set()):
             self._req.update(zip(todo, unit(self.embed_text(todo))))
     def user_vector(self, case:Case, request:str) -> np.ndarray:
-        "The query vector: the history's mean embedding, moved towards the request's."
-        q = unit(self.emb[[self.pos[i] for i in case.history[-self.history:]]].mean(0))
+        "The query vector: the history's mean embedding (recency-weighted where `decay` < 1), moved towards the request's."
+        vs = self.emb[[self.pos[i] for i in case.history[-self.history:]]]
+        q = unit(vs.mean(0)) if self.decay == 1 else recency_centroid(vs, self.decay)
         if self.steerable and request and request != self.neutral:
             self.prepare([request]); q = unit(q + self.weight * self._req[request])
         return q
@@ -96,15 +99,22 @@ class EngineMethod(Method):
         return unconstrained_valid(self.rec.model, self.rec.tok, torch.tensor([ids], device=self.rec.device), self.rec.trie)
 
 # %% ../nbs/eval_methods.ipynb #bc7e860b
+def validated_history_decay(run_dir:Path) -> float:
+    "The history recency the run's generative dial validated (`history_decay` in its dial file), else 1 (the plain mean)."
+    f = dial_path(run_dir, 'generative')
+    return check_history_decay(json.loads(f.read_text()).get('history_decay', 1.0)) if f.exists() else 1.0
+
 def make_baselines(ed:EvalData, cfg:EvalConfig, texts:TextCache|None=None) -> tuple:
-    "`(methods, not_run)`: popularity, text kNN, contrastive kNN and SASRec (where its rankings exist); `not_run` says why one is missing."
+    "`(methods, not_run)`: popularity, text kNN, contrastive kNN, history kNN (the generative head's history prior alone) and SASRec (where its rankings exist); `not_run` says why one is missing."
     texts = texts or TextCache(RunDir(ed.run_dir).saved_config('contrastive').get('text_encoder', ''))  # the encoder the contrastive stage used
     pos, not_run = ed.cands.pos, {}
     text_emb = unit(texts.encode(item_texts(ed.ds), progress=False))
     cmodel = load_contrastive(ed.run_dir/'contrastive'); cmodel.texts = texts
     methods = [Popularity(ed.train_counts),
                EmbeddingKNN('text-knn', text_emb, pos, lambda t: texts.encode(t, progress=False), cfg.steer_weight, cfg.knn_history, cfg.request),
-               EmbeddingKNN('contrastive-knn', ed.item_emb, pos, cmodel.embed_text, cfg.steer_weight, cfg.knn_history, cfg.request)]
+               EmbeddingKNN('contrastive-knn', ed.item_emb, pos, cmodel.embed_text, cfg.steer_weight, cfg.knn_history, cfg.request),
+               EmbeddingKNN('history-knn', with_collaborative(ed.item_emb, ed.split, ed.cands.item_ids, HISTORY_COLLAB_DIM), pos, None, history=cfg.knn_history,
+                            neutral=cfg.request, decay=validated_history_decay(ed.run_dir))]  # the history prior's item space and recency, without the LLM
     sasrec = RunDir(ed.run_dir).path('baselines', 'sasrec')
     if sasrec.exists(): methods.append(RankedLists('sasrec', sasrec, pos))
     else: not_run['sasrec'] = f'not run: no {sasrec.relative_to(ed.run_dir)} in the run folder; `make sasrec` trains SASRec (RecBole) on this split and writes it'
