@@ -160,12 +160,12 @@ class DenseRecommender(Recommender):
         at, ws, pl = (torch.as_tensor(c, device=z.device) for c in zip(*spans))
         qs = guided(z[at], z[pl], ws[:, None].to(z))
         histories = [torch.as_tensor(self.index.rows(s.history), device=qs.device) for s, _, _ in queries] if self.history_weight else []
-        plains = F.normalize(z[pl], dim=-1) if after else None
-        steered = with_history(qs, histories, self.history_weight, plains).cpu().numpy()
+        plains, decay = F.normalize(z[pl], dim=-1) if after else None, self.history_decay_default()
+        steered = with_history(qs, histories, self.history_weight, plains, decay).cpu().numpy()
         out = []
         for r, j in enumerate(reads):
             if j is None: out.append((steered[r], None)); continue
-            neutral = with_history(F.normalize(z[pl[r]][None], dim=-1), histories[r:r + 1], self.history_weight)[0].cpu().numpy()
+            neutral = with_history(F.normalize(z[pl[r]][None], dim=-1), histories[r:r + 1], self.history_weight, decay=decay)[0].cpu().numpy()
             out.append((neutral, self.reader.polarity(queries[r][1], j) * bonus * self.attribute_rows[j]))  # a negated request: a penalty
         return out
 

@@ -22,7 +22,8 @@ from .recommender import load_recommender
 # %% auto #0
 __all__ = ['PRIORS', 'DialConfig', 'dial_weights', 'dial_bonuses', 'dial_priors', 'dial_history_priors', 'dial_history_decays',
            'curve_point', 'dial_curve', 'steer_score', 'pick_guidance', 'pick_bonus', 'prior_curve', 'pick_prior',
-           'decay_curve', 'pick_decay', 'run_dial', 'merge_dial_reports', 'format_dial', 'plot_dial']
+           'decay_curve', 'history_item_space', 'pick_decay', 'run_dial', 'merge_dial_reports', 'format_dial',
+           'plot_dial']
 
 # %% ../nbs/dial.ipynb #b3413dc9
 @dataclass
@@ -39,7 +40,7 @@ class DialConfig:
     bonus_modes: str = 'dense'        # heads whose attribute bonus is validated (the generative head's is a log-weight, so it takes larger bonuses, e.g. 0,1,2,4)
     priors: str = ''                  # generative head: popularity-prior weights (`EngineConfig.item_prior`) validated by unsteered ranking before the guidance curve, e.g. '0,0.5,1,2'; '' keeps the run's
     history_priors: str = ''          # generative head: history-prior weights (`EngineConfig.history_prior`) validated by unsteered ranking after the popularity prior, before the guidance curve, e.g. '0,2,4,8'; '' keeps the run's
-    history_decays: str = ''          # generative head: the history prior's recency decays (`EngineConfig.history_decay`) validated before its weights, by the history centroid's own ranking of every validation user (`decay_curve`, no LLM), e.g. '1,0.7,0.5,0.3'; '' keeps the run's
+    history_decays: str = ''          # both heads: the history's recency decays (`EngineConfig.history_decay`) validated before its weights, by the history centroid's own ranking of every validation user (`decay_curve`, no LLM), e.g. '1,0.7,0.5,0.3'; '' keeps the run's
     prior_users: int = 300            # seeded validation users of those ranking curves (a ranking difference needs hundreds)
     device: str = 'auto'
     seed: int = 0
@@ -188,6 +189,10 @@ def decay_curve(space:np.ndarray, # [items, d] the history prior's unit item vec
         out.append({'history_decay': d, 'hit@10': ci(rank < 10), 'ndcg@10': ci(np.where(rank < 10, 1 / np.log2(rank + 2), 0.0)), 'users': len(cases)})
     return out
 
+def history_item_space(rec) -> tuple:
+    "`(unit item vectors, item id -> row)` of the space a head's history counts in: the generative head's history prior (`history_space`), the dense head's pull (its index)."
+    return (rec.index.rows(rec.index.ids), rec.index.pos) if rec.mode == 'dense' else (rec.history_space(), rec.trie.row)
+
 def pick_decay(curve:list) -> tuple:
     "`(decay, why)`: the decay whose history centroid ranks best by validation NDCG@10 (the larger, nearer the plain mean, on a tie)."
     best = max(curve, key=lambda p: (p['ndcg@10']['mean'], p['history_decay']))
@@ -211,11 +216,11 @@ def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
         except (ValueError, FileNotFoundError) as e: res['notes'].append(f'{mode}: not measured ({str(e).splitlines()[0]})'); log(res['notes'][-1]); continue
         f, prior = dial_path(run_dir, mode), {}
         before = json.loads(f.read_text()) if f.exists() else {}  # what an earlier dial of this head validated
-        if mode == 'generative' and decays:
-            t0 = time.time(); space = rec.history_space(); dcurve = decay_curve(space, rec.trie.row, list(ed.cases.values()), decays, ecfg)
+        if decays:
+            t0 = time.time(); dcurve = decay_curve(*history_item_space(rec), list(ed.cases.values()), decays, ecfg)
             d, dwhy = pick_decay(dcurve); rec.cfg = dataclasses.replace(rec.cfg, history_decay=d)
             prior.update(history_decay=d, history_decay_why=dwhy, history_decays=decays)
-            res['heads'][mode] = {'decay_curve': dcurve, 'decay_wall_s': round(time.time() - t0, 1), 'history_decay': d, 'history_decay_why': dwhy}; log(f'[dial] generative: history decay {d:g} ({dwhy})')
+            res['heads'][mode] = {'decay_curve': dcurve, 'decay_wall_s': round(time.time() - t0, 1), 'history_decay': d, 'history_decay_why': dwhy}; log(f'[dial] {mode}: history decay {d:g} ({dwhy})')
         for s, ws in psweep.items():
             t0 = time.time(); pcurve = prior_curve(rec, ed, ws, sample_users(ed, cfg.prior_users, cfg.seed), ecfg, cfg.progress, s)
             p, pwhy = pick_prior(pcurve, s); rec.cfg = dataclasses.replace(rec.cfg, **{s: p})

@@ -326,11 +326,13 @@ def load_head(folder:str|Path, device:str='cpu') -> DenseHead:
     head = DenseHead(**blob['dims']); head.load_state_dict(blob['state']); return head.to(device).eval()
 
 # %% ../nbs/encoders.ipynb #646c9d97
-def history_centroids(histories:list, # per row, the item-space rows [m, d] of that user's history (m may be 0)
+def history_centroids(histories:list, # per row, the item-space rows [m, d] of that user's history (m may be 0), oldest first
                       d:int, # the item space's width
+                      decay:float=1.0, # the history's recency: the item j steps before the last weighs decay**j (as `talkwalk.catalog.recency_centroid`; 1: the plain mean)
                      ) -> torch.Tensor:
-    "[n, d] unit centroid of each row's history in the item space; a zero row where the history is empty."
-    return F.normalize(torch.stack([h.mean(0) if len(h) else torch.zeros(d) for h in histories]).float(), dim=-1)
+    "[n, d] unit centroid of each row's history in the item space (recency-weighted where `decay` < 1); a zero row where the history is empty."
+    weighted = lambda h: h.mean(0) if decay == 1 else (decay ** torch.arange(len(h) - 1, -1, -1, dtype=torch.float64)).to(h.dtype)[:, None].mul(h).sum(0)
+    return F.normalize(torch.stack([weighted(h) if len(h) else torch.zeros(d) for h in histories]).float(), dim=-1)
 
 def guided(z:torch.Tensor, # [n, d] the head's queries of the contexts with the request
            plain:torch.Tensor, # [n, d] its queries of the same contexts without it
@@ -343,9 +345,10 @@ def with_history(z:torch.Tensor, # [n, d] the head's unit queries
                  histories:list, # per row, the item-space rows [m, d] of that user's history (m may be 0)
                  weight:float, # the history's weight (`DenseConfig.history_weight`); 0 returns `z` unchanged
                  plain:torch.Tensor|None=None, # [n, d] unit queries of the same contexts with the neutral request: the pull goes to these, and the request's move `z - plain` is added after it
+                 decay:float=1.0, # the history's recency (`history_centroids`; 1: the plain mean)
                 ) -> torch.Tensor:
     "Unit `z + weight * unit(history centroid)` per row: the head's query pulled toward where history kNN ranks from (an empty history adds nothing); with `plain`, the request's move is not diluted by the pull."
     if not weight: return z
-    cen = history_centroids([h.cpu() for h in histories], z.shape[1]).to(z)
+    cen = history_centroids([h.cpu() for h in histories], z.shape[1], decay).to(z)
     if plain is None: return F.normalize(z + weight * cen, dim=-1)
     return F.normalize(F.normalize(plain + weight * cen, dim=-1) + z - plain, dim=-1)

@@ -58,9 +58,9 @@ def _log_wandb(run, results:dict):
 PRIOR_ABLATIONS = {'item_prior': ('noprior', 0.0), 'history_prior': ('nohistory', 0.0), 'history_decay': ('nodecay', 1.0)}  # the generative head's fused priors and the history's recency -> (the suffix of the variant ranked without it, the setting that leaves it out)
 
 def prior_ablations(rec) -> list:
-    "The `PRIOR_ABLATIONS` settings a generative head serves with: each prior that is on, and the history's recency where the history prior is on."
+    "The `PRIOR_ABLATIONS` settings a head serves with: each prior that is on, and the history's recency where the history counts (the generative head's history prior, the dense head's pull)."
     on = [s for s, (_, off) in PRIOR_ABLATIONS.items() if getattr(rec, f'{s}_default')() != off]
-    return [s for s in on if s != 'history_decay' or 'history_prior' in on]
+    return [s for s in on if s != 'history_decay' or 'history_prior' in on or getattr(rec, 'history_weight', 0)]
 
 def _without_prior(rec, m:EngineMethod, cases:list, ed:EvalData, cfg:EvalConfig, records:dict,
                    setting:str='item_prior', # the prior left out (one of `PRIOR_ABLATIONS`)
@@ -94,6 +94,9 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
                                     f'content + collaborative item space; `EngineConfig.history_prior`, validated by `talkwalk dial`, {repo_relative(dial_path(ed.run_dir, mode))}); '
                                     f'`talkwalk-{stage}-nohistory` ranks with the same model without it'
                                     + (f'; the centroid weighs the item j steps before the last {d:g}^j (`EngineConfig.history_decay`), `talkwalk-{stage}-nodecay` ranks with the plain mean' if (d := rec.history_decay_default()) != 1 else ''))
+        if mode == 'dense' and rec.history_weight and (d := rec.history_decay_default()) != 1:
+            results['notes'].append(f'dense head: the history pull\'s centroid weighs the item j steps before the last {d:g}^j (`EngineConfig.history_decay`, validated by `talkwalk dial`, '
+                                    f'{repo_relative(dial_path(ed.run_dir, mode))}); `talkwalk-dense-nodecay` ranks with the plain mean')
         if suite and (b := rec.attribute_bonus_default()):
             how = 'query plus an attribute bonus' if mode == 'dense' else 'context (without the request), each SID code also scoring its share of a prior weighing the items with the attribute by e^bonus, bonus'
             results['notes'].append(f'{mode} head{" stage " + stage if stage else ""}: requests the reader reads as naming an attribute rank from the unsteered {how} {b:g} '
@@ -103,7 +106,7 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
             m = EngineMethod(v['name'], rec, ed.cands.pos, v['with_meta'], cfg.llm_k)
             records[m.name] = run_ranking([m], cases, ed.cands, cfg.request, cfg.depth, cfg.progress)[m.name]
             if mode == 'generative': records[m.name + '/valid_format'] = [float(m.valid_format(c, cfg.request)) for c in cases]
-            if mode == 'generative' and v['with_meta']:
+            if v['with_meta']:
                 for s in prior_ablations(rec): _without_prior(rec, m, cases, ed, cfg, records, s)
             if v['with_meta'] and suite:
                 steer_raw[m.name] = run_steer([m], suite, ed, cfg, records, cfg.progress)[m.name]

@@ -83,7 +83,7 @@ class EngineConfig:
     max_guidance: float = 16.0     # the largest w a request may ask for
     item_prior: float|None = None  # generative head: weight of the training-popularity prior fused into the beam search (`TokenTrie.set_prior`; 0 = the model alone); None: the run's validated value (`item_prior` in <run>/dial/generative.json, `talkwalk dial`), else 0
     history_prior: float|None = None # generative head: weight of a per-session item prior fused into the beam search like the attribute bonus: each item's log-weight is this x cos(item, the session history's centroid) in the content + collaborative item space (`GenerativeRecommender.history_space`; 0 = off); None: the run's validated value (`history_prior` in <run>/dial/generative.json, `talkwalk dial`), else 0
-    history_decay: float|None = None # generative head: the history prior's recency: in the history's centroid the item j steps before the last weighs history_decay**j (1 = the plain mean; 0.5 halves each step back; `talkwalk.catalog.recency_centroid`); None: the run's validated value (`history_decay` in <run>/dial/generative.json, `talkwalk dial --history-decays`), else 1
+    history_decay: float|None = None # the history's recency, in the generative head's history prior and the dense head's history pull: in the history's centroid the item j steps before the last weighs history_decay**j (1 = the plain mean; 0.5 halves each step back; `talkwalk.catalog.recency_centroid`); None: the run's validated value (`history_decay` in <run>/dial/<mode>.json, `talkwalk dial --history-decays`), else 1
     attribute_bonus: float|None = None # score bonus (0-10) for items with the attribute a request names, as the text encoder reads it (talkwalk.reader.AttributeReader): the dense head adds it to the cosine, the generative head spreads it over the trie as a log-weight; 0 = off; None: the run's validated value (<run>/dial/<mode>.json), else 0
     read_undo: bool = True         # a request the reader reads as an undo ('go back') returns the session to the list before the last answer (`Recommender.ranked_from`); False: the head reads it from the conversation like any request
     undo_restores: bool = True     # an undo shows again the list of the turn it returns to (ranked from that turn's state, only what that turn excluded excluded); False: that state's next items, everything shown so far excluded
@@ -472,7 +472,7 @@ def history_prior_default(self:Recommender) -> float:
 
 @patch
 def history_decay_default(self:Recommender) -> float:
-    "The generative head's history recency: `EngineConfig.history_decay`, else the run's validated one (`history_decay` in `dial_path`), else 1 (the plain mean)."
+    "The history's recency (the generative head's history prior, the dense head's pull): `EngineConfig.history_decay`, else the run's validated one (`history_decay` in `dial_path`), else 1 (the plain mean)."
     return self._validated('history_decay', check_history_decay, 1.0)
 
 @contextmanager
