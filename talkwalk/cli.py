@@ -298,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--bonus-modes', dest='bonus_modes', default=None, help="heads whose attribute bonus is validated, comma separated (default dense; the generative head's bonus is a log-weight: e.g. --bonuses 0,1,2,4)")
     d.add_argument('--priors', default=None, help="generative head: popularity-prior weights validated by ranking before the guidance, comma separated, e.g. 0,0.5,1,2 (default '': keep the run's)")
     d.add_argument('--history-priors', dest='history_priors', default=None, help="generative head: history-prior weights validated by ranking after the popularity prior, comma separated, e.g. 0,2,4,8 (default '': keep the run's)")
-    d.add_argument('--history-decays', dest='history_decays', default=None, help="generative head: the history prior's recency decays (1 = the plain mean) validated before its weights by the history centroid's own ranking of every validation user, comma separated, e.g. 1,0.7,0.5,0.3 (default '': keep the run's)")
+    d.add_argument('--history-decays', dest='history_decays', default=None, help="both heads: the history's recency decays (1 = the plain mean; the generative head's history prior, the dense head's pull) validated before the prior's weights by the history centroid's own ranking of every validation user, comma separated, e.g. 1,0.7,0.5,0.3 (default '': keep the run's)")
     d.add_argument('--prior-users', dest='prior_users', type=int, default=None, help='seeded validation users of the prior curves (default 300)')
     d.add_argument('--device', default=None, help='auto (default), cpu or cuda')
     d.add_argument('--report', default=None, help='write <report>.md, .json and .png (e.g. reports/dial_ml-100k)')

@@ -75,7 +75,7 @@ def dial_history_priors(cfg:DialConfig) -> list:
     return _prior_weights(cfg.history_priors, 'history_priors', check_history_prior, cfg.prior_users)
 
 def dial_history_decays(cfg:DialConfig) -> list:
-    "The generative head's history decays to validate, checked (each above 0, at most 1), sorted; empty: keep the run's."
+    "The history decays to validate (either head), checked (each above 0, at most 1), sorted; empty: keep the run's."
     try: return sorted({check_history_decay(float(x)) for x in cfg.history_decays.split(',') if x.strip()})
     except ValueError as e: raise ValueError(f'history_decays={cfg.history_decays!r}: {e}') from None
 
@@ -171,7 +171,7 @@ def pick_prior(curve:list, setting:str='item_prior') -> tuple:
                                 + (f"; without the prior {base['ndcg@10']['mean']:.4f} / {base['hit@10']['mean']:.3f}" if base else '') + f" ({best['users']} users)")
 
 # %% ../nbs/dial.ipynb #decay0code
-def decay_curve(space:np.ndarray, # [items, d] the history prior's unit item vectors (`GenerativeRecommender.history_space`)
+def decay_curve(space:np.ndarray, # [items, d] the unit item vectors a head's history counts in (`history_item_space`)
                 row:dict, # item id -> its row of `space`
                 cases:list, # validation `Case`s (histories oldest first)
                 decays:list, ecfg:EvalConfig, chunk:int=512) -> list:

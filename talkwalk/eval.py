@@ -55,7 +55,7 @@ def _log_wandb(run, results:dict):
                          'figures/latency': plot_latency(results, d/'latency.png')})
 
 # %% ../nbs/05_eval.ipynb #2c38c765
-PRIOR_ABLATIONS = {'item_prior': ('noprior', 0.0), 'history_prior': ('nohistory', 0.0), 'history_decay': ('nodecay', 1.0)}  # the generative head's fused priors and the history's recency -> (the suffix of the variant ranked without it, the setting that leaves it out)
+PRIOR_ABLATIONS = {'item_prior': ('noprior', 0.0), 'history_prior': ('nohistory', 0.0), 'history_decay': ('nodecay', 1.0)}  # the heads' fused priors and the history's recency -> (the suffix of the variant ranked without it, the setting that leaves it out)
 
 def prior_ablations(rec) -> list:
     "The `PRIOR_ABLATIONS` settings a head serves with: each prior that is on, and the history's recency where the history counts (the generative head's history prior, the dense head's pull)."
