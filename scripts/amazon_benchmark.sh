@@ -40,6 +40,9 @@ $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-de
   --history-priors 0,4,8,16,20 --prior-users 300 --bonus-modes '' --report reports/dial_amazon-scientific-recency
 $B/talkwalk dense --config configs/ranking/amazon-scientific-dense.yaml --run $R --report reports/dense_amazon-scientific
 $B/talkwalk dial --run $R --modes dense --users 20 --weights 0,2,4 --bonuses 0,0.2,0.5,1 --report reports/dial_amazon-scientific
+# the dense head's history pull at the recency its own item space validates (every validation user's centroid ranking), w and bonus kept
+$B/talkwalk dial --run $R --modes dense --users 20 --weights 0 --history-decays 1,0.8,0.7,0.6,0.5,0.4,0.3 --bonus-modes '' \
+  --report reports/dial_amazon-scientific-dense-recency
 make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 30 --seed 2020 --topk 100 --threads 2"
 make papermill PROFILE=amazon-dense NOTEBOOKS=nbs/05_eval.ipynb  # the baselines and the dense head
 make papermill PROFILE=amazon NOTEBOOKS=nbs/05_eval.ipynb  # the baselines and the generative head, the dense head carried over
