@@ -13,9 +13,9 @@ from .utils import unit
 
 # %% auto #0
 __all__ = ['FIELD_KINDS', 'HISTORY_COLLAB_DIM', 'DataError', 'Field', 'Dataset', 'is_missing', 'values_of', 'Split',
-           'collaborative_item_embeddings', 'with_collaborative', 'recency_centroid', 'leave_one_out',
-           'descriptions_dir', 'load_descriptions', 'bucket_phrase', 'decade_of', 'with_article', 'describe_item',
-           'describe_user', 'describe_composite', 'describe_affinity', 'item_texts', 'user_profile',
+           'collaborative_item_embeddings', 'with_collaborative', 'recency_weights', 'recency_centroid',
+           'leave_one_out', 'descriptions_dir', 'load_descriptions', 'bucket_phrase', 'decade_of', 'with_article',
+           'describe_item', 'describe_user', 'describe_composite', 'describe_affinity', 'item_texts', 'user_profile',
            'load_data_artifacts']
 
 # %% ../nbs/catalog.ipynb #c7856636
@@ -101,12 +101,17 @@ def with_collaborative(content:np.ndarray, # [items, d] content embeddings (unit
     "Unit rows of `content` beside `weight` x the training interactions' collaborative embeddings (`collaborative_item_embeddings`): the dense head's item space, and the generative head's history prior's."
     return unit(np.hstack([content, weight * collaborative_item_embeddings(split, ids, dim, seed)]).astype(np.float32))
 
+def recency_weights(m:int, # the history's length
+                    decay:float=1.0, # each item's weight relative to the next one's (1: every item the same)
+                   ) -> np.ndarray:
+    "[m] float64 weights of a history's items, oldest first: the item `j` steps before the last weighs `decay ** j`."
+    return decay ** np.arange(m, dtype=np.float64)[::-1]
+
 def recency_centroid(vectors:np.ndarray, # [m, d] a history's item vectors, oldest first
                      decay:float=1.0, # each item's weight relative to the next one's (1: the plain mean)
                     ) -> np.ndarray:
     "Unit weighted mean of a history's vectors, the item `j` steps before the last weighing `decay ** j`: where the history is heading, not only where it has been."
-    w = decay ** np.arange(len(vectors), dtype=np.float64)[::-1]
-    return unit((w[:, None] * vectors).sum(0)).astype(np.float32)
+    return unit((recency_weights(len(vectors), decay)[:, None] * vectors).sum(0)).astype(np.float32)
 
 def leave_one_out(inter:pd.DataFrame, # chronological interactions (as in `Dataset.interactions`)
                   max_history:int=20) -> Split:

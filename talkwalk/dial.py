@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 from .utils import write_json_atomic, write_text_atomic, atomic_path, machine_info
-from .session import dial_path, check_guidance, check_attribute_bonus, check_item_prior, check_history_prior, check_history_decay, engine_config
+from .session import dial_path, read_dial, check_guidance, check_attribute_bonus, check_item_prior, check_history_prior, check_history_decay, engine_config
 from .catalog import recency_centroid
 from .prompts import catalogue_attributes
 from .eval_data import EvalConfig, EvalData, load_eval_data, sample_users
@@ -20,10 +20,10 @@ from .eval_steer import steer_suite, summarise_steer
 from .recommender import load_recommender
 
 # %% auto #0
-__all__ = ['PRIORS', 'DialConfig', 'dial_weights', 'dial_bonuses', 'dial_priors', 'dial_history_priors', 'dial_history_decays',
-           'curve_point', 'dial_curve', 'steer_score', 'pick_guidance', 'pick_bonus', 'prior_curve', 'pick_prior',
-           'decay_curve', 'history_item_space', 'pick_decay', 'run_dial', 'merge_dial_reports', 'format_dial',
-           'plot_dial']
+__all__ = ['PRIORS', 'HELD', 'DialConfig', 'dial_weights', 'dial_bonuses', 'dial_priors', 'dial_history_priors',
+           'dial_history_decays', 'curve_point', 'dial_curve', 'steer_score', 'pick_guidance', 'pick_bonus',
+           'prior_curve', 'pick_prior', 'decay_curve', 'history_item_space', 'pick_decay', 'run_dial',
+           'merge_dial_reports', 'format_dial', 'plot_dial']
 
 # %% ../nbs/dial.ipynb #b3413dc9
 @dataclass
@@ -71,7 +71,7 @@ def dial_priors(cfg:DialConfig) -> list:
     return _prior_weights(cfg.priors, 'priors', check_item_prior, cfg.prior_users)
 
 def dial_history_priors(cfg:DialConfig) -> list:
-    "The generative head's history-prior weights to validate, checked (each from 0 to 20), sorted; empty: keep the run's."
+    "The generative head's history-prior weights to validate, checked (each from 0 to 50), sorted; empty: keep the run's."
     return _prior_weights(cfg.history_priors, 'history_priors', check_history_prior, cfg.prior_users)
 
 def dial_history_decays(cfg:DialConfig) -> list:
@@ -144,6 +144,8 @@ def pick_bonus(curve:list, # `curve_point`s over 'attribute_bonus'
 
 # %% ../nbs/dial.ipynb #prior2code
 PRIORS = {'item_prior': ('prior', 'popularity prior'), 'history_prior': ('history_prior', 'history prior')}  # `EngineConfig` field -> (its report keys' prefix, its name)
+HELD = {'generative': {'item_prior': 'popularity prior', 'history_prior': 'history prior', 'history_decay': 'history decay', 'attribute_bonus': 'attribute bonus'},
+        'dense': {'history_decay': 'history decay', 'attribute_bonus': 'attribute bonus'}}  # per head, the settings a dial may leave as they were -> their names in the report
 
 def prior_curve(rec, # a loaded generative `Recommender`; its `setting` is set per point and restored
                 ed:EvalData, # validation cases (`load_eval_data(run, on='valid')`)
@@ -215,7 +217,8 @@ def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
         try: rec = load_recommender(run_dir, mode=mode, stage=cfg.stage, device=cfg.device, guidance=0.0, quantize='none', **unset)  # float32, as the evaluation
         except (ValueError, FileNotFoundError) as e: res['notes'].append(f'{mode}: not measured ({str(e).splitlines()[0]})'); log(res['notes'][-1]); continue
         f, prior = dial_path(run_dir, mode), {}
-        before = json.loads(f.read_text()) if f.exists() else {}  # what an earlier dial of this head validated
+        before = read_dial(run_dir, mode)  # what an earlier dial of this head validated
+        held = {s: getattr(rec, f'{s}_default')() for s in HELD.get(mode, {}) if s not in unset and not (s == 'history_decay' and decays)}  # what every curve below runs at
         if decays:
             t0 = time.time(); dcurve = decay_curve(*history_item_space(rec), list(ed.cases.values()), decays, ecfg)
             d, dwhy = pick_decay(dcurve); rec.cfg = dataclasses.replace(rec.cfg, history_decay=d)
@@ -228,7 +231,7 @@ def run_dial(run_dir:str|Path, cfg:DialConfig|None=None, log=print) -> dict:
             res['heads'][mode] = {**res['heads'].get(mode, {}), f'{key}_curve': pcurve, f'{key}_wall_s': round(time.time() - t0, 1), **got}; log(f'[dial] generative: {name} {p:g} ({pwhy})')
         t0 = time.time(); curve = dial_curve(rec, ed, weights, users, ecfg, cfg.progress)
         w, why = pick_guidance(curve, cfg.keep_hit)
-        res['heads'][mode] = {**res['heads'].get(mode, {}), 'curve': curve, 'guidance': w, 'why': why, 'wall_s': round(time.time() - t0, 1)}
+        res['heads'][mode] = {**res['heads'].get(mode, {}), 'curve': curve, 'guidance': w, 'why': why, 'wall_s': round(time.time() - t0, 1), 'held': held}
         if sweep:
             rec.cfg = dataclasses.replace(rec.cfg, guidance=w); t0 = time.time()
             bcurve = dial_curve(rec, ed, bonuses, users, ecfg, cfg.progress, setting='attribute_bonus'); b, bwhy = pick_bonus(bcurve, cfg.steer_floor)
@@ -273,6 +276,9 @@ def format_dial(res:dict, command:str='') -> str:
     for mode, h in res['heads'].items():
         base = next((p['ms_per_turn'] for p in h['curve'] if p['guidance'] == 0), None)
         out += [f'## {mode} head: default guidance {h["guidance"]:g}', '']
+        if h.get('held'):
+            out += ['Not varied by this dial, at the values the run had before it (`EngineConfig` defaults or its earlier dial): '
+                    + ', '.join(f"{HELD[mode][s]} {v:g}" for s, v in h['held'].items()) + '.', '']
         if h.get('decay_curve'):
             out += [f"History decay first (`EngineConfig.history_decay`: every item outside the history ranked by cosine to its recency-weighted centroid, {h['decay_curve'][0]['users']:,} validation users, "
                     f"no LLM): default {h['history_decay']:g}. Rule: {h['history_decay_why']}. Wall time {h['decay_wall_s']:.0f} s. What follows runs at that decay.", '',

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 from .utils import atomic_path, cache_dir, unit
 from .run import ArtifactError, artifact
-from .catalog import is_missing
+from .catalog import is_missing, recency_weights
 
 # %% auto #0
 __all__ = ['KINDS', 'default_text_encoder', 'load_text_encoder', 'TextCache', 'FieldSpec', 'Featurizer', 'MetadataEncoder',
@@ -331,7 +331,7 @@ def history_centroids(histories:list, # per row, the item-space rows [m, d] of t
                       decay:float=1.0, # the history's recency: the item j steps before the last weighs decay**j (as `talkwalk.catalog.recency_centroid`; 1: the plain mean)
                      ) -> torch.Tensor:
     "[n, d] unit centroid of each row's history in the item space (recency-weighted where `decay` < 1); a zero row where the history is empty."
-    weighted = lambda h: h.mean(0) if decay == 1 else (decay ** torch.arange(len(h) - 1, -1, -1, dtype=torch.float64)).to(h.dtype)[:, None].mul(h).sum(0)
+    weighted = lambda h: h.mean(0) if decay == 1 else torch.from_numpy(recency_weights(len(h), decay)).to(h.dtype)[:, None].mul(h).sum(0)
     return F.normalize(torch.stack([weighted(h) if len(h) else torch.zeros(d) for h in histories]).float(), dim=-1)
 
 def guided(z:torch.Tensor, # [n, d] the head's queries of the contexts with the request

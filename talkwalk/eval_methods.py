@@ -15,12 +15,12 @@ from .decoding import unconstrained_valid
 from .metrics import (target_rank, ranking_metrics, hierarchical_accuracy, coverage, intra_list_diversity, latency_summary,
                               bootstrap_ci)
 from .encoders import TextCache, load_contrastive
-from .session import Recommender, Session, clean_request, dial_path, check_history_decay
+from .session import Recommender, Session, clean_request, check_history_decay, validated_setting
 from .eval_data import EvalConfig, EvalError, Case, Candidates, rank_items, EvalData
 
 # %% auto #0
-__all__ = ['Method', 'rank_for', 'Popularity', 'EmbeddingKNN', 'RankedLists', 'EngineMethod', 'validated_history_decay',
-           'make_baselines', 'llm_variants', 'variant_not_run', 'run_ranking', 'user_metrics', 'summarise_ranking']
+__all__ = ['Method', 'rank_for', 'Popularity', 'EmbeddingKNN', 'RankedLists', 'EngineMethod', 'make_baselines', 'llm_variants',
+           'variant_not_run', 'run_ranking', 'user_metrics', 'summarise_ranking']
 
 # %% ../nbs/eval_methods.ipynb #267921a2
 class Method:
@@ -99,11 +99,6 @@ class EngineMethod(Method):
         return unconstrained_valid(self.rec.model, self.rec.tok, torch.tensor([ids], device=self.rec.device), self.rec.trie)
 
 # %% ../nbs/eval_methods.ipynb #bc7e860b
-def validated_history_decay(run_dir:Path) -> float:
-    "The history recency the run's generative dial validated (`history_decay` in its dial file), else 1 (the plain mean)."
-    f = dial_path(run_dir, 'generative')
-    return check_history_decay(json.loads(f.read_text()).get('history_decay', 1.0)) if f.exists() else 1.0
-
 def make_baselines(ed:EvalData, cfg:EvalConfig, texts:TextCache|None=None) -> tuple:
     "`(methods, not_run)`: popularity, text kNN, contrastive kNN, history kNN (the generative head's history prior alone) and SASRec (where its rankings exist); `not_run` says why one is missing."
     texts = texts or TextCache(RunDir(ed.run_dir).saved_config('contrastive').get('text_encoder', ''))  # the encoder the contrastive stage used
@@ -114,7 +109,7 @@ def make_baselines(ed:EvalData, cfg:EvalConfig, texts:TextCache|None=None) -> tu
                EmbeddingKNN('text-knn', text_emb, pos, lambda t: texts.encode(t, progress=False), cfg.steer_weight, cfg.knn_history, cfg.request),
                EmbeddingKNN('contrastive-knn', ed.item_emb, pos, cmodel.embed_text, cfg.steer_weight, cfg.knn_history, cfg.request),
                EmbeddingKNN('history-knn', with_collaborative(ed.item_emb, ed.split, ed.cands.item_ids, HISTORY_COLLAB_DIM), pos, None, history=cfg.knn_history,
-                            neutral=cfg.request, decay=validated_history_decay(ed.run_dir))]  # the history prior's item space and recency, without the LLM
+                            neutral=cfg.request, decay=validated_setting(ed.run_dir, 'generative', 'history_decay', check_history_decay, 1.0))]  # the history prior's item space and recency, without the LLM
     sasrec = RunDir(ed.run_dir).path('baselines', 'sasrec')
     if sasrec.exists(): methods.append(RankedLists('sasrec', sasrec, pos))
     else: not_run['sasrec'] = f'not run: no {sasrec.relative_to(ed.run_dir)} in the run folder; `make sasrec` trains SASRec (RecBole) on this split and writes it'

@@ -4,7 +4,7 @@
 
 # %% ../nbs/session.ipynb #a63ddaad
 from __future__ import annotations
-import dataclasses, json, math, re, threading, uuid
+import dataclasses, functools, json, math, re, threading, uuid
 from contextlib import contextmanager
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -21,9 +21,9 @@ from .reader import AttributeReader, run_reader
 # %% auto #0
 __all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'defuse',
            'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words', 'explain', 'Rec',
-           'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'check_weight',
-           'check_attribute_bonus', 'check_item_prior', 'check_history_prior', 'check_history_decay', 'check_weights',
-           'engine_config', 'TurnPlan', 'TurnRequest']
+           'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'read_dial',
+           'validated_setting', 'check_weight', 'check_attribute_bonus', 'check_item_prior', 'check_history_prior',
+           'check_history_decay', 'check_weights', 'engine_config', 'TurnPlan', 'TurnRequest']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -410,12 +410,30 @@ def dial_path(run_dir:str|Path, mode:str) -> Path:
     "Where `talkwalk dial` saves a head's validated steering strength: `<run>/dial/<mode>.json`."
     return Path(run_dir)/'dial'/f'{mode}.json'
 
+@functools.lru_cache(maxsize=32)
+def _parsed_dial(path:str, stamp:tuple) -> dict:
+    "The dial file at `path` as it was at `stamp` (its mtime, size and inode), parsed once: a turn reads several of its settings."
+    try: return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e: raise EngineError(f'{path} is not valid JSON ({e}): run `talkwalk dial` again to rewrite it, or delete it to use the defaults') from None
+
+def read_dial(run_dir:str|Path, mode:str) -> dict:
+    "The settings `talkwalk dial` validated for the `mode` head of `run_dir` (`dial_path`), {} where it has none; the file is parsed again only when it changes."
+    f = dial_path(run_dir, mode)
+    try: st = f.stat()
+    except FileNotFoundError: return {}
+    return dict(_parsed_dial(str(f), (st.st_mtime_ns, st.st_size, st.st_ino)))
+
+def validated_setting(run_dir:str|Path, mode:str, name:str, # the dial file's key (an `EngineConfig` field)
+                      check, # the field's check (`check_item_prior`, ...): a bad saved value fails naming it
+                      default:float=0.0) -> float:
+    "The value of `name` the run's dial validated for the `mode` head, checked; `default` where the dial set none."
+    return check(read_dial(run_dir, mode).get(name, default))
+
 @patch
 def guidance_default(self:Recommender) -> float:
     "The engine's steering strength: `EngineConfig.guidance`, else the run's validated one (`dial_path`), else 0."
     if self.cfg.guidance is not None: return check_guidance(self.cfg.guidance, self.cfg.max_guidance)
-    f = dial_path(self.run_dir, self.mode)
-    return check_guidance(json.loads(f.read_text())['guidance'], self.cfg.max_guidance) if f.exists() else 0.0
+    return validated_setting(self.run_dir, self.mode, 'guidance', lambda w: check_guidance(w, self.cfg.max_guidance))
 
 def check_weight(x, name:str, # the `EngineConfig` field, for the message
                  hi:float=10.0) -> float:
@@ -433,8 +451,8 @@ def check_item_prior(p) -> float:
     return check_weight(p, 'item_prior')
 
 def check_history_prior(h) -> float:
-    "A history-prior weight as a float (0 to 20: it scales a cosine, so it takes larger values than the other weights), or an `EngineError`."
-    return check_weight(h, 'history_prior', 20.0)
+    "A history-prior weight as a float (0 to 50: it scales a cosine, so it takes larger values than the other weights), or an `EngineError`."
+    return check_weight(h, 'history_prior', 50.0)
 
 def check_history_decay(d) -> float:
     "A history decay as a float above 0 and at most 1 (1: every history item weighs the same), or an `EngineError` naming it."
@@ -452,8 +470,7 @@ def check_weights(cfg:EngineConfig) -> EngineConfig:
 def _validated(self:Recommender, name:str, check, default:float=0.0) -> float:
     "`EngineConfig.<name>`, else the run's validated value (`name` in `dial_path`), else `default`; checked by `check`."
     if getattr(self.cfg, name) is not None: return check(getattr(self.cfg, name))
-    f = dial_path(self.run_dir, self.mode)
-    return check(json.loads(f.read_text()).get(name, default)) if f.exists() else default
+    return validated_setting(self.run_dir, self.mode, name, check, default)
 
 @patch
 def attribute_bonus_default(self:Recommender) -> float:
