@@ -38,6 +38,9 @@ $B/talkwalk dial --run $R --modes generative --users 20 --weights 0,2,4 --bonus-
 # validation user, then the history-prior weights again at that decay (300 validation users), at the kept guidance and bonus
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.7,0.6,0.5,0.4,0.3 \
   --history-priors 0,4,8,16,20 --prior-users 300 --bonus-modes '' --report reports/dial_amazon-scientific-recency
+# the history prior beyond that grid's edge (20, then the weight's cap; now 50), at the kept recency, guidance and bonus
+$B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-priors 20,24,32,40,50 --prior-users 300 \
+  --bonus-modes '' --report reports/dial_amazon-scientific-history-wide
 $B/talkwalk dense --config configs/ranking/amazon-scientific-dense.yaml --run $R --report reports/dense_amazon-scientific
 $B/talkwalk dial --run $R --modes dense --users 20 --weights 0,2,4 --bonuses 0,0.2,0.5,1 --report reports/dial_amazon-scientific
 # the dense head's history pull at the recency its own item space validates (every validation user's centroid ranking), w and bonus kept
@@ -47,8 +50,9 @@ make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 30 --seed
 make papermill PROFILE=amazon-dense NOTEBOOKS=nbs/05_eval.ipynb  # the baselines and the dense head
 make papermill PROFILE=amazon NOTEBOOKS=nbs/05_eval.ipynb  # the baselines and the generative head, the dense head carried over
 # A dense head retrained or re-dialled after that evaluation (as the committed dense figures were, on a machine whose run folder
-# had lost the dense head: the dense head, its dial, then this) is evaluated again with the generative head carried over:
-# make papermill PROFILE=amazon-dense-carry NOTEBOOKS=nbs/05_eval.ipynb
+# had lost the dense head: the dense head, its dial, then this; and again after its recency dial above) is evaluated again
+# with the generative head carried over:
+make papermill PROFILE=amazon-dense-carry NOTEBOOKS=nbs/05_eval.ipynb
 # The committed generative figures: a fresh machine rebuilt the folder's data, contrastive, SID and alignment stages and SASRec
 # with the commands above (the dense head was not retrained, so its figures are the committed ones): in that case first copy
 # reports/results_amazon-scientific.json to $R/eval/results.json (carry reads it), then run the generative dial and this evaluation.
