@@ -9,6 +9,7 @@ import argparse, json
 from pathlib import Path
 import yaml
 from talkwalk.utils import write_json_atomic, write_text_atomic
+from talkwalk.eval_report import carry_note
 
 def ci(v:dict|None, d:int=3) -> str:
     "A figure with its 95% CI."
@@ -49,7 +50,7 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
     S, A = res['ranking']['sample'], res['ranking']['all_users']
     out = [f"# Ranking: the LLM as a recommender ({m['dataset']})", '',
            f"Alignment: `talkwalk align --config {align_config or 'configs/ranking/' + m['dataset'] + '-alignment.yaml'} --run {run}` (the upstream stages' configs and "
-           f"every command in order: `{script}`). Test evaluation: `{res['command']}` ({res['config']['n_llm_users']} seeded test users for every method, "
+           f"every command in order: `{script}`). Test evaluation: `{res['command']}`{carry_note(res)} ({res['config']['n_llm_users']} seeded test users for every method, "
            f"{res['config']['bootstrap']} bootstrap resamples; the baselines also on all {res['split']['test_users']:,} test users). Validation figures come from "
            "the validation split only; nothing here was tuned on test.", '',
            f"Training on: {m['machine']}.", '',

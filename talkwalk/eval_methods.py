@@ -15,7 +15,7 @@ from .decoding import unconstrained_valid
 from .metrics import (target_rank, ranking_metrics, hierarchical_accuracy, coverage, intra_list_diversity, latency_summary,
                               bootstrap_ci)
 from .encoders import TextCache, load_contrastive
-from .session import Recommender, Session, clean_request, check_history_decay, validated_setting
+from .session import Recommender, Session, clean_request, validated_setting
 from .eval_data import EvalConfig, EvalError, Case, Candidates, rank_items, EvalData
 
 # %% auto #0
@@ -109,7 +109,7 @@ def make_baselines(ed:EvalData, cfg:EvalConfig, texts:TextCache|None=None) -> tu
                EmbeddingKNN('text-knn', text_emb, pos, lambda t: texts.encode(t, progress=False), cfg.steer_weight, cfg.knn_history, cfg.request),
                EmbeddingKNN('contrastive-knn', ed.item_emb, pos, cmodel.embed_text, cfg.steer_weight, cfg.knn_history, cfg.request),
                EmbeddingKNN('history-knn', with_collaborative(ed.item_emb, ed.split, ed.cands.item_ids, HISTORY_COLLAB_DIM), pos, None, history=cfg.knn_history,
-                            neutral=cfg.request, decay=validated_setting(ed.run_dir, 'generative', 'history_decay', check_history_decay, 1.0))]  # the history prior's item space and recency, without the LLM
+                            neutral=cfg.request, decay=validated_setting(ed.run_dir, 'generative', 'history_decay'))]  # the history prior's item space and recency, without the LLM
     sasrec = RunDir(ed.run_dir).path('baselines', 'sasrec')
     if sasrec.exists(): methods.append(RankedLists('sasrec', sasrec, pos))
     else: not_run['sasrec'] = f'not run: no {sasrec.relative_to(ed.run_dir)} in the run folder; `make sasrec` trains SASRec (RecBole) on this split and writes it'

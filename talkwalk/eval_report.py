@@ -12,7 +12,8 @@ from .utils import write_json_atomic, write_text_atomic, atomic_path
 
 # %% auto #0
 __all__ = ['RANK_COLS', 'BEYOND_COLS', 'EVAL_COMMAND', 'PROTOCOL', 'PER_CASE_PARTS', 'format_steer', 'format_results',
-           'plot_metrics', 'plot_steer', 'plot_latency', 'write_results_md', 'slim_results', 'write_eval_report']
+           'plot_metrics', 'plot_steer', 'plot_latency', 'carry_note', 'write_results_md', 'slim_results',
+           'write_eval_report']
 
 # %% ../nbs/eval_report.ipynb #cols0001
 RANK_COLS = ['hit@5', 'hit@10', 'ndcg@5', 'ndcg@10', 'mrr@10', 'mrr@100']
@@ -162,13 +163,19 @@ PROTOCOL = ['Leave-one-out per user (last interaction = test target, second-to-l
             '`paraphrase` and `vocabulary` are phrasings no steering template of training produces (`vocabulary` uses the description phrasings',
             'that alignment\'s text-to-SID examples contain).']
 
+def carry_note(r:dict) -> str:
+    "Which variants the results `r` carried over from an earlier evaluation, and from which commit ('' where none): the report's provenance, read from `r['carried']`."
+    c = r.get('carried') or {}; origin, by = c.get('from_commit'), {}
+    for n in c.get('methods', []): by.setdefault(origin.get(n) if isinstance(origin, dict) else origin, []).append(n)
+    return ''.join(f"; {', '.join(ns)} carried over unchanged from the evaluation at git {g}" for g, ns in by.items())
+
 def write_results_md(reports:str|Path) -> Path:
     "Regenerate `reports/RESULTS.md` from every `reports/results_<dataset>.json`."
     reports = Path(reports); parts = []
     for f in sorted(reports.glob('results_*.json')):
         r = json.loads(f.read_text()); d = r['dataset']; sp = r['split']; c = r['config']
         parts += [f'## {d}', '',
-                  f"Command: `{r.get('command', EVAL_COMMAND)}`; git {r['commit']}; run folder `{r['run']}`; wall time {r['wall_s'] / 60:.1f} min.",
+                  f"Command: `{r.get('command', EVAL_COMMAND)}`{carry_note(r)}; git {r['commit']}; run folder `{r['run']}`; wall time {r['wall_s'] / 60:.1f} min.",
                   f"Data: {sp['items']:,} items, {sp['users']:,} users, {sp['interactions']:,} interactions ({sp['train_interactions']:,} training); "
                   f"{sp['test_users']:,} test users; histories capped at {sp['max_history']}.",
                   f"Hardware: {r['machine']}.",

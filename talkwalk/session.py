@@ -19,11 +19,11 @@ from .prompts import attribute_phrases
 from .reader import AttributeReader, run_reader
 
 # %% auto #0
-__all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'EngineError', 'Session', 'EngineConfig', 'wants_repeat', 'defuse',
-           'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words', 'explain', 'Rec',
-           'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'read_dial',
-           'validated_setting', 'check_weight', 'check_attribute_bonus', 'check_item_prior', 'check_history_prior',
-           'check_history_decay', 'check_weights', 'engine_config', 'TurnPlan', 'TurnRequest']
+__all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'DIAL_SETTINGS', 'EngineError', 'Session', 'EngineConfig',
+           'wants_repeat', 'defuse', 'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words',
+           'explain', 'Rec', 'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'read_dial',
+           'check_weight', 'check_attribute_bonus', 'check_item_prior', 'check_history_prior', 'check_history_decay',
+           'validated_setting', 'check_weights', 'engine_config', 'TurnPlan', 'TurnRequest']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -423,18 +423,6 @@ def read_dial(run_dir:str|Path, mode:str) -> dict:
     except FileNotFoundError: return {}
     return dict(_parsed_dial(str(f), (st.st_mtime_ns, st.st_size, st.st_ino)))
 
-def validated_setting(run_dir:str|Path, mode:str, name:str, # the dial file's key (an `EngineConfig` field)
-                      check, # the field's check (`check_item_prior`, ...): a bad saved value fails naming it
-                      default:float=0.0) -> float:
-    "The value of `name` the run's dial validated for the `mode` head, checked; `default` where the dial set none."
-    return check(read_dial(run_dir, mode).get(name, default))
-
-@patch
-def guidance_default(self:Recommender) -> float:
-    "The engine's steering strength: `EngineConfig.guidance`, else the run's validated one (`dial_path`), else 0."
-    if self.cfg.guidance is not None: return check_guidance(self.cfg.guidance, self.cfg.max_guidance)
-    return validated_setting(self.run_dir, self.mode, 'guidance', lambda w: check_guidance(w, self.cfg.max_guidance))
-
 def check_weight(x, name:str, # the `EngineConfig` field, for the message
                  hi:float=10.0) -> float:
     "A weight as a float, or an `EngineError` naming `name` and what is accepted (a number from 0 to `hi`)."
@@ -460,37 +448,55 @@ def check_history_decay(d) -> float:
         raise EngineError(f'history_decay must be a number above 0 and at most 1 (1 = the plain mean of the history; EngineConfig.history_decay), got {d!r}')
     return float(d)
 
+DIAL_SETTINGS = {'item_prior': (check_item_prior, 0.0), 'history_prior': (check_history_prior, 0.0),
+                 'history_decay': (check_history_decay, 1.0), 'attribute_bonus': (check_attribute_bonus, 0.0)}  # the weights a dial may save -> (their check, their value where none is set)
+
+def validated_setting(run_dir:str|Path, mode:str, name:str, # a key of `DIAL_SETTINGS`, or another key of the dial file with its `check`
+                      check=None, # the check of a setting outside `DIAL_SETTINGS` (its default is 0)
+                     ) -> float:
+    "The value of `name` the run's dial validated for the `mode` head, checked (a bad saved value fails naming it); the setting's default where the dial set none."
+    if check is None and name not in DIAL_SETTINGS: raise KeyError(f'{name!r} is not a dial setting: one of {", ".join(DIAL_SETTINGS)}, or pass its check')
+    check, default = (check, 0.0) if check else DIAL_SETTINGS[name]
+    return check(read_dial(run_dir, mode).get(name, default))
+
+@patch
+def guidance_default(self:Recommender) -> float:
+    "The engine's steering strength: `EngineConfig.guidance`, else the run's validated one (`dial_path`), else 0."
+    if self.cfg.guidance is not None: return check_guidance(self.cfg.guidance, self.cfg.max_guidance)
+    return validated_setting(self.run_dir, self.mode, 'guidance', lambda w: check_guidance(w, self.cfg.max_guidance))
+
 def check_weights(cfg:EngineConfig) -> EngineConfig:
-    "`cfg`, once every weight it sets (`item_prior`, `history_prior`, `history_decay`, `attribute_bonus`) is checked: a head's `load` fails on a bad one, naming it, not its first turn."
-    for name, check in (('item_prior', check_item_prior), ('history_prior', check_history_prior), ('history_decay', check_history_decay), ('attribute_bonus', check_attribute_bonus)):
+    "`cfg`, once every weight it sets (`DIAL_SETTINGS`) is checked: a head's `load` fails on a bad one, naming it, not its first turn."
+    for name, (check, _) in DIAL_SETTINGS.items():
         if getattr(cfg, name) is not None: check(getattr(cfg, name))
     return cfg
 
 @patch
-def _validated(self:Recommender, name:str, check, default:float=0.0) -> float:
-    "`EngineConfig.<name>`, else the run's validated value (`name` in `dial_path`), else `default`; checked by `check`."
-    if getattr(self.cfg, name) is not None: return check(getattr(self.cfg, name))
-    return validated_setting(self.run_dir, self.mode, name, check, default)
+def _validated(self:Recommender, name:str, # a key of `DIAL_SETTINGS`
+              ) -> float:
+    "`EngineConfig.<name>`, else the run's validated value (`name` in `dial_path`), else the setting's default; checked."
+    if getattr(self.cfg, name) is not None: return DIAL_SETTINGS[name][0](getattr(self.cfg, name))
+    return validated_setting(self.run_dir, self.mode, name)
 
 @patch
 def attribute_bonus_default(self:Recommender) -> float:
     "The dense head's attribute bonus: `EngineConfig.attribute_bonus`, else the run's validated one (`attribute_bonus` in `dial_path`), else 0."
-    return self._validated('attribute_bonus', check_attribute_bonus)
+    return self._validated('attribute_bonus')
 
 @patch
 def item_prior_default(self:Recommender) -> float:
     "The generative head's popularity-prior weight: `EngineConfig.item_prior`, else the run's validated one (`item_prior` in `dial_path`), else 0."
-    return self._validated('item_prior', check_item_prior)
+    return self._validated('item_prior')
 
 @patch
 def history_prior_default(self:Recommender) -> float:
     "The generative head's history-prior weight: `EngineConfig.history_prior`, else the run's validated one (`history_prior` in `dial_path`), else 0."
-    return self._validated('history_prior', check_history_prior)
+    return self._validated('history_prior')
 
 @patch
 def history_decay_default(self:Recommender) -> float:
     "The history's recency (the generative head's history prior, the dense head's pull): `EngineConfig.history_decay`, else the run's validated one (`history_decay` in `dial_path`), else 1 (the plain mean)."
-    return self._validated('history_decay', check_history_decay, 1.0)
+    return self._validated('history_decay')
 
 @contextmanager
 def engine_config(rec:Recommender, **changes):
