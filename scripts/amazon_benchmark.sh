@@ -59,3 +59,7 @@ make papermill PROFILE=amazon-dense-carry NOTEBOOKS=nbs/05_eval.ipynb
 # the ranking page, with the budget ablation's validation beside this alignment's
 $B/python scripts/ranking_report.py --run $R --out reports/ranking_amazon-scientific --align-config configs/ranking/amazon-scientific-alignment.yaml \
   --script scripts/amazon_benchmark.sh --compare 'stage B schedule 2,000 steps=reports/alignment_amazon-scientific_b2000.json'
+# serving cost, each A/B alternated user by user in one process: the history prior on and off (at the engine's default of one
+# numpy BLAS thread), and numpy's BLAS on one thread against two, for both heads
+$B/python scripts/history_prior_latency_ab.py --run $R --users 40 --out reports/history_prior_latency_amazon-scientific
+$B/python scripts/blas_threads_ab.py --run $R --users 40 --out reports/blas_threads_ab

@@ -15,7 +15,7 @@ from .prompts import dense_messages
 from .llm import load_llm, apply_quantize, resolve_quantize, token_features, pad_id
 from .encoders import DenseHead, load_head, load_contrastive, load_embeddings, load_item_space, guided, with_history
 from .reader import AttributeReader
-from .session import EngineConfig, EngineError, Recommender, Session, check_weights
+from .session import set_threads, EngineConfig, EngineError, Recommender, Session, check_weights
 
 # %% auto #0
 __all__ = ['faiss_available', 'ItemIndex', 'check_dense_run', 'DenseRecommender']
@@ -112,7 +112,7 @@ class DenseRecommender(Recommender):
         cfg = config_from(EngineConfig, {'mode': 'dense', **overrides}) if config is None else dataclasses.replace(config, mode='dense', **overrides)
         check_weights(cfg)
         run = check_dense_run(run_dir)
-        if cfg.threads: torch.set_num_threads(cfg.threads)
+        set_threads(cfg)
         ds, split = load_data_artifacts(run.dir('data')); trained = run.saved_config('dense')  # the LLM and history cap the head was trained on
         dev = pick_device(cfg.device); model, tok = load_llm(trained.get('model', ''), dev)
         cfg = dataclasses.replace(cfg, quantize=resolve_quantize(cfg.quantize, dev, fast='none'))  # 'auto' keeps float32: this head's lists under bfloat16 were never measured

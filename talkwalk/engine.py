@@ -19,7 +19,7 @@ from .prompts import PromptStyle, conversation_messages, rec_prompt_text
 from .decoding import BeamJob, trie_beam_search_many, stack_contexts, common_prefix, shared_prefix, pair_from_prefix, prefill_batch, cache_row, cache_snapshot
 from .llm import load_aligned, apply_quantize, resolve_quantize, tune_malloc, export_manifest, pad_id
 from .reader import AttributeReader
-from .session import EngineConfig, Recommender, Session, check_weights
+from .session import set_threads, EngineConfig, Recommender, Session, check_weights
 
 # %% auto #0
 __all__ = ['BENCH_REQUESTS', 'VARIANT_NAMES', 'check_run', 'trained_style', 'GenerativeRecommender', 'with_taste',
@@ -72,7 +72,7 @@ class GenerativeRecommender(Recommender):
         cfg = config_from(EngineConfig, overrides) if config is None else dataclasses.replace(config, **overrides)
         run = check_run(run_dir)
         check_weights(cfg)
-        if cfg.threads: torch.set_num_threads(cfg.threads)
+        set_threads(cfg)
         if cfg.tune_malloc: tune_malloc()
         ds, split = load_data_artifacts(run.dir('data'))
         table = SIDTable.load(run.path('rqvae', 'lookup'))

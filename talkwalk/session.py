@@ -23,7 +23,7 @@ __all__ = ['REPEAT', 'NEGATION', 'SPECIAL_OPEN', 'CONTROL', 'DIAL_SETTINGS', 'En
            'wants_repeat', 'defuse', 'check_text', 'clean_request', 'user_model', 'describe_errors', 'attribute_words',
            'explain', 'Rec', 'Recommender', 'parse_history', 'Constraints', 'check_guidance', 'dial_path', 'read_dial',
            'check_weight', 'check_attribute_bonus', 'check_item_prior', 'check_history_prior', 'check_history_decay',
-           'validated_setting', 'check_weights', 'engine_config', 'TurnPlan', 'TurnRequest']
+           'validated_setting', 'set_threads', 'check_weights', 'engine_config', 'TurnPlan', 'TurnRequest']
 
 # %% ../nbs/session.ipynb #ses00002
 class EngineError(ValueError):
@@ -91,6 +91,7 @@ class EngineConfig:
     share_opening: bool = True     # generative head: a session's first turn starts from the cached opening every prompt shares (chat template, instruction)
     tune_malloc: bool = True       # generative head, glibc: keep large freed buffers on the heap (talkwalk.llm.tune_malloc); process-wide; guided turns 1.25x faster, unguided the same (reports/malloc_ab.md)
     threads: int = 0               # torch threads (0: leave as set)
+    blas_threads: int = 1          # numpy's BLAS threads (threadpoolctl), process-wide from load: after each call its idle threads spin, taking the two cores from the model's on a small machine (reports/blas_threads_ab.md); 0: leave as set
 
 REPEAT = re.compile(r"\b(?:play|show|watch|give|put on|recommend)(?:\s+me)?\s+(?:that|it|this|the last one|the same)\s+(?:one\s+)?(?:again|once more|one more time)\b"
                     r"|\b(?:repeat|replay|re-?watch)\s+(?:that|it|this|the last one)\b|^\s*(?:again|once more|one more time|same again)\s*[.!?]*\s*$", re.I)
@@ -464,6 +465,16 @@ def guidance_default(self:Recommender) -> float:
     "The engine's steering strength: `EngineConfig.guidance`, else the run's validated one (`dial_path`), else 0."
     if self.cfg.guidance is not None: return check_guidance(self.cfg.guidance, self.cfg.max_guidance)
     return validated_setting(self.run_dir, self.mode, 'guidance', lambda w: check_guidance(w, self.cfg.max_guidance))
+
+def set_threads(cfg:EngineConfig):
+    "Apply a head's thread counts at load, process-wide: torch's (`EngineConfig.threads`) and numpy BLAS's (`EngineConfig.blas_threads`); 0 leaves either as set."
+    for name in ('threads', 'blas_threads'):
+        n = getattr(cfg, name)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0: raise EngineError(f'{name} must be a whole number, 0 (leave as set) or more (EngineConfig.{name}), got {n!r}')
+    if cfg.threads:
+        import torch; torch.set_num_threads(cfg.threads)
+    if cfg.blas_threads:
+        from threadpoolctl import threadpool_limits; threadpool_limits(cfg.blas_threads, user_api='blas')
 
 def check_weights(cfg:EngineConfig) -> EngineConfig:
     "`cfg`, once every weight it sets (`DIAL_SETTINGS`) is checked: a head's `load` fails on a bad one, naming it, not its first turn."

@@ -1,6 +1,7 @@
 """The latency tools of issue 18 at tiny size: scripts/malloc_ab.py (tune_malloc on and off, one process each) and
-scripts/scale_sim.py with vectors matched to a real item space, scripts/batch_ab.py (turns one at a time vs batched, no HTTP), scripts/thread_ab.py and scripts/http_fresh.py."""
-import json, subprocess, sys
+scripts/scale_sim.py with vectors matched to a real item space, scripts/batch_ab.py (turns one at a time vs batched, no HTTP), scripts/thread_ab.py and scripts/http_fresh.py; the A/Bs of one engine setting user by user (scripts/blas_threads_ab.py,
+scripts/history_prior_latency_ab.py)."""
+import json, os, subprocess, sys
 from pathlib import Path
 import numpy as np
 
@@ -75,3 +76,27 @@ def test_thread_ab_and_http_fresh_at_tiny_size(engine_run, tmp_path):
     for script, args in (("thread_ab.py", ["--rounds", "0"]), ("http_fresh.py", ["--kv-sessions", "0"])):
         bad = subprocess.run([sys.executable, str(SCRIPTS / script), "--run", str(engine_run), *args, "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=120)
         assert bad.returncode != 0 and "at least" in bad.stderr
+
+
+def test_blas_and_history_prior_ab_time_both_settings(engine_run, tmp_path):
+    """Each head's turns are timed under both settings, user by user, with the LLM's share measured; a bad count is refused."""
+    out = tmp_path / "blas"
+    r = subprocess.run([sys.executable, str(SCRIPTS / "blas_threads_ab.py"), "--run", str(engine_run), "--users", "2", "--out", str(out)],
+                       capture_output=True, text=True, timeout=900, env={**os.environ, "OPENBLAS_NUM_THREADS": "2"})  # two BLAS threads to compare with one, on any machine
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.with_suffix(".json").read_text())
+    assert [h["mode"] for h in res["heads"]] == ["generative", "dense"] and res["many"] == 2
+    for h in res["heads"]:
+        for arm in ("one", "many"):
+            s = h["summary"][arm]
+            assert s["turns"] == 2 and 0 < s["decoder_p50_ms"] <= s["p50_ms"] and s["calls_p50"] >= 1
+        assert 0 <= h["same_lists"] <= 2
+    assert "| turn p50 ms |" in out.with_suffix(".md").read_text()
+    out = tmp_path / "hp"
+    r = subprocess.run([sys.executable, str(SCRIPTS / "history_prior_latency_ab.py"), "--run", str(engine_run), "--users", "2", "--weight", "4", "--out", str(out)],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.with_suffix(".json").read_text())
+    assert res["weight"] == 4 and res["summary"]["on"]["turns"] == res["summary"]["off"]["turns"] == 2
+    bad = subprocess.run([sys.executable, str(SCRIPTS / "blas_threads_ab.py"), "--run", str(engine_run), "--users", "0", "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "at least 1" in bad.stderr
