@@ -6,7 +6,7 @@ counts the seconds spent in its forward passes: BLAS threads that spin after a n
     .venv/bin/python scripts/blas_threads_ab.py --run runs/amazon-scientific --users 40 --out reports/blas_threads_ab
 
 Only timing is read off the test users. Writes <out>.json and <out>.md."""
-import argparse, os, sys, time
+import argparse, os, sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from history_prior_latency_ab import DecoderMeter, summary  # the same meter and medians as the history prior's A/B
+from history_prior_latency_ab import DecoderMeter, summary, timed_turn  # the same meter, timed turn and medians as the history prior's A/B
 
 from talkwalk.engine import bench_sessions
 from talkwalk.recommender import load_recommender
@@ -22,23 +22,15 @@ from talkwalk.session import Session
 from talkwalk.utils import git_state, machine_info, repo_relative, write_json_atomic, write_text_atomic
 
 
-def timed_turn(rec, meter:DecoderMeter, s:Session, request:str, blas:int) -> dict:
-    "One top-10 turn on a fresh copy of `s` with numpy's BLAS on `blas` threads: seconds, LLM calls, tokens and seconds, and the items."
-    meter.reset()
-    with threadpool_limits(blas, user_api='blas'):
-        t0 = time.perf_counter(); recs = rec.turn(Session(s.user, list(s.history)), request, 10, cache=False); sec = time.perf_counter() - t0
-    return {'seconds': sec, 'calls': meter.calls, 'tokens': meter.tokens, 'decoder_seconds': meter.seconds, 'items': [r.item_id for r in recs]}
-
-
 def ab(run:Path, mode:str, users:int, many:int) -> dict:
     "The A/B of one head: one BLAS thread against `many`, alternated user by user after a warm-up turn of each."
     rec = load_recommender(run, mode=mode, max_history=20, blas_threads=0)  # 0: the engine leaves BLAS alone; each turn sets it
     meter = DecoderMeter(rec.model.get_decoder())
     cases, warm = bench_sessions(rec, users, 20, 0), bench_sessions(rec, 1, 20, 1)[0]
-    for b in (1, many): timed_turn(rec, meter, warm[0], warm[1], b)
+    for b in (1, many): timed_turn(rec, meter, warm[0], warm[1], threadpool_limits(b, user_api='blas'))
     turns = {'one': [], 'many': []}
     for n, (s, request, _) in enumerate(tqdm(cases, desc=f'{mode} users')):
-        for setting in (('one', 'many') if n % 2 == 0 else ('many', 'one')): turns[setting].append(timed_turn(rec, meter, s, request, 1 if setting == 'one' else many))
+        for setting in (('one', 'many') if n % 2 == 0 else ('many', 'one')): turns[setting].append(timed_turn(rec, meter, s, request, threadpool_limits(1 if setting == 'one' else many, user_api='blas')))
     same = sum(x['items'] == y['items'] for x, y in zip(turns['one'], turns['many']))
     return {'mode': mode, 'users': len(cases), 'quantize': rec.cfg.quantize, 'summary': {k: summary(v) for k, v in turns.items()}, 'same_lists': same,
             'turns': {k: [{x: t[x] for x in ('seconds', 'calls', 'tokens', 'decoder_seconds')} for t in v] for k, v in turns.items()}}

@@ -31,10 +31,10 @@ class DecoderMeter:
     def _post(self, mod, args, out): self.seconds += time.perf_counter() - self._t0
 
 
-def timed_turn(rec, meter:DecoderMeter, s:Session, request:str, weight:float) -> dict:
-    "One top-10 turn on a fresh copy of `s` at history-prior `weight`: seconds, decoder calls, tokens and seconds, and the items."
+def timed_turn(rec, meter:DecoderMeter, s:Session, request:str, setting) -> dict:
+    "One top-10 turn on a fresh copy of `s` inside the context manager `setting` (the A/B's arm): seconds, decoder calls, tokens and seconds, and the items."
     meter.reset()
-    with engine_config(rec, history_prior=weight):
+    with setting:
         t0 = time.perf_counter(); recs = rec.turn(Session(s.user, list(s.history)), request, 10, cache=False); sec = time.perf_counter() - t0
     return {'seconds': sec, 'calls': meter.calls, 'tokens': meter.tokens, 'decoder_seconds': meter.seconds, 'items': [r.item_id for r in recs]}
 
@@ -72,11 +72,11 @@ def main():
     if not weight: sys.exit(f'{a.run}: its history prior is 0 (dial/generative.json); pass --weight to time one')
     meter = DecoderMeter(rec.model.get_decoder())
     cases, warm = bench_sessions(rec, a.users, 20, 0), bench_sessions(rec, 1, 20, 1)[0]
-    for w in (weight, 0.0): timed_turn(rec, meter, warm[0], warm[1], w)  # builds the history space, warms both paths
+    for w in (weight, 0.0): timed_turn(rec, meter, warm[0], warm[1], engine_config(rec, history_prior=w))  # builds the history space, warms both paths
     turns = {'on': [], 'off': []}
     for n, (s, request, _) in enumerate(tqdm(cases, desc='users')):
         order = ('on', 'off') if n % 2 == 0 else ('off', 'on')
-        for setting in order: turns[setting].append(timed_turn(rec, meter, s, request, weight if setting == 'on' else 0.0))
+        for setting in order: turns[setting].append(timed_turn(rec, meter, s, request, engine_config(rec, history_prior=weight if setting == 'on' else 0.0)))
     overlap = [len(set(x['items']) & set(y['items'])) / 10 for x, y in zip(turns['on'], turns['off'])]
     res = {'command': 'python scripts/history_prior_latency_ab.py ' + ' '.join(sys.argv[1:]), 'commit': git_state(), 'machine': machine_info(),
            'run': repo_relative(a.run), 'quantize': rec.cfg.quantize, 'weight': weight, 'weight_from': 'the run\'s validated weight' if a.weight is None else '--weight', 'users': len(cases),
