@@ -44,8 +44,9 @@ $B/python scripts/ranking_report.py --run $R --out reports/ranking_ml-100k_colla
 # The rebuild for the history prior and its recency (issues 14 and 15): runs/ml-100k-collab rebuilt with the first five commands
 # of this script (data, contrastive, SIDs, alignment, the dense head; its --ablation report kept outside reports/ until the
 # evaluation), then the generative head's dial on validation users: its recency, popularity prior, history prior and the
-# reader's bonus. Not yet run: the dense head's dial (recency, guidance and bonus), SASRec (above) and both heads'
-# evaluation (`make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb`). The alignment's validation curve, kept:
+# reader's bonus; the dense head's dial (recency, guidance and bonus); SASRec and both heads' evaluation as above (`make sasrec ...`,
+# `make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb`, then scripts/ranking_report.py). The alignment's validation curve, kept:
 $B/python -m json.tool $R/alignment/metrics.json > reports/alignment_ml-100k-collab.json
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --priors 0,0.25,1 \
   --history-priors 0,8,16,32,50 --prior-users 300 --bonus-modes generative --bonuses 0,4,8 --report reports/dial_ml-100k-history
+$B/talkwalk dial --run $R --modes dense --users 20 --weights 0,4 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --bonuses 0,0.5,1 --report reports/dial_ml-100k-dense-recency
