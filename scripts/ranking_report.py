@@ -62,7 +62,7 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
         a = A.get(name, {})
         out.append(f"| {name} | {ci(s.get('hit@10'))} | {ci(s.get('ndcg@10'))} | {ci(s.get('L1'))} | {ci(s.get('valid_format'), 2)} | {ci(a.get('hit@10'))} | {ci(a.get('ndcg@10'))} |")
     for name, why in res.get('not_run', {}).items(): out.append(f'| {name} | {why} | | | | | |')
-    out += [f'\nNote: {n}' for n in res.get('notes', []) if 'popularity prior' in n]
+    out += [f'\nNote: {n}' for n in res.get('notes', []) if 'popularity prior' in n or "prior from the user's history" in n]
     if (sm := run/'baselines'/'sasrec'/'metrics.json').exists():  # how long SASRec trained: a capped run is a weaker baseline, and the reader should know
         q = json.loads(sm.read_text())
         out += ['', f"SASRec (RecBole, `make sasrec`): {q['epochs_trained']} epochs of at most {q['max_epochs']}, best validation epoch {q['best_epoch']}, "
