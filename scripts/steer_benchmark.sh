@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The ranking + steering benchmark of issues 14 and 15 on MovieLens 100K, end to end on the 2-core CPU (about 2.5 hours):
-# stages 00-02 with SIDs from content + collaborative embeddings, the alignment with the new steering data (about 75 minutes),
-# the dense head with its negation signal, the steering dial of both heads on validation users, the test evaluation
-# (300 seeded users, the steering suite on 100 of them), and the engine latency benchmark (float32 / bf16 Linear layers, the default /
-# whole-model bf16 / int8 / guided), the malloc A/B and the serving-cost simulation with vectors shaped like this run's.
-# Run from the repository root after `make install`. Each step rewrites runs/ml-100k-collab.
+# The ranking + steering benchmark of issues 14 and 15 on MovieLens 100K, end to end on the 2-core CPU (about 4.5 hours). Run top
+# to bottom, it rebuilds runs/ml-100k-collab and reproduces the committed reports: stages 00-02 with SIDs from content +
+# collaborative embeddings, the alignment with the steering data (about 75 minutes), the dense head, both heads' dials on
+# validation users (recency, the popularity and history priors, the reader's bonus, guidance), SASRec, the test evaluation (300
+# seeded users, the steering suite on 100 of them; RESULTS.md and the ranking page), then the engine latency benchmark, the malloc
+# A/B and the serving-cost simulation with vectors shaped like this run's item space.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=.venv/bin; R=runs/ml-100k-collab
@@ -12,16 +12,26 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=${WANDB_MODE:-offline}
 $B/talkwalk data --dataset ml-100k --run $R
 $B/talkwalk contrastive --config configs/ranking/ml-100k-contrastive.yaml --run $R
 $B/talkwalk rqvae --config configs/ranking/ml-100k-rqvae-collab.yaml --run $R
-$B/talkwalk align --config configs/ranking/ml-100k-alignment-collab.yaml --run $R  # this run: stage A, then resumed for stage B with --b-minutes 35 (one thread, beside the dense head)
+$B/talkwalk align --config configs/ranking/ml-100k-alignment-collab.yaml --run $R  # the rebuild: stage A 303 steps and stage B 405, each stopped by its minute budget (76 minutes)
 $B/talkwalk dense --config configs/ranking/ml-100k-dense.yaml --run $R --ablation --report reports/dense_ml-100k-collab  # content + collaborative item space
-$B/talkwalk dial --run $R --users 10 --weights 0,0.5,1,2,4 --report reports/dial_ml-100k
-make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 22 --seed 2020 --topk 100 --threads 2"  # capped at 22 epochs (about 35 minutes here) to fit the session: see reports/ranking_ml-100k_collab.md
+$B/python -m json.tool $R/alignment/metrics.json > reports/alignment_ml-100k-collab.json  # the alignment's validation curve, kept
+$B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --priors 0,0.25,1 \
+  --history-priors 0,8,16,32,50 --prior-users 300 --bonus-modes generative --bonuses 0,4,8 --report reports/dial_ml-100k-history
+$B/talkwalk dial --run $R --modes dense --users 20 --weights 0,4 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --bonuses 0,0.5,1 --report reports/dial_ml-100k-dense-recency
+make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 22 --seed 2020 --topk 100 --threads 2"  # capped at 22 epochs (15 minutes in the rebuild): see reports/ranking_ml-100k_collab.md
 make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb
-# The committed dense test figures: the head above was retrained after that evaluation (the content-only item space before, then
+$B/python scripts/ranking_report.py --run $R --out reports/ranking_ml-100k_collab --align-config configs/ranking/ml-100k-alignment-collab.yaml --script scripts/steer_benchmark.sh
+make papermill PROFILE=collab NOTEBOOKS=nbs/04_inference.ipynb
+$B/python scripts/malloc_ab.py --run $R --requests 30 --rounds 4  # what tune_malloc saves, in fresh processes (reports/malloc_ab.md)
+$B/python scripts/scale_sim.py --sizes 10000,100000,1000000 --queries 30 --vectors matched --like $R/dense/items.npz --out reports/scale_matched  # serving cost to 10^6 items, vectors shaped like this run's item space
+# Earlier steps on this run folder, kept for the reports they wrote; each ran on the run as it was then (before its rebuild for the
+# history prior), and the commands above supersede them for RESULTS.md and the ranking page:
+#   $B/talkwalk dial --run $R --users 10 --weights 0,0.5,1,2,4 --report reports/dial_ml-100k
+# The dense head's evaluations before the rebuild: the head was retrained after the run's first evaluation (the content-only item space before, then
 # the history pull: history_weight 2, steer_after_history; then the attribute coordinates: attribute_weight 0.5 in blocks per
 # kind, validated by the probes below), so it was re-dialled on more validation users and re-evaluated alone, the unchanged
-# generative head carried over (same users and protocol, checked). In a fresh checkout, after the dense head above and SASRec
-# below, first copy reports/results_ml-100k.json to $R/eval/results.json (carry reads it):
+# generative head carried over (same users and protocol, checked). In a fresh checkout, after the dense head and SASRec
+# above, first copy reports/results_ml-100k.json to $R/eval/results.json (carry reads it):
 #   .venv/bin/python scripts/attribute_probe.py $R --weights 0,0.5,1,2 --layouts one --report reports/attribute_probe_ml-100k-collab
 #   .venv/bin/python scripts/attribute_probe.py $R --weights 0,1 --history-weight 0 --layouts one --report reports/attribute_probe_ml-100k-collab_nopull
 #   .venv/bin/python scripts/attribute_probe.py $R --weights 0,0.5,0.75,1 --layouts one,kind --guidance 2 --report reports/attribute_layout_probe_ml-100k-collab
@@ -37,16 +47,3 @@ make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb
 #   $B/talkwalk dial --run $R --modes generative --users 20 --weights 0,2,4 --priors 0,0.25,0.5,1,2,4 --prior-users 300 --report reports/dial_ml-100k-prior
 #   $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --bonus-modes generative --bonuses 0,1,2,4,8 --report reports/dial_ml-100k-genbonus
 #   make papermill PROFILE=collab-prior NOTEBOOKS=nbs/05_eval.ipynb
-make papermill PROFILE=collab NOTEBOOKS=nbs/04_inference.ipynb
-$B/python scripts/malloc_ab.py --run $R --requests 30 --rounds 4  # what tune_malloc saves, in fresh processes (reports/malloc_ab.md)
-$B/python scripts/scale_sim.py --sizes 10000,100000,1000000 --queries 30 --vectors matched --like $R/dense/items.npz --out reports/scale_matched  # serving cost to 10^6 items, vectors shaped like this run's item space
-$B/python scripts/ranking_report.py --run $R --out reports/ranking_ml-100k_collab --align-config configs/ranking/ml-100k-alignment-collab.yaml --script scripts/steer_benchmark.sh
-# The rebuild for the history prior and its recency (issues 14 and 15): runs/ml-100k-collab rebuilt with the first five commands
-# of this script (data, contrastive, SIDs, alignment, the dense head; its --ablation report kept outside reports/ until the
-# evaluation), then the generative head's dial on validation users: its recency, popularity prior, history prior and the
-# reader's bonus; the dense head's dial (recency, guidance and bonus); SASRec and both heads' evaluation as above (`make sasrec ...`,
-# `make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb`, then scripts/ranking_report.py). The alignment's validation curve, kept:
-$B/python -m json.tool $R/alignment/metrics.json > reports/alignment_ml-100k-collab.json
-$B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --priors 0,0.25,1 \
-  --history-priors 0,8,16,32,50 --prior-users 300 --bonus-modes generative --bonuses 0,4,8 --report reports/dial_ml-100k-history
-$B/talkwalk dial --run $R --modes dense --users 20 --weights 0,4 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --bonuses 0,0.5,1 --report reports/dial_ml-100k-dense-recency
