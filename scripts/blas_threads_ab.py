@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from tqdm.auto import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from history_prior_latency_ab import DecoderMeter, summary, timed_turn  # the same meter, timed turn and medians as the history prior's A/B
+from history_prior_latency_ab import DecoderMeter, ratio_rows, summary, timed_turn  # the same meter, timed turn, medians and table rows as the history prior's A/B
 
 from talkwalk.engine import bench_sessions
 from talkwalk.recommender import load_recommender
@@ -46,7 +46,7 @@ def report(res:dict) -> str:
     for h in res['heads']:
         one, many = h['summary']['one'], h['summary']['many']
         md += [f"## {h['mode']} head ({h['users']} users, quantize {h['quantize']})", '', f"| | BLAS 1 thread | BLAS {res['many']} threads | ratio (1 / {res['many']}) |", '|---|---|---|---|']
-        md += [f"| {name} | {one[k]} | {many[k]} | {one[k] / many[k]:.2f}x |" if many[k] else f"| {name} | {one[k]} | {many[k]} | — |" for name, k in rows]
+        md += ratio_rows(rows, one, many)
         md += ['', f"Identical top 10s under both settings: {h['same_lists']} of {h['users']} users.", '']
     return '\n'.join(md)
 

@@ -12,10 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from talkwalk.engine import bench_sessions
-from talkwalk.recommender import load_recommender
-from talkwalk.session import Session, engine_config
-from talkwalk.utils import git_state, machine_info, repo_relative, write_json_atomic, write_text_atomic
+from talkwalk.session import Session  # the rest of talkwalk is imported in `main`: eval_latency_probe.py imports the meter under an older commit's package
 
 
 class DecoderMeter:
@@ -47,6 +44,13 @@ def summary(turns:list) -> dict:
             'calls_p50': med('calls'), 'tokens_p50': med('tokens'), 'tokens_mean': round(float(np.mean([t['tokens'] for t in turns])), 1)}
 
 
+def ratio_rows(rows:list, # (row name, `summary` key) pairs
+               a:dict, b:dict, # two settings' `summary` dicts
+              ) -> list:
+    "Markdown table rows: each figure under setting `a`, under `b`, and their ratio a / b ('—' where b's is 0)."
+    return [f"| {name} | {a[k]} | {b[k]} | {a[k] / b[k]:.2f}x |" if b[k] else f"| {name} | {a[k]} | {b[k]} | — |" for name, k in rows]
+
+
 def report(res:dict) -> str:
     "The Markdown report."
     on, off = res['summary']['on'], res['summary']['off']
@@ -57,7 +61,7 @@ def report(res:dict) -> str:
           f"with the history prior at {res['weight']} ({res['weight_from']}) and off (0), alternated user by user (on first, then off first) after one warm-up turn of each. "
           "A hook on the decoder counts its forward passes (the prompt's prefill and the beam search's tree steps), the tokens they feed (padding included) and their seconds.", '',
           f"| | prior {res['weight']} | prior 0 | ratio |", '|---|---|---|---|']
-    md += [f"| {name} | {on[k]} | {off[k]} | {on[k] / off[k]:.2f}x |" if off[k] else f"| {name} | {on[k]} | {off[k]} | — |" for name, k in rows]
+    md += ratio_rows(rows, on, off)
     md += ['', f"Lists that differ between the two settings: {res['lists_differ']} of {res['users']} users; mean overlap of the two top 10s: {res['mean_overlap']:.2f}."]
     return '\n'.join(md) + '\n'
 
@@ -67,6 +71,10 @@ def main():
     ap.add_argument('--run', required=True); ap.add_argument('--users', type=int, default=40); ap.add_argument('--out', required=True)
     ap.add_argument('--weight', type=float, default=None, help="history-prior weight to time against 0 (default: the run's validated one)")
     a = ap.parse_args()
+    from talkwalk.engine import bench_sessions
+    from talkwalk.recommender import load_recommender
+    from talkwalk.session import engine_config
+    from talkwalk.utils import git_state, machine_info, repo_relative, write_json_atomic, write_text_atomic
     rec = load_recommender(Path(a.run), max_history=20)
     weight = rec.history_prior_default() if a.weight is None else a.weight
     if not weight: sys.exit(f'{a.run}: its history prior is 0 (dial/generative.json); pass --weight to time one')
