@@ -4,7 +4,7 @@ metrics (validation before / during / after training, throughput, the validation
 measurement (reports/train_throughput.json) and the codebook widths (reports/codebook_widths.json), with the issue's targets.
 
     python scripts/ranking_report.py --run runs/ml-100k [--out reports/ranking] [--align-config configs/ranking/ml-100k-alignment.yaml --script scripts/ranking_benchmark.sh]
-        [--compare 'LABEL=reports/alignment_<dataset>_<label>.json' ...]  (other alignments' metrics on the same run, compared as budgets)"""
+        [--compare 'LABEL=reports/alignment_<dataset>_<label>.json' ...]  (other alignments' metrics on the same data and SIDs: schedules, ablations)"""
 import argparse, json
 from pathlib import Path
 import yaml
@@ -30,11 +30,12 @@ def kept_check(m:dict) -> dict:
     return next((c for c in curve if c['step'] == step), curve[-1] if curve else {})
 
 def budget_row(label:str, m:dict) -> str:
-    "One alignment as a row of the budget comparison: its steps, its minutes and the validation figures it kept."
+    "One alignment as a row of the comparison: its steps, its minutes, its item targets per second (stage A / B), and the validation figures it kept."
     a, b = m.get('stage_a', {}), m.get('stage_b', {}); k = kept_check(m)
     mins = sum(t.get('seconds', 0) + t.get('validation_seconds', 0) for t in (a, b)) / 60
     curve = ', '.join(f"{c.get('ndcg@10', float('nan')):.3f}" for c in b.get('curve', []))
-    return (f"| {label} | {a.get('steps', '—')} + {b.get('steps', '—')} | {mins:.0f} | {curve or '—'} | {k.get('step', '—')} | "
+    rate = ' / '.join(f"{t['targets_per_s']:.1f}" if t.get('targets_per_s') is not None else '—' for t in (a, b))
+    return (f"| {label} | {a.get('steps', '—')} + {b.get('steps', '—')} | {mins:.0f} | {rate} | {curve or '—'} | {k.get('step', '—')} | "
             f"{k.get('hit@10', float('nan')):.3f} | {k.get('ndcg@10', float('nan')):.3f} | {k.get('L1', float('nan')):.3f} | {k.get('valid_unconstrained', float('nan')):.2f} |")
 
 def dense_record(run:Path, reports:Path) -> Path|None:
@@ -42,8 +43,17 @@ def dense_record(run:Path, reports:Path) -> Path|None:
     if (own := run/'dense'/'metrics.json').exists(): return own
     return next((f for f in sorted(reports.glob('dense_*.json')) if Path(json.loads(f.read_text()).get('run', '')).resolve() == run.resolve()), None)
 
+def decoding_lines(res:dict) -> list:
+    "The TalkWalk variants' decoding settings: the evaluation's own fields where it recorded them (`results['decoding']`), else its notes on the priors (an evaluation before those fields)."
+    if not (dec := res.get('decoding')):
+        return [f'\nNote: {n}' for n in res.get('notes', []) if 'popularity prior' in n or "prior from the user's history" in n]
+    cols = [('guidance', 'guidance'), ('item_prior', 'popularity prior'), ('history_prior', 'history prior'), ('history_decay', 'history recency'), ('attribute_bonus', 'reader bonus')]
+    return ['', "Decoding settings of each TalkWalk variant, as the evaluation recorded them (priors' weights; recency: the history centroid weighs the item j steps before the last decay^j):", '',
+            '| variant | ' + ' | '.join(c for _, c in cols) + ' | validated by |', '|---|' + '---|' * (len(cols) + 1),
+            *[f"| {n} | " + ' | '.join(f'{d[k]:g}' for k, _ in cols) + f" | {d.get('validated_by') or 'EngineConfig defaults'} |" for n, d in dec.items()]]
+
 def build(run:Path, reports:Path, align_config:str|None=None, script:str='scripts/ranking_benchmark.sh', compare:dict|None=None) -> tuple:
-    "`(markdown, summary dict)`; `align_config` and `script` name the commands that made the run (default: the benchmark's); `compare` maps a label to another alignment's metrics file (same data and SIDs), compared as a budget."
+    "`(markdown, summary dict)`; `align_config` and `script` name the commands that made the run (default: the benchmark's); `compare` maps a label to another alignment's metrics file (same data and SIDs: another schedule or an ablation), compared row by row."
     m = json.loads((run/'alignment'/'metrics.json').read_text()); cfg = yaml.safe_load((run/'alignment'/'config.yaml').read_text())
     res = json.loads((reports/f"results_{m['dataset']}.json").read_text())
     thr = json.loads((reports/'train_throughput.json').read_text()) if (reports/'train_throughput.json').exists() else None
@@ -62,7 +72,7 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
         a = A.get(name, {})
         out.append(f"| {name} | {ci(s.get('hit@10'))} | {ci(s.get('ndcg@10'))} | {ci(s.get('L1'))} | {ci(s.get('valid_format'), 2)} | {ci(a.get('hit@10'))} | {ci(a.get('ndcg@10'))} |")
     for name, why in res.get('not_run', {}).items(): out.append(f'| {name} | {why} | | | | | |')
-    out += [f'\nNote: {n}' for n in res.get('notes', []) if 'popularity prior' in n or "prior from the user's history" in n]
+    out += decoding_lines(res)
     if (sm := run/'baselines'/'sasrec'/'metrics.json').exists():  # how long SASRec trained: a capped run is a weaker baseline, and the reader should know
         q = json.loads(sm.read_text())
         out += ['', f"SASRec (RecBole, `make sasrec`): {q['epochs_trained']} epochs of at most {q['max_epochs']}, best validation epoch {q['best_epoch']}, "
@@ -83,9 +93,9 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
     for ph in ('stage_a', 'stage_b'):
         for c in m.get(ph, {}).get('curve', []):
             out.append(f"| {ph} | {c['step']} | {c['seconds'] / 60:.1f} | {c.get('hit@10', float('nan')):.3f} | {c.get('ndcg@10', float('nan')):.3f} | {c.get('L1', float('nan')):.3f} | {c.get('valid_unconstrained', float('nan')):.2f} |")
-    if compare:  # what a bigger budget buys: the same config with another schedule, each row's figures from its own run
-        out += ['', "## The budget: this alignment against other schedules (validation only, the same 100 users; each alignment's own metrics file)", '',
-                '| alignment | steps A + B | minutes (training + validation) | stage B NDCG@10 at each check | kept step | Hit@10 | NDCG@10 | L1 | valid unconstrained |', '|---|---|---|---|---|---|---|---|---|',
+    if compare:  # what another schedule or an ablated setting buys: the same data and SIDs, each row's figures from its own run
+        out += ['', "## Other alignments on the same data and SIDs: schedules and ablations (validation only, the same 100 users; each alignment's own metrics file)", '',
+                '| alignment | steps A + B | minutes (training + validation) | item targets / s, A / B | stage B NDCG@10 at each check | kept step | Hit@10 | NDCG@10 | L1 | valid unconstrained |', '|---|---|---|---|---|---|---|---|---|---|',
                 budget_row(f"this run (stage B schedule {cfg.get('b_steps')} steps)", m)]
         others = {label: (path, json.loads(Path(path).read_text())) for label, path in compare.items()}
         out += [budget_row(f"{label} (`{path}`)", o) for label, (path, o) in others.items()]

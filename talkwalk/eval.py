@@ -20,8 +20,8 @@ from .eval_steer import FAMILIES, steer_suite, run_steer, run_conversation, summ
 from .reader import run_reader
 
 # %% auto #0
-__all__ = ['PRIOR_ABLATIONS', 'CARRY_PROTOCOL', 'prior_ablations', 'previous_results', 'carried_from', 'carry_results',
-           'run_eval_stage']
+__all__ = ['PRIOR_ABLATIONS', 'CARRY_PROTOCOL', 'prior_ablations', 'decoding_settings', 'previous_results', 'carried_from',
+           'carry_results', 'run_eval_stage']
 
 # %% ../nbs/05_eval.ipynb #76f92bc7
 def _log_wandb(run, results:dict):
@@ -62,6 +62,12 @@ def prior_ablations(rec) -> list:
     on = [s for s, (_, off) in PRIOR_ABLATIONS.items() if getattr(rec, f'{s}_default')() != off]
     return [s for s in on if s != 'history_decay' or 'history_prior' in on or getattr(rec, 'history_weight', 0)]
 
+def decoding_settings(rec) -> dict:
+    "The settings a head decodes with, as fields: steering guidance, popularity and history priors, the history's recency, the reader's bonus, and the dial file that validated them (None: `EngineConfig` defaults)."
+    dial = dial_path(rec.run_dir, rec.mode)
+    return {'guidance': rec.guidance_default(), 'item_prior': rec.item_prior_default(), 'history_prior': rec.history_prior_default(),
+            'history_decay': rec.history_decay_default(), 'attribute_bonus': rec.attribute_bonus_default(), 'validated_by': repo_relative(dial) if dial.exists() else None}
+
 def _without_prior(rec, m:EngineMethod, cases:list, ed:EvalData, cfg:EvalConfig, records:dict,
                    setting:str='item_prior', # the prior left out (one of `PRIOR_ABLATIONS`)
                   ):
@@ -71,7 +77,7 @@ def _without_prior(rec, m:EngineMethod, cases:list, ed:EvalData, cfg:EvalConfig,
         records[name] = run_ranking([EngineMethod(name, rec, ed.cands.pos, m.with_meta, cfg.llm_k)], cases, ed.cands, cfg.request, cfg.depth, cfg.progress)[name]
 
 def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:dict, records:dict, steer_raw:dict, conv_raw:dict, log=print):
-    "Run the TalkWalk variants through the engine on the sample (and the suite), filling `records`, `steer_raw`, `conv_raw` and `results['not_run']`."
+    "Run the TalkWalk variants through the engine on the sample (and the suite), filling `records`, `steer_raw`, `conv_raw`, `results['not_run']` and `results['decoding']` (each variant's `decoding_settings`)."
     reason = llm_status(ed.run_dir)
     if reason: reason = f'not run: {cfg.llm_missing_note or reason}'
     cases, variants = [ed.cases[u] for u in sample], llm_variants(cfg, ed.ds)
@@ -103,11 +109,12 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
                                     f'(a penalty where the request negates it; talkwalk.reader.AttributeReader), from {repo_relative(dial_path(ed.run_dir, mode))}')
         warm = Session(history=list(cases[0].prior)); rec.turn(warm, cfg.request, cfg.llm_k); rec.end_session(warm)  # first-call allocations are not latency
         for v in todo:
-            m = EngineMethod(v['name'], rec, ed.cands.pos, v['with_meta'], cfg.llm_k)
+            m = EngineMethod(v['name'], rec, ed.cands.pos, v['with_meta'], cfg.llm_k); results['decoding'][m.name] = settings = decoding_settings(rec)
             records[m.name] = run_ranking([m], cases, ed.cands, cfg.request, cfg.depth, cfg.progress)[m.name]
             if mode == 'generative': records[m.name + '/valid_format'] = [float(m.valid_format(c, cfg.request)) for c in cases]
             if v['with_meta']:
-                for s in prior_ablations(rec): _without_prior(rec, m, cases, ed, cfg, records, s)
+                for s in prior_ablations(rec):
+                    _without_prior(rec, m, cases, ed, cfg, records, s); results['decoding'][f'{m.name}-{PRIOR_ABLATIONS[s][0]}'] = settings | {s: PRIOR_ABLATIONS[s][1]}
             if v['with_meta'] and suite:
                 steer_raw[m.name] = run_steer([m], suite, ed, cfg, records, cfg.progress)[m.name]
                 conv_raw[m.name] = run_conversation(m, suite, ed, cfg)
@@ -146,7 +153,7 @@ def carry_results(results:dict, # this evaluation's results (changed in place)
         if n not in previous['ranking']['sample']: raise why(f"{n} is not in it (it has {sorted(previous['ranking']['sample'])})")
         results['ranking']['sample'][n] = previous['ranking']['sample'][n]
         if n in previous.get('per_user', {}).get('sample', {}): results['per_user']['sample'][n] = previous['per_user']['sample'][n]
-        for part in ('latency', 'latency_seconds', 'steer', 'steer_cases', 'conversation'):
+        for part in ('latency', 'latency_seconds', 'steer', 'steer_cases', 'conversation', 'decoding'):
             if n in previous.get(part, {}): results[part][n] = previous[part][n]
         results['not_run'].pop(n, None)
         head = 'dense head' if n.startswith('talkwalk-dense') else 'generative head'  # the variant names llm_variants gives
@@ -168,7 +175,7 @@ def run_eval_stage(cfg:EvalConfig|None=None, # the stage config
     sample, steer_users = sample_all[:cfg.n_llm_users], sample_all[:cfg.n_steer_users]
     run = start_wandb('eval', cfg, run_dir); use_inputs(run, run_dir, 'eval')
     results = {'dataset': ed.ds.name, 'domain': ed.ds.domain, 'run': repo_relative(run_dir), 'config': dataclasses.asdict(cfg), 'machine': machine_info(),
-               'commit': git_state('nbs', 'talkwalk'), 'not_run': {}, 'notes': [],
+               'commit': git_state('nbs', 'talkwalk'), 'not_run': {}, 'notes': [], 'decoding': {},
                'split': {'items': len(ed.cands), 'users': int(ed.ds.interactions.user_id.nunique()), 'interactions': len(ed.ds.interactions),
                          'train_interactions': len(ed.split.train), 'test_users': len(ed.test_users), 'max_history': ed.split.max_history},
                'users': {'sample': sample, 'steer': steer_users, 'seed': cfg.seed}}

@@ -1,4 +1,4 @@
-"""The report scripts' own arithmetic: scripts/ranking_report.py's budget comparison finds each alignment's kept check and adds its minutes; its dense-head record is the run's own. And every papermill profile sets only parameters its notebook declares."""
+"""The report scripts' own arithmetic: scripts/ranking_report.py's comparison of alignments finds each one's kept check, adds its minutes and gives its item targets per second; its dense-head record is the run's own. And every papermill profile sets only parameters its notebook declares."""
 import json, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
@@ -6,19 +6,19 @@ import ranking_report  # noqa: E402  (scripts/ranking_report.py)
 
 def _alignment(b_curve:list) -> dict:
     "Metrics shaped like `talkwalk align`'s: stage A 600 s + 60 s validation, stage B 1,200 s + 120 s."
-    return {'stage_a': {'steps': 10, 'seconds': 600, 'validation_seconds': 60, 'best_checkpoint': 'checkpoint-10', 'curve': [{'step': 10, 'ndcg@10': 0.5}]},
-            'stage_b': {'steps': 20, 'seconds': 1200, 'validation_seconds': 120, 'best_checkpoint': 'checkpoint-10', 'curve': b_curve}}
+    return {'stage_a': {'steps': 10, 'seconds': 600, 'validation_seconds': 60, 'targets_per_s': 40.0, 'best_checkpoint': 'checkpoint-10', 'curve': [{'step': 10, 'ndcg@10': 0.5}]},
+            'stage_b': {'steps': 20, 'seconds': 1200, 'validation_seconds': 120, 'targets_per_s': 19.25, 'best_checkpoint': 'checkpoint-10', 'curve': b_curve}}
 
 def test_budget_row_keeps_stage_b_best_check_and_total_minutes():
     m = _alignment([{'step': 10, 'hit@10': 0.1, 'ndcg@10': 0.05, 'L1': 0.2, 'valid_unconstrained': 0.9},
                     {'step': 20, 'hit@10': 0.3, 'ndcg@10': 0.04, 'L1': 0.1, 'valid_unconstrained': 0.8}])
     assert ranking_report.kept_check(m)['step'] == 10  # the trainer's kept checkpoint, not the last check or the best Hit@10; stage A's higher figure is ignored
-    assert ranking_report.budget_row('x', m) == '| x | 10 + 20 | 33 | 0.050, 0.040 | 10 | 0.100 | 0.050 | 0.200 | 0.90 |'
+    assert ranking_report.budget_row('x', m) == '| x | 10 + 20 | 33 | 40.0 / 19.2 | 0.050, 0.040 | 10 | 0.100 | 0.050 | 0.200 | 0.90 |'
 
 def test_budget_row_without_stage_b_uses_stage_a():
     m = _alignment([]); del m['stage_b']
     assert ranking_report.kept_check(m) == {'step': 10, 'ndcg@10': 0.5}
-    assert ranking_report.budget_row('a only', m).startswith('| a only | 10 + — | 11 | — | 10 |')
+    assert ranking_report.budget_row('a only', m).startswith('| a only | 10 + — | 11 | 40.0 / — | — | 10 |')
 
 def test_kept_check_without_a_kept_checkpoint_is_the_last_check():
     m = _alignment([{'step': 10, 'ndcg@10': 0.05}, {'step': 20, 'ndcg@10': 0.04}]); del m['stage_b']['best_checkpoint']
@@ -48,3 +48,13 @@ def test_every_papermill_profile_sets_only_its_notebooks_parameters():
         unknown = set(yaml.safe_load(f.read_text()) or {}) - params[nb]
         assert not unknown, f"{f.relative_to(root)}: {sorted(unknown)} not parameters of nbs/{nb}.ipynb"
     assert {"carry", "modes", "report_command"} <= params["05_eval"]
+
+def test_decoding_lines_read_the_evaluations_fields_else_its_notes():
+    notes = ['generative head stage b: the beam search fuses the training-popularity prior at weight 1 (...)', 'dense head: steering turns at guidance w = 0']
+    older = ranking_report.decoding_lines({'notes': notes})
+    assert older == [f'\nNote: {notes[0]}']  # an evaluation without the fields: its notes on the priors only
+    dec = {'talkwalk-b': {'guidance': 0.0, 'item_prior': 1.0, 'history_prior': 16.0, 'history_decay': 0.8, 'attribute_bonus': 8.0, 'validated_by': 'runs/r/dial/generative.json'},
+           'talkwalk-b-noprior': {'guidance': 0.0, 'item_prior': 0.0, 'history_prior': 16.0, 'history_decay': 0.8, 'attribute_bonus': 8.0, 'validated_by': None}}
+    lines = ranking_report.decoding_lines({'notes': notes, 'decoding': dec})
+    assert lines[-2:] == ['| talkwalk-b | 0 | 1 | 16 | 0.8 | 8 | runs/r/dial/generative.json |', '| talkwalk-b-noprior | 0 | 0 | 16 | 0.8 | 8 | EngineConfig defaults |']
+    assert not any(l.startswith('\nNote:') for l in lines)  # the fields replace the notes
