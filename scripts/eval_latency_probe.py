@@ -9,7 +9,7 @@ against code on one machine, minutes apart.
     .venv/bin/python scripts/eval_latency_probe.py --run runs/ml-100k-collab --users 40 --against bb9e79b --out reports/eval_latency_probe_ml-100k-collab
 
 Only timing is read off the test users. Writes <out>.json and <out>.md."""
-import argparse, json, os, subprocess, sys, tempfile, time
+import argparse, json, os, subprocess, sys, tarfile, tempfile, time
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +66,9 @@ def code_ab(run:Path, users:int, commit:str, rounds:int) -> dict:
     "Turn medians of this checkout's `talkwalk` and `commit`'s, each in a fresh process per round, alternated (ABBA), on the same run folder and users."
     out = {'this checkout': [], commit: []}
     with tempfile.TemporaryDirectory() as old:
-        subprocess.run(f'git archive {commit} talkwalk | tar -x -C {old}', shell=True, check=True)
+        tar = Path(old)/'talkwalk.tar'
+        subprocess.run(['git', 'archive', '-o', str(tar), commit, 'talkwalk'], cwd=Path(__file__).resolve().parents[1], check=True)  # that commit's package, beside none of this checkout's
+        tarfile.open(tar).extractall(old, filter='data')
         for r in range(rounds):
             for name in ((commit, 'this checkout') if r % 2 == 0 else ('this checkout', commit)):
                 env = {**os.environ, 'PYTHONPATH': old if name == commit else ''}

@@ -1,6 +1,6 @@
 """The latency tools of issue 18 at tiny size: scripts/malloc_ab.py (tune_malloc on and off, one process each) and
 scripts/scale_sim.py with vectors matched to a real item space, scripts/batch_ab.py (turns one at a time vs batched, no HTTP), scripts/thread_ab.py and scripts/http_fresh.py; the A/Bs of one engine setting user by user (scripts/blas_threads_ab.py,
-scripts/history_prior_latency_ab.py)."""
+scripts/history_prior_latency_ab.py), and the evaluation's turns re-timed against another commit's package (scripts/eval_latency_probe.py)."""
 import json, os, subprocess, sys
 from pathlib import Path
 import numpy as np
@@ -99,4 +99,21 @@ def test_blas_and_history_prior_ab_time_both_settings(engine_run, tmp_path):
     res = json.loads(out.with_suffix(".json").read_text())
     assert res["weight"] == 4 and res["summary"]["on"]["turns"] == res["summary"]["off"]["turns"] == 2
     bad = subprocess.run([sys.executable, str(SCRIPTS / "blas_threads_ab.py"), "--run", str(engine_run), "--users", "0", "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "at least 1" in bad.stderr
+
+
+def test_eval_latency_probe_times_the_turns_and_two_packages(engine_run, tmp_path):
+    """The evaluation's turns are timed with the decoder's share; the prefill A/B and the code A/B (this checkout against HEAD's
+    package, fresh processes) each time both arms; a bad count is refused."""
+    out = tmp_path / "elp"
+    r = subprocess.run([sys.executable, str(SCRIPTS / "eval_latency_probe.py"), "--run", str(engine_run), "--users", "2", "--rounds", "2",
+                        "--against", "HEAD", "--code-rounds", "1", "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.with_suffix(".json").read_text())
+    t = res["turns"]
+    assert t["users"] == 2 and 0 < t["decoder_p50_ms"] <= t["p50_ms"] and t["calls_p50"] >= 1 and t["prompt_tokens_min"] > 0
+    assert res["prefill"]["base"]["n"] == res["prefill"]["aligned"]["n"] == 2
+    assert list(res["code_ab"]) == ["this checkout", "HEAD"] and all(len(v) == 1 and v[0]["users"] == 2 for v in res["code_ab"].values())
+    assert "| median of rounds |" in out.with_suffix(".md").read_text()
+    bad = subprocess.run([sys.executable, str(SCRIPTS / "eval_latency_probe.py"), "--run", str(engine_run), "--users", "0", "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "at least 1" in bad.stderr
