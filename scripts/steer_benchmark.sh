@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The ranking + steering benchmark of issues 14 and 15 on MovieLens 100K, end to end on the 2-core CPU (about 4.5 hours). Run top
+# The ranking + steering benchmark of issues 14 and 15 on MovieLens 100K, end to end on the 2-core CPU (about 4.5 hours: the sum of
+# the steps' timings as each ran, never timed as one run). Run top
 # to bottom, it rebuilds runs/ml-100k-collab and reproduces the committed reports: stages 00-02 with SIDs from content +
 # collaborative embeddings, the alignment with the steering data (about 75 minutes), the dense head, both heads' dials on
 # validation users (recency, the popularity and history priors, the reader's bonus, guidance), SASRec, the test evaluation (300
@@ -15,13 +16,20 @@ $B/talkwalk rqvae --config configs/ranking/ml-100k-rqvae-collab.yaml --run $R
 $B/talkwalk align --config configs/ranking/ml-100k-alignment-collab.yaml --run $R  # the rebuild: stage A 303 steps and stage B 405, each stopped by its minute budget (76 minutes)
 $B/talkwalk dense --config configs/ranking/ml-100k-dense.yaml --run $R --ablation --report reports/dense_ml-100k-collab  # content + collaborative item space
 $B/python -m json.tool $R/alignment/metrics.json > reports/alignment_ml-100k-collab.json  # the alignment's validation curve, kept
+# issue 14's loss ablation at equal wall time, validation only: the same alignment with the loss on the answer's SID alone, on a copy
+# of this run's upstream stages (the ranking page compares the two curves)
+mkdir -p $R-answeronly && cp -r $R/data $R/contrastive $R/rqvae $R-answeronly/
+$B/talkwalk align --config configs/ranking/ml-100k-alignment-collab-answeronly.yaml --run $R-answeronly
+$B/python -m json.tool $R-answeronly/alignment/metrics.json > reports/alignment_ml-100k-collab-answeronly.json
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --priors 0,0.25,1 \
   --history-priors 0,8,16,32,50 --prior-users 300 --bonus-modes generative --bonuses 0,4,8 --report reports/dial_ml-100k-history
 $B/talkwalk dial --run $R --modes dense --users 20 --weights 0,4 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --bonuses 0,0.5,1 --report reports/dial_ml-100k-dense-recency
 make sasrec DATA=$R/data OUT=$R/baselines/sasrec SASREC_ARGS="--epochs 22 --seed 2020 --topk 100 --threads 2"  # capped at 22 epochs (15 minutes in the rebuild): see reports/ranking_ml-100k_collab.md
 make papermill PROFILE=collab NOTEBOOKS=nbs/05_eval.ipynb
-$B/python scripts/ranking_report.py --run $R --out reports/ranking_ml-100k_collab --align-config configs/ranking/ml-100k-alignment-collab.yaml --script scripts/steer_benchmark.sh
+$B/python scripts/ranking_report.py --run $R --out reports/ranking_ml-100k_collab --align-config configs/ranking/ml-100k-alignment-collab.yaml --script scripts/steer_benchmark.sh \
+  --compare 'answer-only loss=reports/alignment_ml-100k-collab-answeronly.json'
 make papermill PROFILE=collab NOTEBOOKS=nbs/04_inference.ipynb
+$B/python scripts/eval_latency_probe.py --run $R --users 40 --against bb9e79b --code-rounds 3 --out reports/eval_latency_probe_ml-100k-collab  # the evaluation's turn re-timed, against the code of the evaluation before
 $B/python scripts/malloc_ab.py --run $R --requests 30 --rounds 4  # what tune_malloc saves, in fresh processes (reports/malloc_ab.md)
 $B/python scripts/scale_sim.py --sizes 10000,100000,1000000 --queries 30 --vectors matched --like $R/dense/items.npz --out reports/scale_matched  # serving cost to 10^6 items, vectors shaped like this run's item space
 # Earlier steps on this run folder, kept for the reports they wrote; each ran on the run as it was then (before its rebuild for the
