@@ -89,27 +89,27 @@ def _evaluate_llm(ed:EvalData, cfg:EvalConfig, sample:list, suite:list, results:
             else: todo.append(v)
         if not todo: continue
         t0 = time.time(); rec = load_recommender(ed.run_dir, mode=mode, stage=stage or 'b', device=cfg.device, quantize='none')  # float32: the serving default's agreement with it is in reports/latency.md
-        log(f'[eval] {mode} {stage or ""} loaded in {time.time() - t0:.1f} s')
-        if suite: results['notes'].append(f'{mode} head{" stage " + stage if stage else ""}: steering turns at guidance w = {rec.guidance_default():g} ('
+        log(f'[eval] {mode} {stage or ""} loaded in {time.time() - t0:.1f} s'); settings = decoding_settings(rec)  # read once per head: the notes below and each variant's record
+        if suite: results['notes'].append(f'{mode} head{" stage " + stage if stage else ""}: steering turns at guidance w = {settings["guidance"]:g} ('
                                           + ("validated by `talkwalk dial`, " + repo_relative(dial_path(ed.run_dir, mode)) if dial_path(ed.run_dir, mode).exists() else 'EngineConfig default') + ')')
-        if mode == 'generative' and (p := rec.item_prior_default()):
+        if mode == 'generative' and (p := settings['item_prior']):
             results['notes'].append(f'generative head stage {stage}: the beam search fuses the training-popularity prior at weight {p:g} (`EngineConfig.item_prior`, validated by '
                                     f'`talkwalk dial`, {repo_relative(dial_path(ed.run_dir, mode))}); `talkwalk-{stage}-noprior` ranks with the same model without it')
-        if mode == 'generative' and (h := rec.history_prior_default()):
+        if mode == 'generative' and (h := settings['history_prior']):
             results['notes'].append(f'generative head stage {stage}: the beam search fuses a prior from the user\'s history at weight {h:g} (each item\'s log-weight {h:g} x its cosine to the history\'s centroid in the '
                                     f'content + collaborative item space; `EngineConfig.history_prior`, validated by `talkwalk dial`, {repo_relative(dial_path(ed.run_dir, mode))}); '
                                     f'`talkwalk-{stage}-nohistory` ranks with the same model without it'
-                                    + (f'; the centroid weighs the item j steps before the last {d:g}^j (`EngineConfig.history_decay`), `talkwalk-{stage}-nodecay` ranks with the plain mean' if (d := rec.history_decay_default()) != 1 else ''))
-        if mode == 'dense' and rec.history_weight and (d := rec.history_decay_default()) != 1:
+                                    + (f'; the centroid weighs the item j steps before the last {d:g}^j (`EngineConfig.history_decay`), `talkwalk-{stage}-nodecay` ranks with the plain mean' if (d := settings['history_decay']) != 1 else ''))
+        if mode == 'dense' and rec.history_weight and (d := settings['history_decay']) != 1:
             results['notes'].append(f'dense head: the history pull\'s centroid weighs the item j steps before the last {d:g}^j (`EngineConfig.history_decay`, validated by `talkwalk dial`, '
                                     f'{repo_relative(dial_path(ed.run_dir, mode))}); `talkwalk-dense-nodecay` ranks with the plain mean')
-        if suite and (b := rec.attribute_bonus_default()):
+        if suite and (b := settings['attribute_bonus']):
             how = 'query plus an attribute bonus' if mode == 'dense' else 'context (without the request), each SID code also scoring its share of a prior weighing the items with the attribute by e^bonus, bonus'
             results['notes'].append(f'{mode} head{" stage " + stage if stage else ""}: requests the reader reads as naming an attribute rank from the unsteered {how} {b:g} '
                                     f'(a penalty where the request negates it; talkwalk.reader.AttributeReader), from {repo_relative(dial_path(ed.run_dir, mode))}')
         warm = Session(history=list(cases[0].prior)); rec.turn(warm, cfg.request, cfg.llm_k); rec.end_session(warm)  # first-call allocations are not latency
         for v in todo:
-            m = EngineMethod(v['name'], rec, ed.cands.pos, v['with_meta'], cfg.llm_k); results['decoding'][m.name] = settings = decoding_settings(rec)
+            m = EngineMethod(v['name'], rec, ed.cands.pos, v['with_meta'], cfg.llm_k); results['decoding'][m.name] = dict(settings)
             records[m.name] = run_ranking([m], cases, ed.cands, cfg.request, cfg.depth, cfg.progress)[m.name]
             if mode == 'generative': records[m.name + '/valid_format'] = [float(m.valid_format(c, cfg.request)) for c in cases]
             if v['with_meta']:
