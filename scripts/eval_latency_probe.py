@@ -71,7 +71,8 @@ def code_ab(run:Path, users:int, commit:str, rounds:int) -> dict:
         tarfile.open(tar).extractall(old, filter='data')
         for r in range(rounds):
             for name in ((commit, 'this checkout') if r % 2 == 0 else ('this checkout', commit)):
-                env = {**os.environ, 'PYTHONPATH': old if name == commit else ''}
+                # that commit's package first on the path; the caller's own PYTHONPATH kept behind it (and alone for this checkout)
+                env = {**os.environ, 'PYTHONPATH': os.pathsep.join(p for p in (old if name == commit else '', os.environ.get('PYTHONPATH', '')) if p)}
                 cmd = [sys.executable, __file__, '--run', str(run), '--users', str(users), '--turns-only']
                 done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
                 out[name].append(json.loads(done.stdout.strip().splitlines()[-1]))

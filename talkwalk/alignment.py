@@ -5,7 +5,7 @@
 # %% ../nbs/03_alignment.ipynb #dff51411
 from __future__ import annotations
 from collections import Counter
-import copy, dataclasses, hashlib, json, math, shutil, tempfile, time
+import copy, dataclasses, hashlib, json, math, shutil, tempfile, time, warnings
 from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ from .sids import SPECIAL, SIDError, SIDTable, TokenTrie, sid_string
 from .prompts import SYSTEM, PromptStyle, rec_messages, rec_answer, attribute_phrases, STEER_TEMPLATES, REACTION_TEMPLATES, with_attr, STEER_KINDS, steer_training_request, is_plain_attribute
 from .decoding import constrained_beam_search, rec_prompt_ids, unconstrained_valid
 from .metrics import ranking_metrics, prefix_accuracy
-from .llm import default_model_dir, load_llm
+from .llm import default_model_dir, load_llm, native_bf16
 from .encoders import load_embeddings
 
 # %% auto #0
@@ -287,12 +287,14 @@ def labelled_loss(model, input_ids:torch.Tensor, labels:torch.Tensor, attention_
         loss[m] = level if code_loss == 'level' else loss[m] + level
     return loss.mean()
 
-def pick_bf16(flag:bool|None, # True / False as asked; None: where the hardware has fast bf16 matrix units
+def pick_bf16(flag:bool|None, # True / False as asked; None: where the hardware does bf16 natively
               device:str) -> bool:
-    "Whether to train under bf16 autocast: AMX on a CPU, a bf16-capable GPU."
-    if flag is not None: return bool(flag)
-    if device == 'cuda': return torch.cuda.is_bf16_supported()
-    return device == 'cpu' and bool(getattr(torch._C._cpu, '_init_amx', lambda: False)())  # True where the CPU has AMX tiles and the OS enabled them
+    "Whether to train under bf16 autocast: as asked, else where `native_bf16` (AVX512-BF16 or AMX on a CPU, a bf16-capable GPU); asked on hardware without it, a warning."
+    native = native_bf16(device)
+    if flag and not native:  # autocast then emulates bf16: on a 2-core AMD EPYC a stage A step ran 14x slower than float32 (reports/train_throughput_no-native-bf16.json)
+        warnings.warn(f'bf16=True on {device} without native bfloat16 (AVX512-BF16 or AMX on a CPU, a bf16 GPU): autocast emulates it and trains '
+                      'many times slower than float32 here; set bf16: null (or leave --bf16 out) to choose by hardware', stacklevel=2)
+    return native if flag is None else bool(flag)
 
 class SIDTrainer(Trainer):
     "A transformers `Trainer` whose loss is `labelled_loss`, whose evaluation is `validate(model) -> metrics` (constrained decoding on the validation split), counting tokens and item targets."

@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument('--a-minutes', dest='a_minutes', type=float, default=None, help='wall-time cap of stage A (0: none)')
     a.add_argument('--b-minutes', dest='b_minutes', type=float, default=None, help='wall-time cap of stage B (0: none)')
     a.add_argument('--eval-every', dest='eval_every', type=int, default=None, help='validate and checkpoint every N steps, keeping the best')
-    a.add_argument('--bf16', dest='bf16', action='store_true', default=None, help='bf16 autocast (default: where the hardware is fast at it)')
+    a.add_argument('--bf16', dest='bf16', action='store_true', default=None, help='bf16 autocast (default: where the hardware does bf16 natively: AVX512-BF16 or AMX CPUs, bf16 GPUs)')
     a.add_argument('--no-bf16', dest='bf16', action='store_false', help='float32 training')
     a.add_argument('--no-resume', dest='resume', action='store_false', default=None, help='train afresh, discarding checkpoints of an interrupted run')
     a.add_argument('--b-mode', dest='b_mode', choices=['lora', 'top'], default=None, help='stage B: LoRA (default) or a full fine-tune of the top layers')
