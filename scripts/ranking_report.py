@@ -29,14 +29,18 @@ def kept_check(m:dict) -> dict:
     step = int(t['best_checkpoint'].rsplit('-', 1)[1]) if t.get('best_checkpoint') else None
     return next((c for c in curve if c['step'] == step), curve[-1] if curve else {})
 
-def budget_row(label:str, m:dict) -> str:
-    "One alignment as a row of the comparison: its steps, its minutes, its item targets per second (stage A / B), and the validation figures it kept."
+def budget_cells(m:dict) -> list:
+    "One alignment's cells of the comparison: its steps, its minutes, its item targets per second (stage A / B), stage B's NDCG@10 at each check, and the validation figures it kept."
     a, b = m.get('stage_a', {}), m.get('stage_b', {}); k = kept_check(m)
     mins = sum(t.get('seconds', 0) + t.get('validation_seconds', 0) for t in (a, b)) / 60
     curve = ', '.join(f"{c.get('ndcg@10', float('nan')):.3f}" for c in b.get('curve', []))
     rate = ' / '.join(f"{t['targets_per_s']:.1f}" if t.get('targets_per_s') is not None else '—' for t in (a, b))
-    return (f"| {label} | {a.get('steps', '—')} + {b.get('steps', '—')} | {mins:.0f} | {rate} | {curve or '—'} | {k.get('step', '—')} | "
-            f"{k.get('hit@10', float('nan')):.3f} | {k.get('ndcg@10', float('nan')):.3f} | {k.get('L1', float('nan')):.3f} | {k.get('valid_unconstrained', float('nan')):.2f} |")
+    return [f"{a.get('steps', '—')} + {b.get('steps', '—')}", f'{mins:.0f}', rate, curve or '—', str(k.get('step', '—')),
+            *(f"{k.get(c, float('nan')):.{d}f}" for c, d in (('hit@10', 3), ('ndcg@10', 3), ('L1', 3), ('valid_unconstrained', 2)))]
+
+def budget_row(label:str, m:dict) -> str:
+    "One alignment as a row of the comparison (`budget_cells`), labelled."
+    return '| ' + ' | '.join([label, *budget_cells(m)]) + ' |'
 
 def dense_record(run:Path, reports:Path) -> Path|None:
     "The dense head's metrics: the run folder's own, else the committed `reports/dense_*.json` whose `run` is this folder (a head not retrained here), else None."

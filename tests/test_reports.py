@@ -1,4 +1,4 @@
-"""The report scripts' own arithmetic: scripts/ranking_report.py's comparison of alignments finds each one's kept check, adds its minutes and gives its item targets per second; its dense-head record is the run's own. And every papermill profile sets only parameters its notebook declares."""
+"""The report scripts' own arithmetic: scripts/ranking_report.py's comparison of alignments finds each one's kept check, adds its minutes and gives its item targets per second; its dense-head record is the run's own; scripts/alignment_ablations.py's page names each arm's changed settings and its Hit@10 interval. And every papermill profile sets only parameters its notebook declares."""
 import json, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
@@ -58,3 +58,40 @@ def test_decoding_lines_read_the_evaluations_fields_else_its_notes():
     lines = ranking_report.decoding_lines({'notes': notes, 'decoding': dec})
     assert lines[-2:] == ['| talkwalk-b | 0 | 1 | 16 | 0.8 | 8 | runs/r/dial/generative.json |', '| talkwalk-b-noprior | 0 | 0 | 16 | 0.8 | 8 | EngineConfig defaults |']
     assert not any(l.startswith('\nNote:') for l in lines)  # the fields replace the notes
+
+import alignment_ablations  # noqa: E402  (scripts/alignment_ablations.py)
+
+def test_ablation_page_names_each_arms_changes_and_its_hit_interval(tmp_path):
+    ref, top = {'b_mode': 'lora', 'b_lr': 0.001, 'lora_r': 16}, {'b_mode': 'top', 'b_lr': 0.0002, 'top_layers': 4}
+    assert alignment_ablations.config_changes(ref, ref) == 'none'
+    assert alignment_ablations.config_changes(ref, top) == 'b_mode: lora -> top; b_lr: 0.001 -> 0.0002; lora_r: 16 -> —; top_layers: — -> 4'
+    assert alignment_ablations.hit_ci({'hit@10': 0.1, 'users': 100}) == '0.100 [0.055, 0.174]'  # Wilson interval of 10 hits in 100
+    assert alignment_ablations.hit_ci({'hit@10': 0.1}) == '—'
+    a = _alignment([{'step': 10, 'hit@10': 0.1, 'ndcg@10': 0.05, 'users': 100, 'seconds': 60}]) | {'dataset': 'ml-100k'}
+    b = _alignment([{'step': 10, 'hit@10': 0.2, 'ndcg@10': 0.07, 'users': 100, 'seconds': 60}]) | {'dataset': 'ml-100k'}
+    b['stage_b']['trainable_params'] = 14_200_000
+    for m in (a, b): m['stage_a']['curve'][0]['seconds'] = 60
+    md, summ = alignment_ablations.build([('lora', ref, a, 'a.json'), ('top', top, b, 'b.json')])
+    assert summ['arms']['lora']['changes'] == 'the reference' and summ['arms']['top']['kept']['step'] == 10
+    assert '| top (`b.json`) | b_mode: lora -> top; b_lr: 0.001 -> 0.0002; lora_r: 16 -> —; top_layers: — -> 4 | 14.2 M | 10 + 20 | 33 |' in md
+    assert '| top | stage_b | 10 | 1.0 | 0.200 | 0.070 |' in md  # the curve, minutes into the stage
+    assert alignment_ablations.autocast({'stage_a': {'bf16': True}, 'stage_b': {'bf16': True}}) == 'yes'
+    assert alignment_ablations.autocast({'stage_a': {'bf16': False}, 'stage_b': {'bf16': True}}) == 'no / yes'
+    assert alignment_ablations.autocast({}) == '—'
+
+def test_ablation_page_refuses_arms_of_two_data_sets_and_a_missing_file(tmp_path):
+    import pytest
+    a, b = _alignment([]) | {'dataset': 'ml-100k'}, _alignment([]) | {'dataset': 'amazon-scientific'}
+    with pytest.raises(SystemExit, match='not on ml-100k'): alignment_ablations.build([('x', {}, a, 'a'), ('y', {}, b, 'b')])
+    (tmp_path/'c.yaml').write_text('b_mode: top\n')
+    with pytest.raises(SystemExit, match='m.json not found'): alignment_ablations.load_arm(f"top={tmp_path/'c.yaml'}={tmp_path/'m.json'}")
+    with pytest.raises(SystemExit, match='expected'): alignment_ablations.load_arm('no separators')
+
+def test_committed_alignment_configs_load_and_leave_bf16_to_the_hardware():
+    from talkwalk.alignment import AlignmentConfig
+    from talkwalk.utils import config_from
+    root = Path(__file__).parents[1]; paths = [root/'configs'/'alignment.yaml', *sorted((root/'configs'/'ranking').glob('*alignment*.yaml'))]  # stage configs, not papermill parameters
+    assert len(paths) >= 8
+    for p in paths:
+        cfg = config_from(AlignmentConfig, None, p)  # unknown fields are errors
+        assert cfg.bf16 is None, f'{p}: bf16 {cfg.bf16}; leave it null (forced bf16 on a CPU without native bf16 trains many times slower)'
