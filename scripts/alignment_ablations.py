@@ -35,7 +35,7 @@ def autocast(m:dict) -> str:
     return '—' if not flags else ('yes' if flags[0] else 'no') if len(set(flags)) == 1 else ' / '.join('yes' if f else 'no' for f in flags)
 
 def load_arm(spec:str) -> tuple:
-    "`(label, config dict, metrics dict, metrics path)` from 'LABEL=CONFIG=METRICS', naming the file that is missing or malformed."
+    "`(label, config dict, metrics dict, metrics path)` from 'LABEL=CONFIG=METRICS', naming a file that is missing."
     try: label, cfg_path, m_path = spec.rsplit('=', 2)
     except ValueError: raise SystemExit(f"--arm {spec!r}: expected 'LABEL=CONFIG.yaml=METRICS.json'")
     for p in (cfg_path, m_path):
