@@ -57,15 +57,15 @@ def build(arms:list) -> tuple:
            '| arm | changes against the arm above | stage B trainable | steps A + B | minutes (training + validation) | item targets / s, A / B | '
            'stage B NDCG@10 at each check | kept step | Hit@10 | NDCG@10 | L1 | valid unconstrained | Hit@10, 95% CI | bf16 autocast | machine |',
            '|---|' * 1 + '---|' * 14]
-    for i, ((label, cfg, m, path), (_, above, _, _)) in enumerate(zip(arms, [arms[0], *arms[:-1]])):
-        out.append('| ' + ' | '.join([f'{label} (`{path}`)', config_changes(above, cfg) if i else 'the reference', trainable(m), *budget_cells(m), hit_ci(kept_check(m)), autocast(m), m.get('machine', '—')]) + ' |')
+    changes = ['the reference', *(config_changes(above[1], arm[1]) for above, arm in zip(arms, arms[1:]))]  # each arm against the arm above
+    for (label, cfg, m, path), change in zip(arms, changes):
+        out.append('| ' + ' | '.join([f'{label} (`{path}`)', change, trainable(m), *budget_cells(m), hit_ci(kept_check(m)), autocast(m), m.get('machine', '—')]) + ' |')
     out += ['', 'The validation curves against training time (each check; minutes since its stage began):', '', '| arm | phase | step | minutes into the stage | Hit@10 | NDCG@10 | L1 | valid unconstrained |', '|---|---|---|---|---|---|---|---|']
     for label, _, m, _ in arms:
         for ph in ('stage_a', 'stage_b'):
             out += [f"| {label} | {ph} | {c['step']} | {c['seconds'] / 60:.1f} | " + ' | '.join(f"{c.get(k, float('nan')):.{d}f}" for k, d in (('hit@10', 3), ('ndcg@10', 3), ('L1', 3), ('valid_unconstrained', 2))) + ' |'
                     for c in m.get(ph, {}).get('curve', [])]
-    summary = {'dataset': dataset, 'arms': {label: {'metrics': path, 'changes': config_changes(above, cfg) if i else 'the reference', 'kept': kept_check(m)}
-                                            for i, ((label, cfg, m, path), (_, above, _, _)) in enumerate(zip(arms, [arms[0], *arms[:-1]]))}}
+    summary = {'dataset': dataset, 'arms': {label: {'metrics': path, 'changes': change, 'kept': kept_check(m)} for (label, _, m, path), change in zip(arms, changes)}}
     return '\n'.join(out) + '\n', summary
 
 if __name__ == '__main__':

@@ -365,8 +365,8 @@ def format_latency(res:dict) -> str:
             *[f"- {v} vs float32: mean top-{res['k']} overlap {a['mean_overlap']:.3f}, identical lists {a['identical']:.0%} ({a['n']} requests); "
               f"Hit@{res['k']} {res['hit'][v]['hit@k']:.3f} vs {res['hit']['engine']['hit@k']:.3f}" for v, a in res.get('agreement', {}).items()],
             *([f"- guided vs unguided turn, p50: **{res['guided_over_unguided_p50']}x** (float32)" + ''.join(f"; {v}: **{res[f'guided_over_unguided_p50_{v}']}x**" for v in res.get('agreement', {}) if f'guided_over_unguided_p50_{v}' in res)] if 'guided_over_unguided_p50' in res else []),
-            *([f"- the default path on this machine (`quantize='auto'`): **{d}**, p50 {res['engine' if d == 'none' else f'engine_{d}']['p50_ms']} ms unguided, "
-               f"{res['engine_guided' if d == 'none' else f'engine_{d}_guided']['p50_ms']} ms guided" for d in [res['default']] if ('engine_guided' if d == 'none' else f'engine_{d}_guided') in res]),  # a run that timed no guided turn has no line
+            *([f"- the default path on this machine (`quantize='auto'`): **{res['default']}**, p50 {res[key]['p50_ms']} ms unguided, {res[f'{key}_guided']['p50_ms']} ms guided"
+               for key in ['engine' if res['default'] == 'none' else f"engine_{res['default']}"] if f'{key}_guided' in res]),  # a run that timed no guided turn has no line
             f"- follow-up with KV reuse vs cold: **{res['followup_speedup_p50']}x** faster (p50); {res.get('followup_kv_ms_per_new_token', float('nan'))} ms per new token "
             f"(median {res.get('followup_new_tokens', float('nan')):.0f} new tokens)",
             f"- prompt length: median {res['prompt_tokens']['p50']:.0f} tokens (min {res['prompt_tokens']['min']}, max {res['prompt_tokens']['max']}); top-{res['k']}",
