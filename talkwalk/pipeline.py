@@ -6,7 +6,7 @@
 from __future__ import annotations
 import time
 from pathlib import Path
-from .utils import config_from
+from .utils import config_from, held_lock
 from .run import ArtifactError, RunDir
 from .data import DataConfig, run_data_stage
 from .contrastive import ContrastiveConfig, run_contrastive_stage
@@ -67,6 +67,12 @@ def foreign_stages(run_dir:str|Path, dataset:str, preset:str) -> list:
 
 def require_run(run_dir:str|Path, dataset:str='ml-100k', dense:bool=False, log=print) -> Path:
     "`run_dir` if it has every stage (and the dense head with `dense`), each on the inputs it recorded; else built at the tiny size (tests and notebooks), never over stages trained at other settings."
+    run_dir = Path(run_dir)
+    with held_lock(run_dir.parent/f'.{run_dir.name}.lock'):  # notebooks or test workers run side by side: one builds, the others wait and reuse it
+        return _require_run(run_dir, dataset, dense, log)
+
+def _require_run(run_dir:Path, dataset:str, dense:bool, log) -> Path:
+    "`require_run`'s work, under its lock."
     run, want = RunDir.of(run_dir), ['data', 'contrastive', 'rqvae', 'alignment'] + (['dense'] if dense else [])
     missing = [s for s in want if not run.has(s) or run.inputs_changed(s)]  # a stage trained on since-rewritten inputs counts as missing
     if not missing: return run.root

@@ -142,3 +142,16 @@ def inputs_changed(self:RunDir, stage:str) -> list|None:
     except json.JSONDecodeError: return list(STAGE_INPUTS.get(stage, ()))  # an unreadable record: treat every input as changed
     return [s for s, fp in rec.items() if not self.has(s) or self.fingerprint(s) != fp]
 
+
+# %% ../nbs/run.ipynb #ru000017
+@patch
+def linked_copy(self:RunDir, dest:str|Path, # a new folder (it must not exist yet)
+               ) -> RunDir:
+    "A run at `dest` whose stage folders link to this run's; what is written beside them (a `dial/`) stays in the copy."
+    dest = Path(dest)
+    if dest.exists(): raise FileExistsError(f'{dest} exists: a linked copy goes to a new folder')
+    dest.mkdir(parents=True)
+    for d in sorted(self.root.iterdir()):
+        if d.name in STAGES: (dest/d.name).symlink_to(d.resolve(), target_is_directory=d.is_dir())
+    return RunDir(dest)
+

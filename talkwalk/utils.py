@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np, yaml
 
 # %% auto #0
-__all__ = ['repo_root', 'repo_relative', 'runs_dir', 'atomic_path', 'write_text_atomic', 'write_json_atomic', 'set_seed',
-           'pick_device', 'config_from', 'save_config', 'wandb_mode', 'start_wandb', 'is_headless', 'git_state',
-           'machine_info', 'cache_dir', 'unit']
+__all__ = ['repo_root', 'repo_relative', 'runs_dir', 'atomic_path', 'write_text_atomic', 'write_json_atomic', 'held_lock',
+           'set_seed', 'pick_device', 'config_from', 'save_config', 'wandb_mode', 'start_wandb', 'is_headless',
+           'git_state', 'machine_info', 'cache_dir', 'unit']
 
 # %% ../nbs/utils.ipynb #64d022f9
 def repo_root() -> Path|None:
@@ -66,6 +66,19 @@ def _json_default(o):
     if isinstance(o, (np.ndarray, tuple, set)): return list(o)
     if isinstance(o, Path): return str(o)
     raise TypeError(f'cannot serialise {type(o).__name__} to JSON')
+
+# %% ../nbs/utils.ipynb #ut0lock2
+@contextmanager
+def held_lock(path:str|Path, # the lock file (created where missing; its contents are never read)
+             ):
+    "Hold an exclusive lock on `path` for the block: another process (or thread) asking for it waits until the block ends."
+    import fcntl
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield path
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
+
 
 # %% ../nbs/utils.ipynb #456243d2
 def set_seed(seed:int):

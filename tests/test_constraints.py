@@ -8,12 +8,6 @@ from talkwalk.serve import make_api
 from talkwalk.session import EngineError
 
 
-@pytest.fixture(scope="module")
-def dense(engine_run):
-    from talkwalk.recommender import load_recommender
-    return load_recommender(engine_run, mode="dense")
-
-
 @pytest.mark.parametrize("head", ["generative", "dense"])
 def test_random_constraints_always_hold(engine, dense, head):
     rec = engine if head == "generative" else dense

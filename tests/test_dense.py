@@ -10,19 +10,6 @@ from fastapi.testclient import TestClient
 TALKWALK = str(Path(sys.executable).parent / "talkwalk")
 
 
-@pytest.fixture(scope="module")
-def dense_run(engine_run):
-    """The notebooks' run with a dense head (a tiny one is trained there if missing: about 30 s)."""
-    from talkwalk.pipeline import require_run
-    return require_run(engine_run, dense=True)
-
-
-@pytest.fixture(scope="module")
-def dense(dense_run):
-    from talkwalk.recommender import load_recommender
-    return load_recommender(dense_run, mode="dense")
-
-
 def test_load_through_every_entry_point(dense, dense_run):
     from talkwalk.recommender import load_recommender
     from talkwalk.dense_engine import DenseRecommender

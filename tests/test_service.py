@@ -164,7 +164,7 @@ def test_play_that_again_returns_that_item_first(client):
 
 
 def test_load_four_clients_adversarial(engine, tmp_path):
-    """4 clients x 25 turns over real HTTP, turns batched as `talkwalk serve` does by default, adversarial prompts mixed in:
+    """4 clients x 15 turns over real HTTP, turns batched as `talkwalk serve` does by default, adversarial prompts mixed in:
     every id real, no unasked repeat (a repeat of the last pick, or an earlier list after an undo, is asked for), no cross-session read or write."""
     store = SqliteSessionStore(tmp_path / "s.db", on_drop=engine.end_session)
     catalogue, problems, lock = set(engine.dataset.items.index), [], threading.Lock()
@@ -179,7 +179,7 @@ def test_load_four_clients_adversarial(engine, tmp_path):
         def client(c):
             sid = call("POST", "/sessions", {"history": [str(10 + c)]})["session_id"]
             shown = []
-            for j in range(25):
+            for j in range(15):  # 5 adversarial turns a client: the 4 clients send all 14 of them
                 request = ADVERSARIAL[(c + j) % len(ADVERSARIAL)] if j % 3 == 0 else f"client {c} turn {j}: something different"
                 items = [r["item_id"] for r in call("POST", _turn(sid), {"request": request, "k": 5})["items"]]
                 repeat_ok = items[:1] if re.fullmatch(r"(play that again|again|repeat that)", request) and shown else []
@@ -191,7 +191,7 @@ def test_load_four_clients_adversarial(engine, tmp_path):
                 shown += items
             saved = call("GET", f"/sessions/{sid}")
             with lock:
-                if [i for t in saved["turns"] for i in t["items"]] != shown or len(saved["turns"]) != 25:
+                if [i for t in saved["turns"] for i in t["items"]] != shown or len(saved["turns"]) != 15:
                     problems.append(f"client {c}: its session does not hold exactly its own turns")
                 if any(t["request"].startswith("client") and not t["request"].startswith(f"client {c} ") for t in saved["turns"]):
                     problems.append(f"client {c}: another client's request is in its session")
@@ -203,7 +203,7 @@ def test_load_four_clients_adversarial(engine, tmp_path):
             t.join()
     assert not problems, problems[:10]
     stats = app.state.batcher.stats
-    assert stats["turns"] == 100 and stats["largest"] > 1, f"concurrent turns never shared a batch: {stats}"
+    assert stats["turns"] == 60 and stats["largest"] > 1, f"concurrent turns never shared a batch: {stats}"
 
 
 def _start(run, port, db, *extra):
