@@ -147,7 +147,7 @@ def inputs_changed(self:RunDir, stage:str) -> list|None:
 @patch
 def linked_copy(self:RunDir, dest:str|Path, # a new folder (it must not exist yet)
                ) -> RunDir:
-    "A run at `dest` whose stage folders link to this run's; what is written beside them (a `dial/`) stays in the copy."
+    "A run at `dest` whose stage folders link to this run's: a folder written beside them (a `dial/`) stays in the copy; a stage retrained there writes through the link into this run."
     dest = Path(dest)
     if dest.exists(): raise FileExistsError(f'{dest} exists: a linked copy goes to a new folder')
     dest.mkdir(parents=True)
