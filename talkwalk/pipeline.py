@@ -68,13 +68,18 @@ def foreign_stages(run_dir:str|Path, dataset:str, preset:str) -> list:
 def require_run(run_dir:str|Path, dataset:str='ml-100k', dense:bool=False, log=print) -> Path:
     "`run_dir` if it has every stage (and the dense head with `dense`), each on the inputs it recorded; else built at the tiny size (tests and notebooks), never over stages trained at other settings."
     run_dir = Path(run_dir)
+    if not _missing_stages(run_dir, dense): return RunDir.of(run_dir).root  # complete: nothing to build, no lock to take (a read-only folder serves)
     with held_lock(run_dir.parent/f'.{run_dir.name}.lock'):  # notebooks or test workers run side by side: one builds, the others wait and reuse it
         return _require_run(run_dir, dataset, dense, log)
 
+def _missing_stages(run_dir:Path, dense:bool) -> list:
+    "The stages `require_run` wants that `run_dir` lacks, or holds trained on since-rewritten inputs."
+    run = RunDir.of(run_dir)
+    return [s for s in ['data', 'contrastive', 'rqvae', 'alignment'] + (['dense'] if dense else []) if not run.has(s) or run.inputs_changed(s)]
+
 def _require_run(run_dir:Path, dataset:str, dense:bool, log) -> Path:
-    "`require_run`'s work, under its lock."
-    run, want = RunDir.of(run_dir), ['data', 'contrastive', 'rqvae', 'alignment'] + (['dense'] if dense else [])
-    missing = [s for s in want if not run.has(s) or run.inputs_changed(s)]  # a stage trained on since-rewritten inputs counts as missing
+    "`require_run`'s work, under its lock: another process may have built the run meanwhile."
+    run, missing = RunDir.of(run_dir), _missing_stages(run_dir, dense)
     if not missing: return run.root
     if missing == ['dense']:  # the other stages are there, whatever their size: train only the head beside them (a stale one at its own config)
         stale = run.has('dense'); cfg = run.config('dense', STAGE_CONFIGS['dense']) if stale else stage_config('dense', dataset, 'tiny')
