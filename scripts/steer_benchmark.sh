@@ -30,12 +30,19 @@ for arm in short top; do
   $B/talkwalk align --config configs/ranking/ml-100k-alignment-collab-$arm.yaml --run $R-$arm
   $B/python -m json.tool $R-$arm/alignment/metrics.json > reports/alignment_ml-100k-collab-$arm.json
 done
+# issue 14's history ablation at the same short budget, on a later session's machine of the same kind (2-core AMD EPYC, no native
+# bf16) and the same rebuild of $R's stages 00-02: the short arm with 5 history items in every prompt and training window
+mkdir -p $R-hist5 && cp -r $R/data $R/contrastive $R/rqvae $R-hist5/
+$B/talkwalk align --config configs/ranking/ml-100k-alignment-collab-hist5.yaml --run $R-hist5
+$B/python -m json.tool $R-hist5/alignment/metrics.json > reports/alignment_ml-100k-collab-hist5.json
 # the ablations in one page, from the committed configs and metrics alone (reports/alignment_ablations_ml-100k.md); the first two arms
-# ran on another machine (AMX, bf16) than the last two (no native bf16, float32), so only arms of one machine compare
+# ran on another machine (AMX, bf16) than the last three (no native bf16, float32), so only arms of one machine compare
 $B/python scripts/alignment_ablations.py --arm 'LoRA, loss on every history item (the kept run; A 20 + B 45 min)=configs/ranking/ml-100k-alignment-collab.yaml=reports/alignment_ml-100k-collab.json' \
   --arm 'loss on the answer only (A 20 + B 45 min)=configs/ranking/ml-100k-alignment-collab-answeronly.yaml=reports/alignment_ml-100k-collab-answeronly.json' \
   --arm 'LoRA (A 10 + B 20 min)=configs/ranking/ml-100k-alignment-collab-short.yaml=reports/alignment_ml-100k-collab-short.json' \
-  --arm 'top 4 layers fine-tuned (A 10 + B 20 min)=configs/ranking/ml-100k-alignment-collab-top.yaml=reports/alignment_ml-100k-collab-top.json'
+  --arm 'top 4 layers fine-tuned (A 10 + B 20 min)=configs/ranking/ml-100k-alignment-collab-top.yaml=reports/alignment_ml-100k-collab-top.json' \
+  --arm 'LoRA, 5 history items (A 10 + B 20 min)=configs/ranking/ml-100k-alignment-collab-hist5.yaml=reports/alignment_ml-100k-collab-hist5.json' \
+  --against 'LoRA, 5 history items (A 10 + B 20 min)=LoRA (A 10 + B 20 min)'
 # bf16 autocast against float32 on a CPU without native bf16 (AVX512-BF16 / AMX), stage A at batch 2: why the configs now leave bf16 to the hardware
 $B/python scripts/bench_train_step.py --run $R --steps 2 --rounds 1 --batch-size 2 --stages a --out reports/train_throughput_no-native-bf16.json
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --priors 0,0.25,1 \

@@ -79,6 +79,19 @@ def test_ablation_page_names_each_arms_changes_and_its_hit_interval(tmp_path):
     assert alignment_ablations.autocast({'stage_a': {'bf16': False}, 'stage_b': {'bf16': True}}) == 'no / yes'
     assert alignment_ablations.autocast({}) == '—'
 
+def test_ablation_page_reads_an_arm_against_the_arm_it_names():
+    ref, top, hist = {'b_mode': 'lora', 'max_history': None}, {'b_mode': 'top', 'max_history': None}, {'b_mode': 'lora', 'max_history': 5}
+    m = _alignment([{'step': 10, 'hit@10': 0.1, 'ndcg@10': 0.05, 'users': 100, 'seconds': 60}]) | {'dataset': 'ml-100k'}
+    m['stage_a']['curve'][0]['seconds'] = 60
+    arms = [('lora', ref, m, 'a.json'), ('top', top, m, 'b.json'), ('hist5', hist, m, 'c.json')]
+    _, summ = alignment_ablations.build(arms, {'hist5': 'lora'})
+    assert summ['arms']['top']['changes'] == 'b_mode: lora -> top'  # the arm above, as before
+    assert summ['arms']['hist5']['changes'] == 'max_history: None -> 5 (against lora)'  # not b_mode: top -> lora
+    assert alignment_ablations.build(arms)[1]['arms']['hist5']['changes'] == 'b_mode: top -> lora; max_history: None -> 5'
+    import pytest
+    with pytest.raises(SystemExit, match='another --arm label'): alignment_ablations.build(arms, {'hist5': 'nope'})
+    with pytest.raises(SystemExit, match='another --arm label'): alignment_ablations.build(arms, {'lora': 'lora'})
+
 def test_ablation_page_refuses_arms_of_two_data_sets_and_a_missing_file(tmp_path):
     import pytest
     a, b = _alignment([]) | {'dataset': 'ml-100k'}, _alignment([]) | {'dataset': 'amazon-scientific'}
