@@ -48,7 +48,7 @@ check-sync: export
 NBTEST_SKIP ?= ^([_.]|0[0-9]_)
 # Test files run in TEST_WORKERS processes side by side (pytest-xdist, a file per worker), each with its share of the cores as
 # BLAS/OpenMP threads so they do not oversubscribe the CPU; TEST_WORKERS=1 runs them one at a time. The run folder they share
-# (runs/nb-ml-100k) is built once: `require_run` holds a lock while it checks or builds it. The notebooks stay one at a time:
+# (runs/nb-ml-100k) is built once: `require_run` holds a lock while it builds it. The notebooks stay one at a time:
 # tested two at a time they took about as long on 2 cores (250 s with a thread each, 294 s with two, against 267 s one at a time):
 # the steering dial's notebook alone is most of it.
 TEST_WORKERS ?= 2

@@ -75,7 +75,7 @@ def require_run(run_dir:str|Path, dataset:str='ml-100k', dense:bool=False, log=p
 def _missing_stages(run_dir:Path, dense:bool) -> list:
     "The stages `require_run` wants that `run_dir` lacks, or holds trained on since-rewritten inputs."
     run = RunDir.of(run_dir)
-    return [s for s in ['data', 'contrastive', 'rqvae', 'alignment'] + (['dense'] if dense else []) if not run.has(s) or run.inputs_changed(s)]
+    return [s for s in PIPELINE[:PIPELINE.index('dense' if dense else 'alignment') + 1] if not run.has(s) or run.inputs_changed(s)]
 
 def _require_run(run_dir:Path, dataset:str, dense:bool, log) -> Path:
     "`require_run`'s work, under its lock: another process may have built the run meanwhile."
