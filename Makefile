@@ -48,7 +48,7 @@ check-sync: export
 NBTEST_SKIP ?= ^([_.]|0[0-9]_)
 # Test files run in TEST_WORKERS processes side by side (pytest-xdist, a file per worker), each with its share of the cores as
 # BLAS/OpenMP threads so they do not oversubscribe the CPU; TEST_WORKERS=1 runs them one at a time. The run folder they share
-# (runs/nb-ml-100k) is built once: `require_run` holds a lock while it builds it. The notebooks stay one at a time:
+# (runs/nb-ml-100k, built by `make papermill` under `make test`) is otherwise built once: `require_run` holds a lock while it builds it. The notebooks stay one at a time:
 # tested two at a time they took about as long on 2 cores (250 s with a thread each, 294 s with two, against 267 s one at a time):
 # the steering dial's notebook alone is most of it.
 TEST_WORKERS ?= 2
@@ -61,6 +61,7 @@ pytest: install
 
 # Headless run of the numbered notebooks at $(PROFILE) parameters: each configs/papermill/$(PROFILE)/<nb>.yaml and
 # <nb>@<variant>.yaml is one run (none: the notebook's defaults). Executed copies go to build/executed/$(PROFILE).
+# PROFILE=ci writes the notebooks' own run folder, runs/nb-ml-100k, retraining each stage at CI parameters.
 papermill: install
 	@mkdir -p build/executed/$(PROFILE)
 	@set -e; n=0; for nb in $(NOTEBOOKS); do name=$$(basename $$nb .ipynb); \
@@ -74,7 +75,9 @@ papermill: install
 	    echo "  done in $$(( $$(date +%s) - start )) s"; n=$$((n+1)); \
 	  done; done; echo "papermill: $$n notebook runs at $(PROFILE) parameters"
 
-test: check-sync nbtest browser pytest papermill
+# papermill first: its CI profile trains runs/nb-ml-100k (stages 00-03 and the dense head at CI parameters), the run the unnumbered
+# notebooks and pytest then serve (`require_run` finds it complete), so none of them builds or trains it again.
+test: check-sync papermill nbtest browser pytest
 
 # Full benchmark runs: the committed reports/ come from these. MovieLens 100K's stages and the engine benchmark first,
 # then SASRec (RecBole, its own venv) on its split, then the evaluation, which reads SASRec's rankings; then Amazon
