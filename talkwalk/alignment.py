@@ -511,6 +511,7 @@ class AlignmentConfig:
     top_layers: int = 4
     use_unsloth: bool = False  # CUDA only (the gpu extra)
     val_users: int = 100       # fixed, seeded sample of validation users
+    val_seed: int = 0          # seeds that sample alone, so runs with other training seeds are scored on the same users
     seed: int = 0
 
 # %% ../nbs/03_alignment.ipynb #e4ece0ec
@@ -548,7 +549,7 @@ def _sha(path:Path) -> str:
 
 def training_inputs(rd:RunDir, cfg:AlignmentConfig) -> dict:
     "What a checkpoint was trained from: the SID table, the training interactions, the model and the training config."
-    train_keys = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ('resume', 'val_users', 'a_minutes', 'b_minutes', 'device')}
+    train_keys = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ('resume', 'val_users', 'val_seed', 'a_minutes', 'b_minutes', 'device')}
     return {'sids': _sha(rd.path('rqvae', 'lookup')), 'data': _sha(rd.path('data', 'interactions')), 'model': cfg.model or 'SmolLM2-135M-Instruct',
             'config': hashlib.sha1(json.dumps(train_keys, sort_keys=True, default=str).encode()).hexdigest()[:12]}
 
@@ -578,13 +579,13 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
     examples = make_examples(ds, split, sids, sid_str, style, n_per, cfg.seed, steer_kinds_of(cfg))
     run = start_wandb('alignment', cfg, run_dir); use_inputs(run, run_dir, 'alignment')
     metrics = {'dataset': ds.name, 'examples': len(examples), 'examples_by_kind': dict(Counter(e.kind for e in examples)), 'machine': machine_info(),
-               'validation': {'users': cfg.val_users, 'excludes_training_items': True},
+               'validation': {'users': cfg.val_users, 'seed': cfg.val_seed, 'excludes_training_items': True},
                **progress.get('metrics', {})}
     save_progress = lambda: write_json_atomic(out/'progress.json', {'inputs': inputs, 'metrics': metrics})
     save_progress()  # from now on an interrupted run can resume: its checkpoints are tied to these inputs
     trie, seen = None, split.train_sequences()  # validation excludes each user's training items, as the test protocol excludes everything before the target
     def score(model, n_users=cfg.val_users):
-        return evaluate_generative(merged(model), tok, ds, split.valid, sids, trie, style, n_users, seed=cfg.seed, levels=levels, progress=False, seen=seen)
+        return evaluate_generative(merged(model), tok, ds, split.valid, sids, trie, style, n_users, seed=cfg.val_seed, levels=levels, progress=False, seen=seen)
     def validate(model, tag):
         metrics[tag] = m = score(model); run.log({f'{tag}/{k}': v for k, v in m.items()}); print(tag, {k: round(v, 4) for k, v in m.items()})
     a_dir = rd.path('alignment', 'stage_a')
