@@ -50,8 +50,8 @@ NBTEST_SKIP ?= ^([_.]|0[0-9]_)
 # BLAS/OpenMP threads so they do not oversubscribe the CPU; TEST_WORKERS=1 runs them one at a time. The run folder they share
 # (runs/nb-ml-100k, built by `make papermill` under `make test`) is otherwise built once: `require_run` holds a lock while it builds it. The notebooks stay one at a time:
 # tested two at a time they took about as long on 2 cores (250 s with a thread each, 294 s with two, against 267 s one at a time):
-# the steering dial's notebook alone is most of it. Three pytest workers on 2 cores were no faster than two (234 and 240 s against
-# 226 s, each after a warm-up run, interleaved on one machine): the tests are CPU-bound, not waiting on their subprocesses.
+# the steering dial's notebook alone is most of it. Three pytest workers on 2 cores were no faster than two (234 and 239 s against
+# 225 s, each after a warm-up run, interleaved on one machine): the tests are CPU-bound, not waiting on their subprocesses.
 TEST_WORKERS ?= 2
 TEST_THREADS = $$(( $$(nproc) / $(TEST_WORKERS) > 0 ? $$(nproc) / $(TEST_WORKERS) : 1 ))
 nbtest: install

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ranking + steering benchmark of issues 14 and 15 on MovieLens 100K, end to end on the 2-core CPU (about 4.5 hours, and 70 minutes more for the init and stage-A arms: the sum of
+# The ranking + steering benchmark of issues 14 and 15 on MovieLens 100K, end to end on the 2-core CPU (about 4.5 hours, and 70 minutes more for the init and stage-A arms and 70 more for the two seeds: the sum of
 # the steps' timings as each ran, never timed as one run). Run top
 # to bottom, it rebuilds runs/ml-100k-collab and reproduces the committed reports: stages 00-02 with SIDs from content +
 # collaborative embeddings, the alignment with the steering data (about 75 minutes), the dense head, both heads' dials on
@@ -42,8 +42,18 @@ for arm in meaninit stagea; do
   $B/talkwalk align --config configs/ranking/ml-100k-alignment-collab-$arm.yaml --run $R-$arm
   $B/python -m json.tool $R-$arm/alignment/metrics.json > reports/alignment_ml-100k-collab-$arm.json
 done
+# issue 14's run-to-run spread at the same short budget: the short arm with seed 0 (its own config) and seed 1, one after the other on
+# one machine (a later session's 2-core AMD EPYC with AVX512-BF16, so both in bf16: compare them with each other only; a fresh rebuild of
+# stages 00-02 by the commands above)
+for arm in seed0 seed1; do
+  cfg=configs/ranking/ml-100k-alignment-collab-$arm.yaml; [ $arm = seed0 ] && cfg=configs/ranking/ml-100k-alignment-collab-short.yaml
+  mkdir -p $R-$arm && cp -r $R/data $R/contrastive $R/rqvae $R-$arm/
+  $B/talkwalk align --config $cfg --run $R-$arm
+  $B/python -m json.tool $R-$arm/alignment/metrics.json > reports/alignment_ml-100k-collab-$arm.json
+done
 # the ablations in one page, from the committed configs and metrics alone (reports/alignment_ablations_ml-100k.md); the first two arms
-# ran on another machine (AMX, bf16) than the last five (no native bf16, float32), so only arms of one machine compare
+# ran on another machine (AMX, bf16) than the next five (no native bf16, float32) and the last two (AVX512-BF16, bf16), so only arms of
+# one machine compare
 $B/python scripts/alignment_ablations.py --arm 'LoRA, loss on every history item (the kept run; A 20 + B 45 min)=configs/ranking/ml-100k-alignment-collab.yaml=reports/alignment_ml-100k-collab.json' \
   --arm 'loss on the answer only (A 20 + B 45 min)=configs/ranking/ml-100k-alignment-collab-answeronly.yaml=reports/alignment_ml-100k-collab-answeronly.json' \
   --arm 'LoRA (A 10 + B 20 min)=configs/ranking/ml-100k-alignment-collab-short.yaml=reports/alignment_ml-100k-collab-short.json' \
@@ -51,9 +61,12 @@ $B/python scripts/alignment_ablations.py --arm 'LoRA, loss on every history item
   --arm 'LoRA, 5 history items (A 10 + B 20 min)=configs/ranking/ml-100k-alignment-collab-hist5.yaml=reports/alignment_ml-100k-collab-hist5.json' \
   --arm 'LoRA, SID rows at the vocabulary mean (A 10 + B 20 min)=configs/ranking/ml-100k-alignment-collab-meaninit.yaml=reports/alignment_ml-100k-collab-meaninit.json' \
   --arm 'stage A alone (A 30 min)=configs/ranking/ml-100k-alignment-collab-stagea.yaml=reports/alignment_ml-100k-collab-stagea.json' \
+  --arm 'LoRA (A 10 + B 20 min), bf16 machine, seed 0=configs/ranking/ml-100k-alignment-collab-short.yaml=reports/alignment_ml-100k-collab-seed0.json' \
+  --arm 'LoRA (A 10 + B 20 min), bf16 machine, seed 1=configs/ranking/ml-100k-alignment-collab-seed1.yaml=reports/alignment_ml-100k-collab-seed1.json' \
   --against 'LoRA, 5 history items (A 10 + B 20 min)=LoRA (A 10 + B 20 min)' \
   --against 'LoRA, SID rows at the vocabulary mean (A 10 + B 20 min)=LoRA (A 10 + B 20 min)' \
-  --against 'stage A alone (A 30 min)=LoRA (A 10 + B 20 min)'
+  --against 'stage A alone (A 30 min)=LoRA (A 10 + B 20 min)' \
+  --against 'LoRA (A 10 + B 20 min), bf16 machine, seed 1=LoRA (A 10 + B 20 min), bf16 machine, seed 0'
 # bf16 autocast against float32 on a CPU without native bf16 (AVX512-BF16 / AMX), stage A at batch 2: why the configs now leave bf16 to the hardware
 $B/python scripts/bench_train_step.py --run $R --steps 2 --rounds 1 --batch-size 2 --stages a --out reports/train_throughput_no-native-bf16.json
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --priors 0,0.25,1 \
