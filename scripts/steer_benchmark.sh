@@ -10,6 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 B=.venv/bin; R=runs/ml-100k-collab
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 WANDB_MODE=${WANDB_MODE:-offline}
+# one ablation arm, validation only: the alignment CONFIG (default configs/ranking/ml-100k-alignment-collab-ARM.yaml) on a copy of
+# $R's upstream stages in $R-ARM, its metrics kept as reports/alignment_ml-100k-collab-ARM.json
+align_arm() {
+  local arm=$1 cfg=${2:-configs/ranking/ml-100k-alignment-collab-$1.yaml}
+  mkdir -p $R-$arm && cp -r $R/data $R/contrastive $R/rqvae $R-$arm/
+  $B/talkwalk align --config $cfg --run $R-$arm
+  $B/python -m json.tool $R-$arm/alignment/metrics.json > reports/alignment_ml-100k-collab-$arm.json
+}
 $B/talkwalk data --dataset ml-100k --run $R
 $B/talkwalk contrastive --config configs/ranking/ml-100k-contrastive.yaml --run $R
 $B/talkwalk rqvae --config configs/ranking/ml-100k-rqvae-collab.yaml --run $R
@@ -18,39 +26,23 @@ $B/talkwalk dense --config configs/ranking/ml-100k-dense.yaml --run $R --ablatio
 $B/python -m json.tool $R/alignment/metrics.json > reports/alignment_ml-100k-collab.json  # the alignment's validation curve, kept
 # issue 14's loss ablation at equal wall time, validation only: the same alignment with the loss on the answer's SID alone, on a copy
 # of this run's upstream stages (the ranking page compares the two curves)
-mkdir -p $R-answeronly && cp -r $R/data $R/contrastive $R/rqvae $R-answeronly/
-$B/talkwalk align --config configs/ranking/ml-100k-alignment-collab-answeronly.yaml --run $R-answeronly
-$B/python -m json.tool $R-answeronly/alignment/metrics.json > reports/alignment_ml-100k-collab-answeronly.json
+align_arm answeronly
 # issue 14's capacity ablation at equal wall time, validation only, at a shorter budget (stage A 10 + B 20 minutes) so both arms run on
 # one machine in one session: the reference (LoRA r 16 on every linear layer), then stage B as a full fine-tune of the top 4 decoder layers.
 # Both ran on a rebuild of $R's stages 00-02 from these configs on a CPU without native bf16 (its SID table came out with 4 more
 # tokens than the kept run's: the RQ-VAE fit is not bit-identical across machines)
-for arm in short top; do
-  mkdir -p $R-$arm && cp -r $R/data $R/contrastive $R/rqvae $R-$arm/
-  $B/talkwalk align --config configs/ranking/ml-100k-alignment-collab-$arm.yaml --run $R-$arm
-  $B/python -m json.tool $R-$arm/alignment/metrics.json > reports/alignment_ml-100k-collab-$arm.json
-done
+for arm in short top; do align_arm $arm; done
 # issue 14's history ablation at the same short budget, on a later session's machine of the same kind (2-core AMD EPYC, no native
 # bf16) and the same rebuild of $R's stages 00-02: the short arm with 5 history items in every prompt and training window
-mkdir -p $R-hist5 && cp -r $R/data $R/contrastive $R/rqvae $R-hist5/
-$B/talkwalk align --config configs/ranking/ml-100k-alignment-collab-hist5.yaml --run $R-hist5
-$B/python -m json.tool $R-hist5/alignment/metrics.json > reports/alignment_ml-100k-collab-hist5.json
+align_arm hist5
 # issue 14's init and stage-A ablations at the same short budget, on a later session's machine of that kind and the same rebuild:
 # the short arm with the SID rows initialised at the vocabulary's mean, then its 30 minutes spent on stage A alone (no stage B)
-for arm in meaninit stagea; do
-  mkdir -p $R-$arm && cp -r $R/data $R/contrastive $R/rqvae $R-$arm/
-  $B/talkwalk align --config configs/ranking/ml-100k-alignment-collab-$arm.yaml --run $R-$arm
-  $B/python -m json.tool $R-$arm/alignment/metrics.json > reports/alignment_ml-100k-collab-$arm.json
-done
+for arm in meaninit stagea; do align_arm $arm; done
 # issue 14's run-to-run spread at the same short budget: the short arm with seed 0 (its own config) and seed 1, one after the other on
 # one machine (a later session's 2-core AMD EPYC with AVX512-BF16, so both in bf16: compare them with each other only; a fresh rebuild of
 # stages 00-02 by the commands above)
-for arm in seed0 seed1; do
-  cfg=configs/ranking/ml-100k-alignment-collab-$arm.yaml; [ $arm = seed0 ] && cfg=configs/ranking/ml-100k-alignment-collab-short.yaml
-  mkdir -p $R-$arm && cp -r $R/data $R/contrastive $R/rqvae $R-$arm/
-  $B/talkwalk align --config $cfg --run $R-$arm
-  $B/python -m json.tool $R-$arm/alignment/metrics.json > reports/alignment_ml-100k-collab-$arm.json
-done
+align_arm seed0 configs/ranking/ml-100k-alignment-collab-short.yaml
+align_arm seed1
 # the ablations in one page, from the committed configs and metrics alone (reports/alignment_ablations_ml-100k.md); the first two arms
 # ran on another machine (AMX, bf16) than the next five (no native bf16, float32) and the last two (AVX512-BF16, bf16), so only arms of
 # one machine compare
