@@ -2,7 +2,7 @@
 evaluation's cost-of-steering request), against the unsteered turn, on validation or test users, with and without the attribute bonus.
 
 Usage: .venv/bin/python scripts/matching_request_check.py runs/ml-100k-collab --split valid --users 100 [--bonuses 0.5,0]
-Validation users are the dense stage's (its seed); test users a seeded sample (seed 0). Prints one line per bonus; writes nothing.
+Validation users are the dense stage's (its val_seed); test users a seeded sample (seed 0). Prints one line per bonus; writes nothing.
 """
 import argparse, time
 import numpy as np
@@ -19,7 +19,7 @@ def cases(run:RunDir, split_name:str, users:int, seed:int=0) -> list:
     prior = prior_items(ds.interactions)
     if split_name == 'valid': prior = {u: p[:-1] for u, p in prior.items()}  # the validation item is the last before the test item
     attrs, masks = catalogue_attributes(ds); pos = {i: p for p, i in enumerate(ds.items.index)}
-    rows = (split.valid.sample(n=min(cfg['val_users'], len(split.valid)), random_state=cfg['seed']) if split_name == 'valid'
+    rows = (split.valid.sample(n=min(cfg['val_users'], len(split.valid)), random_state=cfg.get('val_seed', 0)) if split_name == 'valid'
             else split.test.sample(n=300, random_state=0)).head(users)
     rng, out = np.random.default_rng(seed), []
     for r in rows.itertuples():

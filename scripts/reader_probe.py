@@ -3,21 +3,23 @@ attribute a request names, for several weights of the item evidence (`item_weigh
 training-only phrasings (`steer_training` in the description YAML), each left out of the reader that reads it
 (leave-one-phrasing-out: the phrasing is as new to the reader as a synonym is). The weight with the best
 leave-one-out accuracy is the engine's default. The evaluation's phrasing families (template, paraphrase,
-vocabulary synonyms) are read too, as a diagnostic only: they choose nothing. Also: how often the sentence encoder
+vocabulary synonyms) are read too, as a diagnostic only: they choose nothing; so is every vocabulary synonym in every
+evaluation template, listing the requests the reader misreads. Also: how often the sentence encoder
 alone tells a negation from a request (nearest of the attribute's training negation and request phrasings, each
 negation template left out in turn), which is why polarity comes from negation cues (`talkwalk.reader.negated`).
 No LLM, no users: text encoder and item embeddings only.
 
     .venv/bin/python scripts/reader_probe.py runs/ml-100k-collab --report reports/reader_probe_ml-100k-collab
 """
-import argparse, copy, time
+import argparse, copy, json, time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from talkwalk.reader import AttributeReader, READER_NEUTRAL, attribute_phrasings, run_reader
-from talkwalk.eval_steer import FAMILIES, NEGATIVE_TEMPLATES, steer_request
-from talkwalk.prompts import NEGATION_TEMPLATES, STEER_TEMPLATES, with_attr
+from talkwalk.eval_steer import FAMILIES, NEGATIVE_TEMPLATES, NEW_TEMPLATES, steer_request
+from talkwalk.prompts import NEGATION_TEMPLATES, NOUNS, STEER_TEMPLATES, with_attr
 from talkwalk.utils import machine_info, unit, write_json_atomic
 
 
@@ -59,6 +61,40 @@ def family_reading(reader:AttributeReader, weights:list, per_attr:int, seed:int)
     return out
 
 
+def synonym_reading(reader:AttributeReader) -> dict:
+    "Every vocabulary synonym in every evaluation template of its slot, read by the engine's reader (its default item weight): the requests it misreads (diagnostic)."
+    noun, nouns = NOUNS.get(reader.domain, ('item', 'items')); rows = []
+    for j, a in enumerate(reader.attrs):
+        for s in a.synonyms:
+            for t in NEW_TEMPLATES[a.slot]:
+                req = t.format(a=s, noun=noun, nouns=nouns); got = reader.read(req)
+                rows.append({'attribute': a.key, 'synonym': s, 'request': req, 'read_as': None if got is None else reader.attrs[got].key})
+    wrong = [r for r in rows if r['read_as'] != r['attribute']]
+    return {'requests': len(rows), 'synonyms': len({(r['attribute'], r['synonym']) for r in rows}), 'read_right': 1 - len(wrong) / max(len(rows), 1), 'misread': wrong}
+
+
+def evaluation_reading(reader:AttributeReader, results:Path) -> dict:
+    "The committed evaluation's attribute-control cases, rebuilt from its config and seeds (checked against its case counts), read by the reader: per family, the share read as the attribute asked for, beside each head's steered share (diagnostic)."
+    from talkwalk.eval_data import EvalConfig, load_eval_data, sample_users
+    from talkwalk.eval_steer import steer_suite
+    from talkwalk.prompts import catalogue_attributes
+    r = json.loads(results.read_text()); cfg = EvalConfig(**r['config']); ed = load_eval_data(r['run'])
+    users = sample_users(ed, max(cfg.n_llm_users, cfg.n_steer_users), cfg.seed)
+    if users[:cfg.n_steer_users] != r['users']['steer']: raise SystemExit(f"{results}: its steer users differ from {r['run']}'s rebuilt sample: not the same run folder or split")
+    attrs, masks = catalogue_attributes(ed.ds, cfg.min_attr_items)
+    cases = [c for c in steer_suite(ed, r['users']['steer'], users[:cfg.n_llm_users], attrs, masks, cfg) if c['test'] == 'attribute']
+    heads = [m for m in r['steer'] if m.startswith('talkwalk')]
+    counts = {a: v['cases'] for a, v in r['steer'][heads[0]]['attribute']['by_attribute'].items()}
+    if Counter(c['attr'] for c in cases) != counts: raise SystemExit(f'{results}: the rebuilt attribute cases do not match its case counts per attribute')
+    out = {'results': str(results), 'cases': len(cases), 'families': {}}
+    for fam in FAMILIES:
+        fc = [c for c in cases if c['family'] == fam]; right = [reader.read(c['request']) == reader.attrs.index(next(a for a in attrs if a.key == c['attr'])) for c in fc]
+        out['families'][fam] = {'cases': len(fc), 'read_right': float(np.mean(right)),
+                                'misread_by_attribute': dict(Counter(c['attr'] for c, ok in zip(fc, right) if not ok)),
+                                'steered': {m: r['steer'][m]['attribute']['by_family'][fam]['steered']['mean'] for m in heads}}
+    return out
+
+
 def encoder_polarity(reader:AttributeReader) -> dict:
     "How often the sentence encoder alone reads a negation as one: nearer the attribute's training negations than its requests (each negation template left out in turn)."
     main = [j for j, a in enumerate(reader.attrs) if a.kind != 'decade']
@@ -84,12 +120,26 @@ def write_report(m:dict, stem:Path, command:str):
              '| item weight | ' + ' | '.join(f'{w:g}' for w in W) + ' |', '|---|' + '---|' * len(W),
              f"| leave-one-out, training-only phrasings ({m['loo']['requests']} requests) | " + ' | '.join(f"{m['loo'][str(w)]:.3f}" for w in W) + ' |']
     lines += [f"| {f} ({v['requests']} requests, diagnostic) | " + ' | '.join(f"{v[str(w)]:.3f}" for w in W) + ' |' for f, v in m['families'].items()]
-    p = m['polarity']
+    p, v = m['polarity'], m['synonyms']
     lines += ['', f"Chosen: item weight {m['chosen']:g} (best leave-one-out accuracy; the engine's default `AttributeReader.item_weight`).", '',
               f"Polarity. The sentence encoder alone puts a training negation nearer the attribute's other training negations than its requests for "
               f"{p['training negations, left out']:.3f} of {p['requests']} (each template left out): no better than a coin, so the sign comes from negation cues. "
               f"The cues read {p['cues (negated), training negations']:.3f} of the training negations and {p['cues (negated), evaluation negations']:.3f} of the evaluation's "
-              f"('no {{a}} please', 'nothing with {{a}}': their cue words are in the hand-written list) as negated, and {p['cues (asked for), training requests']:.3f} of training requests as asked for."]
+              f"('no {{a}} please', 'nothing with {{a}}': their cue words are in the hand-written list) as negated, and {p['cues (asked for), training requests']:.3f} of training requests as asked for.", '',
+              f"The vocabulary family word by word (diagnostic, chooses nothing): each of the {v['synonyms']} description-vocabulary synonyms in each evaluation "
+              f"template of its slot ({v['requests']} requests), read by the engine's reader (item weight {m['reader_item_weight']:g}, above its neutral threshold): "
+              f"{v['read_right']:.3f} read as the attribute asked for. The requests it misreads (words the frozen encoder does not tie to their attribute):", '',
+              '| asked for | request | read as |', '|---|---|---|']
+    lines += [f"| {r['attribute']} | {r['request']} | {r['read_as'] or '(no attribute)'} |" for r in v['misread']]
+    if e := m.get('evaluation'):
+        F, heads = e['families'], list(next(iter(e['families'].values()))['steered'])
+        lines += ['', f"The committed evaluation's {e['cases']} attribute-control cases ({e['results']}: its users, seeds and phrasings rebuilt, checked against "
+                  "its case counts), read by the same reader (diagnostic; the heads' figures are the evaluation's own, on test users):", '',
+                  '| | ' + ' | '.join(F) + ' |', '|---|' + '---|' * len(F),
+                  '| cases | ' + ' | '.join(str(v['cases']) for v in F.values()) + ' |',
+                  '| read as the attribute asked for | ' + ' | '.join(f"{v['read_right']:.3f}" for v in F.values()) + ' |',
+                  '| misread, by attribute asked for | ' + ' | '.join(', '.join(f'{a} {n}' for a, n in v['misread_by_attribute'].items()) or '—' for v in F.values()) + ' |']
+        lines += [f'| {h}: steered share of the top 10 | ' + ' | '.join(f"{v['steered'][h]:.3f}" for v in F.values()) + ' |' for h in heads]
     Path(stem.with_suffix('.md')).write_text('\n'.join(lines) + '\n')
 
 
@@ -99,6 +149,7 @@ if __name__ == '__main__':
     ap.add_argument('--weights', default='0,0.25,0.5,1,2,4', help='item weights, comma separated')
     ap.add_argument('--per-attr', type=int, default=5, help='requests per attribute and family (diagnostic)')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--eval-results', type=Path, help="a committed evaluation (reports/results_<dataset>.json) of the same run folder: its attribute cases read too (diagnostic)")
     ap.add_argument('--report', type=Path, required=True, help='output stem, e.g. reports/reader_probe_ml-100k-collab')
     a = ap.parse_args(); t0 = time.time()
     reader = run_reader(a.run)
@@ -106,7 +157,9 @@ if __name__ == '__main__':
     loo = leave_one_out(reader, W)
     m = {'run': str(a.run), 'attributes': len(reader.attrs), 'weights': W, 'loo': {str(k): v for k, v in loo.items()},
          'families': {f: {str(k): v for k, v in d.items()} for f, d in family_reading(reader, W, a.per_attr, a.seed).items()},
-         'polarity': encoder_polarity(reader), 'chosen': max(W, key=lambda w: loo[w])}
+         'polarity': encoder_polarity(reader), 'chosen': max(W, key=lambda w: loo[w]),
+         'synonyms': synonym_reading(reader), 'reader_item_weight': reader.item_weight}
+    if a.eval_results: m['evaluation'] = evaluation_reading(reader, a.eval_results)
     m.update(machine=machine_info(), wall_s=time.time() - t0)
-    write_report(m, a.report, f'.venv/bin/python scripts/reader_probe.py {a.run} --weights {a.weights} --per-attr {a.per_attr} --seed {a.seed} --report {a.report}')
+    write_report(m, a.report, f'.venv/bin/python scripts/reader_probe.py {a.run} --weights {a.weights} --per-attr {a.per_attr} --seed {a.seed}' + (f' --eval-results {a.eval_results}' if a.eval_results else '') + f' --report {a.report}')
     print(a.report.with_suffix('.md').read_text())

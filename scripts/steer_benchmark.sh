@@ -84,7 +84,8 @@ $B/python scripts/scale_sim.py --sizes 10000,100000,1000000 --queries 30 --vecto
 #   .venv/bin/python scripts/attribute_probe.py $R --weights 0,1 --history-weight 0 --layouts one --report reports/attribute_probe_ml-100k-collab_nopull
 #   .venv/bin/python scripts/attribute_probe.py $R --weights 0,0.5,0.75,1 --layouts one,kind --guidance 2 --report reports/attribute_layout_probe_ml-100k-collab
 #   $B/talkwalk dial --run $R --modes dense --users 30 --weights 0,0.5,1,2,4 --report reports/dial_ml-100k
-#   .venv/bin/python scripts/reader_probe.py $R --weights 0,0.25,0.5,1,2,4 --per-attr 5 --seed 0 --report reports/reader_probe_ml-100k-collab
+#   .venv/bin/python scripts/reader_probe.py $R --weights 0,0.25,0.5,1,2,4 --per-attr 5 --seed 0 --eval-results reports/results_ml-100k.json --report reports/reader_probe_ml-100k-collab
+#   (--eval-results, added later: the committed evaluation's attribute cases rebuilt and read by the reader, which words its vocabulary family misreads; diagnostic)
 #   .venv/bin/python scripts/steer_move_probe.py $R --scales 0.25,0.5,1,2,5,10,20 --guidances 0,4 --bonuses 0.05,0.1,0.2,0.5,1 --seed 0 --report reports/steer_move_probe_ml-100k-collab
 #   $B/talkwalk dial --run $R --modes dense --users 20 --weights 4 --bonuses 0,0.2,0.5,1 --report reports/dial_ml-100k-bonus  # the reader's bonus at w = 4 (writes the dial file the evaluation reads)
 #   make papermill PROFILE=collab-dense NOTEBOOKS=nbs/05_eval.ipynb

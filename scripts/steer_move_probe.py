@@ -37,7 +37,7 @@ def matching_contexts(inp:dict, cfg:DenseConfig, tok, seed:int) -> tuple:
     ds, ex, attrs, M = inp['ds'], inp['ex'], inp['attrs'], inp['M']
     main = 'genre' if any(a.kind == 'genre' for a in attrs) else 'category'
     title, prof = ds.items['title'].astype(str).to_dict(), _profiles(ds, load_descriptions(ds.domain))
-    val = inp['split'].valid.sample(n=min(cfg.val_users, len(inp['split'].valid)), random_state=cfg.seed)  # the rows of `ex.val`, in order
+    val = inp['split'].valid.sample(n=min(cfg.val_users, len(inp['split'].valid)), random_state=cfg.val_seed)  # the rows of `ex.val`, in order
     rng, rows, texts = np.random.default_rng(seed), [], []
     for r, (neutral, target) in zip(val.itertuples(), ex.val):
         have = [j for j, a in enumerate(attrs) if a.kind == main and M[j, target]]
@@ -53,7 +53,7 @@ def negation_contexts(inp:dict, cfg:DenseConfig, tok, seed:int) -> tuple:
     "Per validation row, a context banning the genre (or category) most of its history has, in a training negation phrasing; `(rows, texts)`: (val row, attribute, request)."
     ds, ex, attrs, M = inp['ds'], inp['ex'], inp['attrs'], inp['M']
     title, prof, pos = ds.items['title'].astype(str).to_dict(), _profiles(ds, load_descriptions(ds.domain)), {i: p for p, i in enumerate(ds.items.index)}
-    val = inp['split'].valid.sample(n=min(cfg.val_users, len(inp['split'].valid)), random_state=cfg.seed)
+    val = inp['split'].valid.sample(n=min(cfg.val_users, len(inp['split'].valid)), random_state=cfg.val_seed)
     plain = [j for j, a in enumerate(attrs) if a.kind != 'decade']
     rng, rows, texts = np.random.default_rng(seed + 1), [], []
     for v, r in enumerate(val.itertuples()):

@@ -84,6 +84,7 @@ class DenseConfig:
     batch_size: int = 128
     llm_batch: int = 16
     seed: int = 0
+    val_seed: int = 0               # draws the validation users and their steering requests alone, so heads of other training seeds are validated on the same rows
 
 def enabled_losses(cfg:DenseConfig) -> set:
     "The switched-on training signals, checked."
@@ -131,16 +132,16 @@ def build_examples(ds:Dataset, split, tok, attrs:list, masks:dict, cfg:DenseConf
     prof, H = _profiles(ds, desc), cfg.max_history or split.max_history
     chat = lambda msgs: T(tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
     ctx = lambda hist, reqs, ans, p: chat(dense_messages([title[i] for i in hist], reqs, ans, p, ds.domain))
-    def absent(items):  # an attribute (index into `attrs`) none of `items` has (else the rarest among them)
+    def absent(items, rng=rng):  # an attribute (index into `attrs`) none of `items` has (else the rarest among them)
         share = np.array([masks[a.key][[pos[i] for i in items]].mean() if items else 0.0 for a in attrs])
         pool = np.flatnonzero(share == share.min()); return int(pool[rng.integers(len(pool))])
-    def steer_text(a): return training_steer_text(attrs[a], rng, cfg.lexicon_share)
+    def steer_text(a, rng=rng): return training_steer_text(attrs[a], rng, cfg.lexicon_share)
     def banned(items):  # the plain attribute (genre, category) most of `items` have, or None
         share = [masks[a.key][[pos[i] for i in items]].mean() if a.kind != 'decade' and items else -1.0 for a in attrs]
         return int(np.argmax(share)) if max(share, default=-1.0) > 0 else None
     def negation_text(a): return NEGATION_TEMPLATES[int(rng.integers(len(NEGATION_TEMPLATES)))].format(w=attrs[a].phrase)
     seqs = {u: list(g) for u, g in split.train.groupby('user_id', sort=False)['item_id']}
-    val = split.valid.sample(n=min(cfg.val_users, len(split.valid)), random_state=cfg.seed)
+    val = split.valid.sample(n=min(cfg.val_users, len(split.valid)), random_state=cfg.val_seed)
     users = [u for u in seqs if len(seqs[u]) >= 2]
     if cfg.users: users = [users[i] for i in sorted(rng.choice(len(users), min(cfg.users, len(users)), replace=False))]
     rows = {k: [] for k in ('target', 'dropout', 'direction', 'delta', 'val', 'val_steer', 'negation')}; val_seen, target_users = [], []
@@ -158,11 +159,12 @@ def build_examples(ds:Dataset, split, tok, attrs:list, masks:dict, cfg:DenseConf
         a = absent(hist); rows['direction'].append((neutral, ctx(hist, [steer_text(a)], [], p), a))
         if (b := banned(hist)) is not None: rows['negation'].append((neutral, ctx(hist, [negation_text(b)], [], p), b))
         a = absent(hist); rows['delta'].append((neutral, ctx(hist, ['recommend something', steer_text(a)], [title[s[-1]]], p), a))
+    vrng = np.random.default_rng(cfg.val_seed)  # validation's own draws: the training seed changes no validation row
     for r in val.itertuples():
         hist = list(r.history)[-H:]; p = prof.get(r.user_id)
         neutral = ctx(hist, ['recommend something'], [], p); rows['val'].append((neutral, pos[r.target]))
         val_seen.append(np.array([pos[i] for i in seqs.get(r.user_id, [])], dtype=np.int64))
-        a = absent(hist); rows['val_steer'].append((neutral, ctx(hist, [steer_text(a)], [], p), a))
+        a = absent(hist, vrng); rows['val_steer'].append((neutral, ctx(hist, [steer_text(a, vrng)], [], p), a))
     arr = lambda k, w: np.array(rows[k], dtype=np.int64).reshape(-1, w)
     return DenseExamples(T.items, arr('target', 2), arr('dropout', 3), arr('direction', 3), arr('delta', 3), arr('val', 2), val_seen, arr('val_steer', 3), target_users,
                          [a.kind for a in attrs], arr('negation', 3))

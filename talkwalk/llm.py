@@ -8,7 +8,7 @@ import importlib.util, json, os, re, shutil
 from pathlib import Path
 import numpy as np, torch
 from tqdm.auto import tqdm
-from .utils import cache_dir
+from .utils import cache_dir, cpu_facts
 from .run import ArtifactError, RunDir
 
 # %% auto #0
@@ -156,8 +156,7 @@ def native_bf16(device) -> bool:
     "Whether `device` does bfloat16 matmuls natively: a CUDA GPU that supports them, or a CPU with AVX512-BF16 or AMX-BF16 (Linux's /proc/cpuinfo; False elsewhere)."
     d = torch.device(device)
     if d.type == 'cuda': return torch.cuda.is_bf16_supported()
-    try: return d.type == 'cpu' and bool(re.search(r'\b(?:avx512_bf16|amx_bf16)\b', Path('/proc/cpuinfo').read_text()))
-    except OSError: return False
+    return d.type == 'cpu' and bool(cpu_facts()[1])
 
 QUANTIZE = ('auto', 'none', 'bf16', 'bf16-linear', 'int8')
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np, yaml
 
 # %% auto #0
-__all__ = ['repo_root', 'repo_relative', 'runs_dir', 'atomic_path', 'write_text_atomic', 'write_json_atomic', 'held_lock',
-           'set_seed', 'pick_device', 'config_from', 'save_config', 'wandb_mode', 'start_wandb', 'is_headless',
-           'git_state', 'machine_info', 'cache_dir', 'unit']
+__all__ = ['BF16_FLAGS', 'repo_root', 'repo_relative', 'runs_dir', 'atomic_path', 'write_text_atomic', 'write_json_atomic',
+           'held_lock', 'set_seed', 'pick_device', 'config_from', 'save_config', 'wandb_mode', 'start_wandb',
+           'is_headless', 'git_state', 'cpu_facts', 'machine_info', 'cache_dir', 'unit']
 
 # %% ../nbs/utils.ipynb #64d022f9
 def repo_root() -> Path|None:
@@ -154,11 +154,24 @@ def git_state(*paths:str, # files whose uncommitted changes are flagged (none: t
     except (OSError, subprocess.CalledProcessError): return 'unknown'
     return (head or 'unknown') + ('+dirty' if dirty else '')
 
+BF16_FLAGS = {'avx512_bf16': 'AVX512-BF16', 'amx_bf16': 'AMX'}  # /proc/cpuinfo flags of native bfloat16 matmuls, and their names
+
+def cpu_facts(cpuinfo:str|None=None, # the text of Linux's /proc/cpuinfo (None: read it)
+             ) -> tuple:
+    "`(model name, native bf16 instruction sets)` of the CPU, e.g. `('AMD EPYC', ['AVX512-BF16'])`; `('', [])` where /proc/cpuinfo is missing (macOS, Windows)."
+    if cpuinfo is None:
+        try: cpuinfo = Path('/proc/cpuinfo').read_text()
+        except OSError: cpuinfo = ''
+    field = lambda name: next((l.split(':', 1)[1].strip() for l in cpuinfo.splitlines() if l.split(':', 1)[0].strip() == name and ':' in l), '')
+    flags = set(field('flags').split())
+    return field('model name'), [label for flag, label in BF16_FLAGS.items() if flag in flags]
+
 def machine_info() -> str:
-    "A one-line description of the hardware and software a figure was measured on."
+    "A one-line description of the hardware and software a figure was measured on, the CPU's model and native bf16 support included."
     import platform, torch
-    commit = git_state()
-    return (f'{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__} ({pick_device()}, {torch.get_num_threads()} threads), '
+    commit, (cpu, bf16) = git_state(), cpu_facts()
+    chip = f" ({cpu}, {' and '.join(bf16) or 'no native bf16'})" if cpu else ''  # bf16 autocast and matmuls run many times faster with native support
+    return (f'{platform.machine()} {os.cpu_count()} cores{chip}, torch {torch.__version__} ({pick_device()}, {torch.get_num_threads()} threads), '
             f'python {platform.python_version()}' + (f', git {commit}' if commit != 'unknown' else ''))
 
 # %% ../nbs/utils.ipynb #404c928e
