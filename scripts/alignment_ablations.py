@@ -60,7 +60,7 @@ def build(arms:list, against:dict|None=None) -> tuple:
            "from the same configs (commands in `scripts/steer_benchmark.sh`, whose comments say which), validated on the same fixed validation users; nothing here touches the test split. Its figures are "
            "those of the checkpoint the trainer kept (best NDCG@10). With 100 validation users Hit@10's 95% CI spans about ±0.05, so only a gap "
            "wider than that is a finding. Equal wall time means equal compute only on one machine: compare arms of one budget and one bf16 "
-           "setting (the machine line does not name the CPU; bf16 autocast and the item targets per second tell machines apart). Stage B "
+           "setting (machine lines name the CPU and its native bf16 only for arms run since `machine_info` learnt to; for the others, bf16 autocast and the item targets per second tell machines apart). Stage B "
            "trainable counts every parameter marked trainable: a top-layer fine-tune marks the whole embedding matrix, whose original rows a "
            "gradient hook keeps frozen, so it trains fewer than it counts (with SmolLM2-135M's 49,152 x 576 matrix, 28.3 M fewer).", '',
            '| arm | changes against the arm above (or the arm named) | stage B trainable | steps A + B | minutes (training + validation) | item targets / s, A / B | '

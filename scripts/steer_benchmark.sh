@@ -43,8 +43,11 @@ for arm in meaninit stagea; do align_arm $arm; done
 # stages 00-02 by the commands above)
 align_arm seed0 configs/ranking/ml-100k-alignment-collab-short.yaml
 align_arm seed1
+# the kept run's config at its full budget (A 20 + B 45 min) again, on a later session's machine of that AVX512-BF16 kind (bf16) and the
+# same rebuild of $R's stages 00-02 (SID map R² 0.3975, as the kept run's): do the kept run's validation figures reproduce on another CPU?
+align_arm repro configs/ranking/ml-100k-alignment-collab.yaml
 # the ablations in one page, from the committed configs and metrics alone (reports/alignment_ablations_ml-100k.md); the first two arms
-# ran on another machine (AMX, bf16) than the next five (no native bf16, float32) and the last two (AVX512-BF16, bf16), so only arms of
+# ran on another machine (AMX, bf16) than the next five (no native bf16, float32) and the last three (AVX512-BF16, bf16), so only arms of
 # one machine compare
 $B/python scripts/alignment_ablations.py --arm 'LoRA, loss on every history item (the kept run; A 20 + B 45 min)=configs/ranking/ml-100k-alignment-collab.yaml=reports/alignment_ml-100k-collab.json' \
   --arm 'loss on the answer only (A 20 + B 45 min)=configs/ranking/ml-100k-alignment-collab-answeronly.yaml=reports/alignment_ml-100k-collab-answeronly.json' \
@@ -55,10 +58,12 @@ $B/python scripts/alignment_ablations.py --arm 'LoRA, loss on every history item
   --arm 'stage A alone (A 30 min)=configs/ranking/ml-100k-alignment-collab-stagea.yaml=reports/alignment_ml-100k-collab-stagea.json' \
   --arm 'LoRA (A 10 + B 20 min), bf16 machine, seed 0=configs/ranking/ml-100k-alignment-collab-short.yaml=reports/alignment_ml-100k-collab-seed0.json' \
   --arm 'LoRA (A 10 + B 20 min), bf16 machine, seed 1=configs/ranking/ml-100k-alignment-collab-seed1.yaml=reports/alignment_ml-100k-collab-seed1.json' \
+  --arm 'the kept run rebuilt (A 20 + B 45 min), AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab.yaml=reports/alignment_ml-100k-collab-repro.json' \
   --against 'LoRA, 5 history items (A 10 + B 20 min)=LoRA (A 10 + B 20 min)' \
   --against 'LoRA, SID rows at the vocabulary mean (A 10 + B 20 min)=LoRA (A 10 + B 20 min)' \
   --against 'stage A alone (A 30 min)=LoRA (A 10 + B 20 min)' \
-  --against 'LoRA (A 10 + B 20 min), bf16 machine, seed 1=LoRA (A 10 + B 20 min), bf16 machine, seed 0'
+  --against 'LoRA (A 10 + B 20 min), bf16 machine, seed 1=LoRA (A 10 + B 20 min), bf16 machine, seed 0' \
+  --against 'the kept run rebuilt (A 20 + B 45 min), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)'
 # bf16 autocast against float32 on a CPU without native bf16 (AVX512-BF16 / AMX), stage A at batch 2: why the configs now leave bf16 to the hardware
 $B/python scripts/bench_train_step.py --run $R --steps 2 --rounds 1 --batch-size 2 --stages a --out reports/train_throughput_no-native-bf16.json
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --priors 0,0.25,1 \
