@@ -46,6 +46,9 @@ align_arm seed1
 # the kept run's config at its full budget (A 20 + B 45 min) again, on a later session's machine of that AVX512-BF16 kind (bf16) and the
 # same rebuild of $R's stages 00-02 (SID map R² 0.3975, as the kept run's): do the kept run's validation figures reproduce on another CPU?
 align_arm repro configs/ranking/ml-100k-alignment-collab.yaml
+# the kept run's stage A once more on that machine, stopped by a_stop_at at the step its minute cap stopped it (303 of 600) instead of by
+# minutes, no stage B (configs/ranking/ml-100k-alignment-collab-kepta.yaml): does a step-stopped rerun end where the kept run's stage A did?
+align_arm kepta
 # the ablations in one page, from the committed configs and metrics alone (reports/alignment_ablations_ml-100k.md); the first two arms
 # ran on another machine (AMX, bf16) than the next five (no native bf16, float32) and the last three (AVX512-BF16, bf16), so only arms of
 # one machine compare

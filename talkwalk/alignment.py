@@ -31,8 +31,8 @@ __all__ = ['LESS_TEMPLATES', 'MORE_TEMPLATES', 'BACK_TEMPLATES', 'add_sid_tokens
            'make_examples', 'sid_code_ids', 'encode_example', 'collate', 'evaluate_generative', 'level_codes',
            'labelled_loss', 'pick_bf16', 'SIDTrainer', 'WallClock', 'ValidationBar', 'LogTo', 'train_phase',
            'train_stage_a', 'param_checksums', 'lora_targets', 'top_layers_of', 'train_stage_b', 'merged',
-           'save_stage_b', 'AlignmentConfig', 'steer_kinds_of', 'load_sids', 'prepare_model', 'training_inputs',
-           'check_resumable', 'run_alignment_stage', 'format_alignment']
+           'save_stage_b', 'AlignmentConfig', 'check_stops', 'steer_kinds_of', 'load_sids', 'prepare_model',
+           'training_inputs', 'check_resumable', 'run_alignment_stage', 'format_alignment']
 
 # %% ../nbs/03_alignment.ipynb #7f5101af
 def add_sid_tokens(model, tok, tokens:list, # every SID token (all levels' codes), e.g. from `talkwalk.rqvae.all_sid_tokens`
@@ -319,11 +319,11 @@ class SIDTrainer(Trainer):
         return m
 
 class WallClock(TrainerCallback):
-    "Stops training once `minutes` have passed (validating and saving first) and keeps the validation curve against wall time."
-    def __init__(self, minutes:float=0): self.minutes, self.curve, self.t0 = minutes, [], time.time()
+    "Stops training once `minutes` have passed or at step `stop_at` (validating and saving first) and keeps the validation curve against wall time."
+    def __init__(self, minutes:float=0, stop_at:int=0): self.minutes, self.stop_at, self.curve, self.t0 = minutes, stop_at, [], time.time()
     def on_train_begin(self, args, state, control, **kw): self.t0 = time.time()
     def on_step_end(self, args, state, control, **kw):
-        if self.minutes and time.time() - self.t0 > 60 * self.minutes:
+        if (self.minutes and time.time() - self.t0 > 60 * self.minutes) or (self.stop_at and state.global_step >= self.stop_at):
             control.should_training_stop = control.should_save = True
             control.should_evaluate = args.eval_strategy != 'no'
     def on_evaluate(self, args, state, control, metrics=None, **kw):
@@ -348,6 +348,7 @@ def train_phase(model, encoded:list, pad_id:int,
                 steps:int=10, # optimiser steps: the LR schedule's length
                 lr:float=1e-3, batch_size:int=8, grad_accum:int=1,
                 minutes:float=0, # wall-time cap (0: none); training stops, validates and saves when it is reached
+                stop_at:int=0, # stop after this many of the schedule's `steps` (0: none), validating and saving first; the schedule stays `steps` long
                 eval_every:int=0, # validate and checkpoint every N steps (0: checkpoint at the end only)
                 validate=None, # `model -> metrics dict` on the validation split
                 select:str='ndcg@10', # the validation metric that picks the checkpoint kept
@@ -367,7 +368,7 @@ def train_phase(model, encoded:list, pad_id:int,
         save_total_limit=2, load_best_model_at_end=checking, metric_for_best_model=select if checking else None, greater_is_better=True,
         logging_steps=max(1, min(10, steps)), report_to='none', remove_unused_columns=False, train_sampling_strategy='group_by_length',
         dataloader_num_workers=0)
-    clock = WallClock(minutes)
+    clock = WallClock(minutes, stop_at)
     trainer = SIDTrainer(model=model, args=args, train_dataset=encoded, eval_dataset=[0] if checking else None,
                          data_collator=partial(collate, pad_id=pad_id), validate=validate, target_ids=target_ids, processing_class=tokenizer,
                          codes=level_codes(tokenizer) if tokenizer is not None and code_loss != 'vocab' else None, code_loss=code_loss,
@@ -499,11 +500,13 @@ class AlignmentConfig:
     a_steps: int = 300
     a_lr: float = 5e-3
     a_minutes: float = 0       # wall-time cap of stage A (0: none)
+    a_stop_at: int = 0         # stop stage A after this many of its `a_steps` steps, its schedule unchanged (0: none); with minutes that never bind, repeats a run its minute cap stopped (that run's `stage_a` steps)
     stage_b: bool = True
     b_mode: str = 'lora'       # 'lora' or 'top' (full fine-tune of the top `top_layers` decoder layers)
     b_steps: int = 150
     b_lr: float = 5e-4
     b_minutes: float = 0       # wall-time cap of stage B (0: none)
+    b_stop_at: int = 0         # as `a_stop_at`, for stage B's `b_steps`
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.05
@@ -515,6 +518,11 @@ class AlignmentConfig:
     seed: int = 0
 
 # %% ../nbs/03_alignment.ipynb #e4ece0ec
+def check_stops(cfg:AlignmentConfig):
+    "A clear error where `a_stop_at` / `b_stop_at` is negative or beyond its stage's schedule (where it would stop nothing)."
+    for stage, stop, steps in (('a', cfg.a_stop_at, cfg.a_steps), ('b', cfg.b_stop_at, cfg.b_steps)):
+        if not 0 <= stop <= steps: raise ValueError(f'{stage}_stop_at={stop}: use 0 (no stop) or a step of the {stage}_steps={steps} schedule (1-{steps})')
+
 def steer_kinds_of(cfg:AlignmentConfig) -> tuple:
     "The steer task's request kinds named in `cfg.steer_kinds`, checked."
     kinds = tuple(k.strip() for k in cfg.steer_kinds.split(',') if k.strip())
@@ -549,7 +557,7 @@ def _sha(path:Path) -> str:
 
 def training_inputs(rd:RunDir, cfg:AlignmentConfig) -> dict:
     "What a checkpoint was trained from: the SID table, the training interactions, the model and the training config."
-    train_keys = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ('resume', 'val_users', 'val_seed', 'a_minutes', 'b_minutes', 'device')}
+    train_keys = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ('resume', 'val_users', 'val_seed', 'a_minutes', 'b_minutes', 'a_stop_at', 'b_stop_at', 'device')}
     return {'sids': _sha(rd.path('rqvae', 'lookup')), 'data': _sha(rd.path('data', 'interactions')), 'model': cfg.model or 'SmolLM2-135M-Instruct',
             'config': hashlib.sha1(json.dumps(train_keys, sort_keys=True, default=str).encode()).hexdigest()[:12]}
 
@@ -567,7 +575,7 @@ def check_resumable(folder:Path, want:dict, resume:bool) -> dict:
 
 def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=None, compare_init:bool=False) -> dict:
     "Align an LLM with the run's SIDs (stage A, then optionally stage B), validating and keeping the best checkpoint; resumes an interrupted run; returns the metrics."
-    cfg = cfg or AlignmentConfig(); set_seed(cfg.seed); run_dir = Path(run_dir or runs_dir()/Path(cfg.dataset).name); rd = RunDir(run_dir)
+    cfg = cfg or AlignmentConfig(); check_stops(cfg); set_seed(cfg.seed); run_dir = Path(run_dir or runs_dir()/Path(cfg.dataset).name); rd = RunDir(run_dir)
     ds, split = load_data_artifacts(run_dir/'data'); sids, levels = load_sids(run_dir)
     ids, emb = load_embeddings(run_dir/'contrastive'); item_emb = dict(zip(ids, emb))
     texts = dict(zip(ds.items.index, item_texts(ds)))
@@ -600,19 +608,19 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
     else:
         if 'before' not in metrics: validate(model, 'before')
         metrics['stage_a'] = train_stage_a(model, tok, encoded, n_old, cfg.a_steps, cfg.a_lr, cfg.batch_size, cfg.seed, run.log,
-                                           out_dir=out/'checkpoints'/'stage_a', minutes=cfg.a_minutes, **phase)
+                                           out_dir=out/'checkpoints'/'stage_a', minutes=cfg.a_minutes, stop_at=cfg.a_stop_at, **phase)
         tmp = a_dir.with_name(a_dir.name + '.tmp'); shutil.rmtree(tmp, ignore_errors=True)
         model.save_pretrained(tmp); tok.save_pretrained(tmp); shutil.rmtree(a_dir, ignore_errors=True); tmp.rename(a_dir)
         validate(model, 'after_a'); save_progress()
     if compare_init and cfg.init == 'contrastive' and 'after_a_mean_init' not in metrics:
         mcfg = dataclasses.replace(cfg, init='mean'); m2, t2, _, n2, _ = prepare_model(mcfg, sids, levels, None, texts)
         metrics['stage_a_mean_init'] = train_stage_a(m2, t2, [encode_example(t2, e, cfg.max_len, sid_ids) for e in examples], n2, cfg.a_steps, cfg.a_lr,
-                                                     cfg.batch_size, cfg.seed, **{**phase, 'validate': None}, minutes=cfg.a_minutes)
+                                                     cfg.batch_size, cfg.seed, **{**phase, 'validate': None}, minutes=cfg.a_minutes, stop_at=cfg.a_stop_at)
         validate(m2, 'after_a_mean_init'); del m2; save_progress()
     if cfg.stage_b:
         pm, metrics['stage_b'] = train_stage_b(model, tok, encoded, new_ids, cfg.b_steps, cfg.b_lr, cfg.batch_size, cfg.lora_r,
                                                cfg.lora_alpha, cfg.lora_dropout, cfg.seed, run.log, mode=cfg.b_mode, targets=cfg.lora_targets,
-                                               top_layers=cfg.top_layers, out_dir=out/'checkpoints'/'stage_b', minutes=cfg.b_minutes, **phase)
+                                               top_layers=cfg.top_layers, out_dir=out/'checkpoints'/'stage_b', minutes=cfg.b_minutes, stop_at=cfg.b_stop_at, **phase)
         save_stage_b(pm, rd.path('alignment', 'stage_b'), tok)
         validate(pm, 'after_b')
     write_json_atomic(rd.path('alignment', 'metrics'), metrics); log_outputs(run, run_dir, 'alignment'); run.finish()

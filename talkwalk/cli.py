@@ -54,7 +54,7 @@ def cmd_align(args):
     "Align the LLM with the run's semantic IDs (stage 03: A, then optionally B) and print validation metrics."
     from talkwalk.alignment import AlignmentConfig, run_alignment_stage, format_alignment
     cfg, run_dir = stage_config(AlignmentConfig, args, ('dataset', 'model', 'a_steps', 'b_steps', 'stage_b', 'val_users', 'device', 'n_sequence', 'history_loss',
-                                                        'a_minutes', 'b_minutes', 'eval_every', 'bf16', 'resume', 'b_mode', 'lora_targets', 'lora_r', 'batch_size',
+                                                        'a_minutes', 'b_minutes', 'a_stop_at', 'b_stop_at', 'eval_every', 'bf16', 'resume', 'b_mode', 'lora_targets', 'lora_r', 'batch_size',
                                                         'code_loss', 'init', 'use_unsloth'))
     metrics = run_alignment_stage(cfg, run_dir)
     print(format_alignment(metrics)); print(f'artifacts: {run_dir/"alignment"}')
@@ -274,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument('--answer-only', dest='history_loss', action='store_false', default=None, help='sequence task: loss on the answer only, not on every history item (ablation)')
     a.add_argument('--a-minutes', dest='a_minutes', type=float, default=None, help='wall-time cap of stage A (0: none)')
     a.add_argument('--b-minutes', dest='b_minutes', type=float, default=None, help='wall-time cap of stage B (0: none)')
+    a.add_argument('--a-stop-at', dest='a_stop_at', type=int, default=None, help='stop stage A at this step of its --a-steps schedule (0: none): repeats a run its minute cap stopped')
+    a.add_argument('--b-stop-at', dest='b_stop_at', type=int, default=None, help='stop stage B at this step of its --b-steps schedule (0: none)')
     a.add_argument('--eval-every', dest='eval_every', type=int, default=None, help='validate and checkpoint every N steps, keeping the best')
     a.add_argument('--bf16', dest='bf16', action='store_true', default=None, help='bf16 autocast (default: where the hardware does bf16 natively: AVX512-BF16 or AMX CPUs, bf16 GPUs)')
     a.add_argument('--no-bf16', dest='bf16', action='store_false', help='float32 training')
