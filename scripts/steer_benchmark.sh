@@ -62,11 +62,13 @@ $B/python scripts/alignment_ablations.py --arm 'LoRA, loss on every history item
   --arm 'LoRA (A 10 + B 20 min), bf16 machine, seed 0=configs/ranking/ml-100k-alignment-collab-short.yaml=reports/alignment_ml-100k-collab-seed0.json' \
   --arm 'LoRA (A 10 + B 20 min), bf16 machine, seed 1=configs/ranking/ml-100k-alignment-collab-seed1.yaml=reports/alignment_ml-100k-collab-seed1.json' \
   --arm 'the kept run rebuilt (A 20 + B 45 min), AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab.yaml=reports/alignment_ml-100k-collab-repro.json' \
+  --arm 'the kept run, stage A alone stopped at step 303 (a_stop_at), AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab-kepta.yaml=reports/alignment_ml-100k-collab-kepta.json' \
   --against 'LoRA, 5 history items (A 10 + B 20 min)=LoRA (A 10 + B 20 min)' \
   --against 'LoRA, SID rows at the vocabulary mean (A 10 + B 20 min)=LoRA (A 10 + B 20 min)' \
   --against 'stage A alone (A 30 min)=LoRA (A 10 + B 20 min)' \
   --against 'LoRA (A 10 + B 20 min), bf16 machine, seed 1=LoRA (A 10 + B 20 min), bf16 machine, seed 0' \
-  --against 'the kept run rebuilt (A 20 + B 45 min), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)'
+  --against 'the kept run rebuilt (A 20 + B 45 min), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)' \
+  --against 'the kept run, stage A alone stopped at step 303 (a_stop_at), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)'
 # bf16 autocast against float32 on a CPU without native bf16 (AVX512-BF16 / AMX), stage A at batch 2: why the configs now leave bf16 to the hardware
 $B/python scripts/bench_train_step.py --run $R --steps 2 --rounds 1 --batch-size 2 --stages a --out reports/train_throughput_no-native-bf16.json
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --priors 0,0.25,1 \
