@@ -86,9 +86,9 @@ def evaluation_reading(reader:AttributeReader, results:Path) -> dict:
     heads = [m for m in r['steer'] if m.startswith('talkwalk')]
     counts = {a: v['cases'] for a, v in r['steer'][heads[0]]['attribute']['by_attribute'].items()}
     if Counter(c['attr'] for c in cases) != counts: raise SystemExit(f'{results}: the rebuilt attribute cases do not match its case counts per attribute')
-    out = {'results': str(results), 'cases': len(cases), 'families': {}}
+    out, at = {'results': str(results), 'cases': len(cases), 'families': {}}, {a.key: j for j, a in enumerate(reader.attrs)}
     for fam in FAMILIES:
-        fc = [c for c in cases if c['family'] == fam]; right = [reader.read(c['request']) == reader.attrs.index(next(a for a in attrs if a.key == c['attr'])) for c in fc]
+        fc = [c for c in cases if c['family'] == fam]; right = [reader.read(c['request']) == at[c['attr']] for c in fc]
         out['families'][fam] = {'cases': len(fc), 'read_right': float(np.mean(right)),
                                 'misread_by_attribute': dict(Counter(c['attr'] for c, ok in zip(fc, right) if not ok)),
                                 'steered': {m: r['steer'][m]['attribute']['by_family'][fam]['steered']['mean'] for m in heads}}
