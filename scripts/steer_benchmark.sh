@@ -49,8 +49,22 @@ align_arm repro configs/ranking/ml-100k-alignment-collab.yaml
 # the kept run's stage A once more on that machine, stopped by a_stop_at at the step its minute cap stopped it (303 of 600) instead of by
 # minutes, no stage B (configs/ranking/ml-100k-alignment-collab-kepta.yaml): does a step-stopped rerun end where the kept run's stage A did?
 align_arm kepta
+# the kept run whole on that machine, stage A stopped by a_stop_at at 303 and stage B by b_stop_at at 405 (the steps its minute caps gave
+# it), no minute caps (configs/ranking/ml-100k-alignment-collab-keptab.yaml): does a step-stopped rerun end where the kept run ended?
+align_arm keptab
+# ... then its generative head's decoding settings: the kept run's dial choices (reports/dial_ml-100k-history.md: decay 0.8, popularity
+# prior 1, history prior 16, guidance 0, bonus 8), each validated again as a curve of one point; its test ranking on the committed
+# evaluation's 300 users (configs/papermill/keptab/05_eval.yaml, the generative head only); and the three, side by side with the
+# kept run's committed figures (reports/repro_ml-100k-collab-keptab.md)
+$B/talkwalk dial --run $R-keptab --modes generative --users 20 --weights 0 --history-decays 0.8 --priors 1 --history-priors 16 \
+  --prior-users 300 --bonus-modes generative --bonuses 8 --report reports/dial_ml-100k-keptab
+make papermill PROFILE=keptab NOTEBOOKS=nbs/05_eval.ipynb
+$B/python scripts/repro_check.py --name ml-100k-collab-keptab \
+  --alignment reports/alignment_ml-100k-collab.json=reports/alignment_ml-100k-collab-keptab.json \
+  --dial reports/dial_ml-100k-history.json=reports/dial_ml-100k-keptab.json \
+  --results reports/results_ml-100k.json=$R-keptab/eval/results.json --methods talkwalk-b,talkwalk-b-noprior,talkwalk-b-nohistory,talkwalk-b-nodecay
 # the ablations in one page, from the committed configs and metrics alone (reports/alignment_ablations_ml-100k.md); the first two arms
-# ran on another machine (AMX, bf16) than the next five (no native bf16, float32) and the last three (AVX512-BF16, bf16), so only arms of
+# ran on another machine (AMX, bf16) than the next five (no native bf16, float32) and the last four (AVX512-BF16, bf16), so only arms of
 # one machine compare
 $B/python scripts/alignment_ablations.py --arm 'LoRA, loss on every history item (the kept run; A 20 + B 45 min)=configs/ranking/ml-100k-alignment-collab.yaml=reports/alignment_ml-100k-collab.json' \
   --arm 'loss on the answer only (A 20 + B 45 min)=configs/ranking/ml-100k-alignment-collab-answeronly.yaml=reports/alignment_ml-100k-collab-answeronly.json' \
@@ -63,12 +77,14 @@ $B/python scripts/alignment_ablations.py --arm 'LoRA, loss on every history item
   --arm 'LoRA (A 10 + B 20 min), bf16 machine, seed 1=configs/ranking/ml-100k-alignment-collab-seed1.yaml=reports/alignment_ml-100k-collab-seed1.json' \
   --arm 'the kept run rebuilt (A 20 + B 45 min), AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab.yaml=reports/alignment_ml-100k-collab-repro.json' \
   --arm 'the kept run, stage A alone stopped at step 303 (a_stop_at), AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab-kepta.yaml=reports/alignment_ml-100k-collab-kepta.json' \
+  --arm 'the kept run stopped at A 303 and B 405 (a_stop_at, b_stop_at), AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab-keptab.yaml=reports/alignment_ml-100k-collab-keptab.json' \
   --against 'LoRA, 5 history items (A 10 + B 20 min)=LoRA (A 10 + B 20 min)' \
   --against 'LoRA, SID rows at the vocabulary mean (A 10 + B 20 min)=LoRA (A 10 + B 20 min)' \
   --against 'stage A alone (A 30 min)=LoRA (A 10 + B 20 min)' \
   --against 'LoRA (A 10 + B 20 min), bf16 machine, seed 1=LoRA (A 10 + B 20 min), bf16 machine, seed 0' \
   --against 'the kept run rebuilt (A 20 + B 45 min), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)' \
-  --against 'the kept run, stage A alone stopped at step 303 (a_stop_at), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)'
+  --against 'the kept run, stage A alone stopped at step 303 (a_stop_at), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)' \
+  --against 'the kept run stopped at A 303 and B 405 (a_stop_at, b_stop_at), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)'
 # bf16 autocast against float32 on a CPU without native bf16 (AVX512-BF16 / AMX), stage A at batch 2: why the configs now leave bf16 to the hardware
 $B/python scripts/bench_train_step.py --run $R --steps 2 --rounds 1 --batch-size 2 --stages a --out reports/train_throughput_no-native-bf16.json
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --priors 0,0.25,1 \

@@ -1,5 +1,6 @@
-"""The report scripts' own arithmetic: scripts/ranking_report.py's comparison of alignments finds each one's kept check, adds its minutes and gives its item targets per second; its dense-head record is the run's own; scripts/alignment_ablations.py's page names each arm's changed settings and its Hit@10 interval. And every papermill profile sets only parameters its notebook declares."""
+"""The report scripts' own arithmetic: scripts/ranking_report.py's comparison of alignments finds each one's kept check, adds its minutes and gives its item targets per second; its dense-head record is the run's own; scripts/alignment_ablations.py's page names each arm's changed settings and its Hit@10 interval; scripts/repro_check.py pairs a rebuilt run's figures with the committed ones. And every papermill profile sets only parameters its notebook declares."""
 import json, sys
+import pytest
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
 import ranking_report  # noqa: E402  (scripts/ranking_report.py)
@@ -88,12 +89,10 @@ def test_ablation_page_reads_an_arm_against_the_arm_it_names():
     assert summ['arms']['top']['changes'] == 'b_mode: lora -> top'  # the arm above, as before
     assert summ['arms']['hist5']['changes'] == 'max_history: None -> 5 (against lora)'  # not b_mode: top -> lora
     assert alignment_ablations.build(arms)[1]['arms']['hist5']['changes'] == 'b_mode: top -> lora; max_history: None -> 5'
-    import pytest
     with pytest.raises(SystemExit, match='another --arm label'): alignment_ablations.build(arms, {'hist5': 'nope'})
     with pytest.raises(SystemExit, match='another --arm label'): alignment_ablations.build(arms, {'lora': 'lora'})
 
 def test_ablation_page_refuses_arms_of_two_data_sets_and_a_missing_file(tmp_path):
-    import pytest
     a, b = _alignment([]) | {'dataset': 'ml-100k'}, _alignment([]) | {'dataset': 'amazon-scientific'}
     with pytest.raises(SystemExit, match='not on ml-100k'): alignment_ablations.build([('x', {}, a, 'a'), ('y', {}, b, 'b')])
     (tmp_path/'c.yaml').write_text('b_mode: top\n')
@@ -108,3 +107,31 @@ def test_committed_alignment_configs_load_and_leave_bf16_to_the_hardware():
     for p in paths:
         cfg = config_from(AlignmentConfig, None, p)  # unknown fields are errors
         assert cfg.bf16 is None, f'{p}: bf16 {cfg.bf16}; leave it null (forced bf16 on a CPU without native bf16 trains many times slower)'
+
+import repro_check  # noqa: E402  (scripts/repro_check.py)
+
+def test_repro_check_pairs_checks_by_step_and_counts_what_agrees():
+    old = {'stage_a': {'steps': 3, 'loss_first': 2.0, 'loss_last': 1.0, 'best_checkpoint': 'checkpoint-3',
+                       'curve': [{'step': 2, 'hit@10': 0.1, 'ndcg@10': 0.05, 'L1': 0.2, 'valid_unconstrained': 0.5}, {'step': 3, 'hit@10': 0.2, 'ndcg@10': 0.06, 'L1': 0.2, 'valid_unconstrained': 0.6}]}}
+    new = json.loads(json.dumps(old)); new['stage_a']['curve'][1]['hit@10'] = 0.25; new['stage_a']['best_checkpoint'] = 'checkpoint-2'
+    rows = repro_check.alignment_rows(old, new)
+    assert [r['what'] for r in rows][:4] == ['stage_a: steps', 'stage_a: loss_first', 'stage_a: loss_last', 'stage_a: kept checkpoint']
+    hit3 = next(r for r in rows if r['what'] == 'stage_a: step 3 hit@10'); assert abs(hit3['diff'] - 0.05) < 1e-12
+    assert repro_check.verdict(rows) == '10 of 11 figures agree to 3 decimals, 10 exactly (largest difference 0.05); 0 of 1 choices agree'
+    del new['stage_a']['curve'][0]  # a check only the committed run made is left out, not compared with nothing
+    assert not any('step 2' in r['what'] for r in repro_check.alignment_rows(old, new))
+    old['stage_b'] = {'steps': 5, 'curve': []}  # a stage the rebuilt run lacks: its figures on one side only
+    assert repro_check.verdict(repro_check.alignment_rows(old, new)).endswith('4 figures on one side only')
+
+def test_repro_check_dial_points_match_by_setting_and_results_need_one_sample():
+    pt = lambda w, h: {'history_prior': w, 'hit@10': {'mean': h}, 'ndcg@10': {'mean': h / 2}, 'l1': {'mean': 0.2}}
+    old = {'heads': {'generative': {'history_prior_curve': [pt(0.0, 0.1), pt(16.0, 0.14)], 'history_prior': 16.0}}}
+    new = {'history_prior_curve': [pt(16.0, 0.14)], 'history_prior': 16.0}  # a run's dial file: one point, the kept setting
+    rows = repro_check.dial_rows(old, new)
+    assert [r['what'] for r in rows] == ['history_prior_curve at history_prior 16: hit@10', 'history_prior_curve at history_prior 16: ndcg@10',
+                                         'history_prior_curve at history_prior 16: l1', 'chosen history_prior']
+    assert all(r['diff'] == 0 for r in rows)
+    res = lambda users: {'users': {'sample': users}, 'ranking': {'sample': {'talkwalk-b': {'hit@10': {'mean': 0.1}}}}}
+    assert repro_check.results_rows(res(['1', '2']), res(['1', '2']), ['talkwalk-b']) == [{'what': 'talkwalk-b: hit@10', 'committed': 0.1, 'rebuilt': 0.1, 'diff': 0.0}]
+    with pytest.raises(SystemExit, match='different test users'): repro_check.results_rows(res(['1', '2']), res(['2', '1']), ['talkwalk-b'])
+    with pytest.raises(SystemExit, match='not in both'): repro_check.results_rows(res(['1']), res(['1']), ['talkwalk-dense'])
