@@ -5,7 +5,7 @@ Nothing here is tuned: both sides are fixed runs; the page only reads them.
 
     python scripts/repro_check.py --name NAME [--alignment COMMITTED.json=REBUILT.json] [--dial COMMITTED.json=REBUILT.json]
         [--results COMMITTED.json=REBUILT.json --methods talkwalk-b,...] [--command '...'] [--out-dir reports]"""
-import argparse, json
+import argparse, json, sys
 from pathlib import Path
 from talkwalk.utils import machine_info, write_json_atomic, write_text_atomic
 
@@ -79,7 +79,7 @@ def verdict(rows:list) -> str:
 def page(name:str, sections:dict, command:str, machines:dict|None=None) -> str:
     "The markdown page: a verdict per section, the machines each side ran on (where their files say), then its figures."
     out = [f'# Reproduction check: {name}', '', f'Command: `{command}`; {machine_info()}.', '',
-           'Committed figures (the kept run, from its committed files) against the same figures of the rebuilt run; `diff` is rebuilt - committed.', '']
+           'The committed run\'s figures (from its committed reports) against the same figures of the rebuilt run; `diff` is rebuilt - committed.', '']
     for title, rows in sections.items():
         out += [f'## {title}', '', verdict(rows), '']
         if m := (machines or {}).get(title): out += [f'Committed on: {m[0] or "—"}. Rebuilt on: {m[1] or "—"}.', '']
@@ -103,7 +103,7 @@ def main():
                                     ('Test evaluation: the sampled users', a.results, '--results', lambda o, n: results_rows(o, n, [m.strip() for m in a.methods.split(',') if m.strip()]))):
         if not spec: continue
         old, new = pair(spec, flag); sections[title] = rows(old, new); machines[title] = (old.get('machine'), new.get('machine'))
-    import sys; command = a.command or 'python ' + ' '.join(sys.argv).replace(str(Path.cwd()) + '/', '')
+    command = a.command or 'python ' + ' '.join(sys.argv).replace(str(Path.cwd()) + '/', '')
     out = Path(a.out_dir)/f'repro_{a.name}'
     write_json_atomic(out.with_suffix('.json'), {'name': a.name, 'command': command, 'machine': machine_info(),
                                                   'verdicts': {t: verdict(r) for t, r in sections.items()}, 'machines': machines, 'sections': sections})
