@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ranking + steering benchmark of issues 14 and 15 on MovieLens 100K, end to end on the 2-core CPU (about 4.5 hours, and 70 minutes more for the init and stage-A arms and 70 more for the two seeds: the sum of
+# The ranking + steering benchmark of issues 14 and 15 on MovieLens 100K, end to end on the 2-core CPU (about 4.5 hours, and 70 minutes more for the init and stage-A arms and 70 more for the two seeds, 110 for the kept config's second seed: the sum of
 # the steps' timings as each ran, never timed as one run). Run top
 # to bottom, it rebuilds runs/ml-100k-collab and reproduces the committed reports: stages 00-02 with SIDs from content +
 # collaborative embeddings, the alignment with the steering data (about 75 minutes), the dense head, both heads' dials on
@@ -63,8 +63,19 @@ $B/python scripts/repro_check.py --name ml-100k-collab-keptab \
   --alignment reports/alignment_ml-100k-collab.json=reports/alignment_ml-100k-collab-keptab.json \
   --dial reports/dial_ml-100k-history.json=reports/dial_ml-100k-keptab.json \
   --results reports/results_ml-100k.json=$R-keptab/eval/results.json --methods talkwalk-b,talkwalk-b-noprior,talkwalk-b-nohistory,talkwalk-b-nodecay
+# the seed spread at the kept budget: the same step-stopped config with seed 1 (configs/ranking/ml-100k-alignment-collab-keptab-seed1.yaml)
+# on the same rebuild of $R's stages 00-02, its dial pinned to the kept run's settings as above, its test ranking on the same 300 users
+# (configs/papermill/keptab-seed1/05_eval.yaml), then both seeds side by side with paired differences (reports/seed_spread_ml-100k.md)
+align_arm keptab-seed1
+$B/talkwalk dial --run $R-keptab-seed1 --modes generative --users 20 --weights 0 --history-decays 0.8 --priors 1 --history-priors 16 \
+  --prior-users 300 --bonus-modes generative --bonuses 8 --report reports/dial_ml-100k-keptab-seed1
+make papermill PROFILE=keptab-seed1 NOTEBOOKS=nbs/05_eval.ipynb
+$B/python scripts/seed_spread.py --name ml-100k \
+  --run "seed 0 (the kept run)=reports/alignment_ml-100k-collab-keptab.json,reports/dial_ml-100k-keptab.json,$R-keptab/eval/results.json" \
+  --run "seed 1=reports/alignment_ml-100k-collab-keptab-seed1.json,reports/dial_ml-100k-keptab-seed1.json,$R-keptab-seed1/eval/results.json" \
+  --methods talkwalk-b,talkwalk-b-noprior,talkwalk-b-nohistory,talkwalk-b-nodecay --baselines reports/results_ml-100k.json
 # the ablations in one page, from the committed configs and metrics alone (reports/alignment_ablations_ml-100k.md); the first two arms
-# ran on another machine (AMX, bf16) than the next five (no native bf16, float32) and the last four (AVX512-BF16, bf16), so only arms of
+# ran on another machine (AMX, bf16) than the next five (no native bf16, float32) and the last six (AVX512-BF16, bf16), so only arms of
 # one machine compare
 $B/python scripts/alignment_ablations.py --arm 'LoRA, loss on every history item (the kept run; A 20 + B 45 min)=configs/ranking/ml-100k-alignment-collab.yaml=reports/alignment_ml-100k-collab.json' \
   --arm 'loss on the answer only (A 20 + B 45 min)=configs/ranking/ml-100k-alignment-collab-answeronly.yaml=reports/alignment_ml-100k-collab-answeronly.json' \
@@ -78,13 +89,15 @@ $B/python scripts/alignment_ablations.py --arm 'LoRA, loss on every history item
   --arm 'the kept run rebuilt (A 20 + B 45 min), AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab.yaml=reports/alignment_ml-100k-collab-repro.json' \
   --arm 'the kept run, stage A alone stopped at step 303 (a_stop_at), AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab-kepta.yaml=reports/alignment_ml-100k-collab-kepta.json' \
   --arm 'the kept run stopped at A 303 and B 405 (a_stop_at, b_stop_at), AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab-keptab.yaml=reports/alignment_ml-100k-collab-keptab.json' \
+  --arm 'the kept run stopped at A 303 and B 405, seed 1, AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab-keptab-seed1.yaml=reports/alignment_ml-100k-collab-keptab-seed1.json' \
   --against 'LoRA, 5 history items (A 10 + B 20 min)=LoRA (A 10 + B 20 min)' \
   --against 'LoRA, SID rows at the vocabulary mean (A 10 + B 20 min)=LoRA (A 10 + B 20 min)' \
   --against 'stage A alone (A 30 min)=LoRA (A 10 + B 20 min)' \
   --against 'LoRA (A 10 + B 20 min), bf16 machine, seed 1=LoRA (A 10 + B 20 min), bf16 machine, seed 0' \
   --against 'the kept run rebuilt (A 20 + B 45 min), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)' \
   --against 'the kept run, stage A alone stopped at step 303 (a_stop_at), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)' \
-  --against 'the kept run stopped at A 303 and B 405 (a_stop_at, b_stop_at), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)'
+  --against 'the kept run stopped at A 303 and B 405 (a_stop_at, b_stop_at), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)' \
+  --against 'the kept run stopped at A 303 and B 405, seed 1, AVX512-BF16 machine=the kept run stopped at A 303 and B 405 (a_stop_at, b_stop_at), AVX512-BF16 machine'
 # bf16 autocast against float32 on a CPU without native bf16 (AVX512-BF16 / AMX), stage A at batch 2: why the configs now leave bf16 to the hardware
 $B/python scripts/bench_train_step.py --run $R --steps 2 --rounds 1 --batch-size 2 --stages a --out reports/train_throughput_no-native-bf16.json
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --priors 0,0.25,1 \

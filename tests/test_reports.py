@@ -1,4 +1,4 @@
-"""The report scripts' own arithmetic: scripts/ranking_report.py's comparison of alignments finds each one's kept check, adds its minutes and gives its item targets per second; its dense-head record is the run's own; scripts/alignment_ablations.py's page names each arm's changed settings and its Hit@10 interval; scripts/repro_check.py pairs a rebuilt run's figures with the committed ones. And every papermill profile sets only parameters its notebook declares."""
+"""The report scripts' own arithmetic: scripts/ranking_report.py's comparison of alignments finds each one's kept check, adds its minutes and gives its item targets per second; its dense-head record is the run's own; scripts/alignment_ablations.py's page names each arm's changed settings and its Hit@10 interval; scripts/repro_check.py pairs a rebuilt run's figures with the committed ones; scripts/seed_spread.py pairs seeds' test figures user by user. And every papermill profile sets only parameters its notebook declares."""
 import json, sys
 import pytest
 from pathlib import Path
@@ -135,3 +135,33 @@ def test_repro_check_dial_points_match_by_setting_and_results_need_one_sample():
     assert repro_check.results_rows(res(['1', '2']), res(['1', '2']), ['talkwalk-b']) == [{'what': 'talkwalk-b: hit@10', 'committed': 0.1, 'rebuilt': 0.1, 'diff': 0.0}]
     with pytest.raises(SystemExit, match='different test users'): repro_check.results_rows(res(['1', '2']), res(['2', '1']), ['talkwalk-b'])
     with pytest.raises(SystemExit, match='not in both'): repro_check.results_rows(res(['1']), res(['1']), ['talkwalk-dense'])
+
+import seed_spread  # noqa: E402  (scripts/seed_spread.py)
+
+def _seed_run(label:str, hits:list, users=('1', '2', '3', '4')) -> dict:
+    "A run shaped like seed_spread's inputs: one method's per-user Hit@10 on `users`, its sample figure, an alignment with two checks."
+    h = {'mean': sum(hits) / len(hits), 'lo': min(hits), 'hi': max(hits), 'n': len(hits)}
+    return {'label': label, 'files': [],
+            'alignment': {'stage_a': {'best_checkpoint': 'checkpoint-2', 'curve': [{'step': 1, 'hit@10': 0.1}, {'step': 2, 'hit@10': 0.2}]}},
+            'dial': {'history_prior_curve': [{'history_prior': 16.0, 'hit@10': {'mean': 0.1}, 'ndcg@10': {'mean': 0.05}, 'l1': {'mean': 0.2}}]},
+            'results': {'users': {'sample': list(users)}, 'ranking': {'sample': {'talkwalk-b': {'hit@10': h, 'ndcg@10': h}}},
+                        'per_user': {'sample': {'talkwalk-b': {'user_id': list(users), 'hit@10': hits, 'ndcg@10': hits}}}}}
+
+def test_seed_spread_pairs_users_and_averages_runs():
+    a, b = _seed_run('seed 0', [1, 0, 1, 0]), _seed_run('seed 1', [1, 1, 0, 0])
+    rows = seed_spread.test_rows([a, b], ['talkwalk-b'], n=200)
+    hit = next(r for r in rows if r['figure'] == 'hit@10')
+    assert hit['diffs'][0]['mean'] == 0.0 and hit['diffs'][0]['lo'] < 0 < hit['diffs'][0]['hi']  # equal means, different users: the paired CI spans both ways
+    assert hit['mean']['mean'] == 0.5 and [r['figure'] for r in rows] == ['hit@10', 'ndcg@10']  # figures neither run has are left out
+    assert [c['kept'] for c in seed_spread.checks(a['alignment'])] == [False, True]
+    assert seed_spread.dial_points(a['dial']) == [{'curve': 'history_prior_curve', 'setting': 'history_prior', 'at': 16.0, 'hit@10': 0.1, 'ndcg@10': 0.05, 'l1': 0.2}]
+    base = {'ranking': {'all_users': {'popularity': {'hit@10': {'mean': 0.3}, 'ndcg@10': {'mean': 0.3}}}, 'sample': {}}}
+    floors = seed_spread.floor_rows([a, b], 'talkwalk-b', base, n=200)
+    assert [f['run'] for f in floors] == ['seed 0', 'seed 0', 'seed 1', 'seed 1', 'mean of the runs', 'mean of the runs']
+    assert floors[0]['lo'] == 0 and floors[0]['popularity'] == 0.3 and floors[0]['sasrec'] is None
+
+def test_seed_spread_refuses_other_users_and_unknown_methods():
+    a = _seed_run('seed 0', [1, 0, 1, 0])
+    with pytest.raises(SystemExit, match='other test users'): seed_spread.test_rows([a, _seed_run('seed 1', [1, 0, 1, 0], users=('1', '2', '3', '5'))], ['talkwalk-b'])
+    with pytest.raises(SystemExit, match='not in the evaluation'): seed_spread.test_rows([a, _seed_run('seed 1', [0, 0, 0, 0])], ['talkwalk-dense'])
+    with pytest.raises(SystemExit, match='expected LABEL'): seed_spread.load_run('seed 0=a.json,b.json')
