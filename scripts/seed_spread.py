@@ -32,9 +32,9 @@ def checks(al:dict) -> list:
             for ph in ('stage_a', 'stage_b') if ph in al for c in al[ph].get('curve', [])]
 
 def dial_points(d:dict) -> list:
-    "The generative head's dial: each curve's validation points, with the setting each is at."
-    h = dial_head(d)
-    return [{'curve': curve, 'setting': key, 'at': p[key], **{c: mean(p.get(c)) for c in cols}} for curve, (key, cols) in DIAL_CURVES.items() for p in h.get(curve, [])]
+    "The generative head's dial: each curve's validation points, with the setting each is at and what it was validated on."
+    h, on = dial_head(d), lambda p: f"{p['users']} users" if 'users' in p else f"{p['turns']} turns" if 'turns' in p else '—'
+    return [{'curve': curve, 'setting': key, 'at': p[key], 'on': on(p), **{c: mean(p.get(c)) for c in cols}} for curve, (key, cols) in DIAL_CURVES.items() for p in h.get(curve, [])]
 
 def per_user(res:dict, method:str, col:str) -> np.ndarray:
     "One method's per-user values of a figure on the sampled users, in the sample's order (NaN where undefined)."
@@ -82,14 +82,15 @@ def page(name:str, runs:list, tests:list, floors:list, command:str) -> str:
     labels = [r['label'] for r in runs]
     out = [f'# Seed spread: {name}', '', f'Command: `{command}`; {machine_info()}.', '',
            f"Runs of one config that differ only in `seed` ({', '.join(labels)}); each run's files: " + '; '.join(f"{r['label']}: {', '.join(f'`{f}`' for f in r['files'])}" for r in runs) + '.',
-           'The alignments validate on the same 100 users (one check\'s Hit@10 moves by about ±0.05 at that size), the dials on the same 300 validation users, '
+           'The alignments validate on the same 100 users (one check\'s Hit@10 moves by about ±0.05 at that size), the dials on the same validation users, '
            'the test evaluations on the same 300 test users. `mean of the runs` averages each user\'s figure over the runs; `diff` is a later seed minus the first, user by user; both with a seeded 95% bootstrap CI over those users.', '',
            '## Alignment: every validation check (100 validation users)', '',
            '| run | stage | step | kept | Hit@10 | NDCG@10 | L1 | valid unconstrained |', '|---|---|---|---|---|---|---|---|']
     out += [f"| {r['label']} | {c['stage']} | {c['step']} | {'yes' if c['kept'] else ''} | " + ' | '.join(num(c[k]) for k in CHECK_COLS) + ' |' for r in runs for c in checks(r['alignment'])]
-    out += ['', '## Dial: validation points at the settings each dial validated (300 validation users)', '',
-            '| run | curve | setting | figures |', '|---|---|---|---|']
-    out += [f"| {r['label']} | {p['curve']} | {p['setting']} {p['at']:g} | " + ', '.join(f'{k} {num(v)}' for k, v in p.items() if k not in ('curve', 'setting', 'at')) + ' |'
+    out += ['', '## Dial: validation points at the settings each dial validated', '',
+            '`decay_curve` ranks by the history centroid alone (no LLM), so it is the same for every seed.', '',
+            '| run | curve | setting | validated on | figures |', '|---|---|---|---|---|']
+    out += [f"| {r['label']} | {p['curve']} | {p['setting']} {p['at']:g} | {p['on']} | " + ', '.join(f'{k} {num(v)}' for k, v in p.items() if k not in ('curve', 'setting', 'at', 'on')) + ' |'
             for r in runs for p in dial_points(r['dial'])]
     out += ['', '## Test: the same 300 sampled users', '',
             '| method | figure | ' + ' | '.join(labels) + ' | mean of the runs | ' + ' | '.join(f'diff {l}' for l in labels[1:]) + ' |', '|---' * (2 + 2 * len(labels)) + '|']

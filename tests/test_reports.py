@@ -143,7 +143,7 @@ def _seed_run(label:str, hits:list, users=('1', '2', '3', '4')) -> dict:
     h = {'mean': sum(hits) / len(hits), 'lo': min(hits), 'hi': max(hits), 'n': len(hits)}
     return {'label': label, 'files': [],
             'alignment': {'stage_a': {'best_checkpoint': 'checkpoint-2', 'curve': [{'step': 1, 'hit@10': 0.1}, {'step': 2, 'hit@10': 0.2}]}},
-            'dial': {'history_prior_curve': [{'history_prior': 16.0, 'hit@10': {'mean': 0.1}, 'ndcg@10': {'mean': 0.05}, 'l1': {'mean': 0.2}}]},
+            'dial': {'history_prior_curve': [{'history_prior': 16.0, 'hit@10': {'mean': 0.1}, 'ndcg@10': {'mean': 0.05}, 'l1': {'mean': 0.2}, 'users': 300}]},
             'results': {'users': {'sample': list(users)}, 'ranking': {'sample': {'talkwalk-b': {'hit@10': h, 'ndcg@10': h}}},
                         'per_user': {'sample': {'talkwalk-b': {'user_id': list(users), 'hit@10': hits, 'ndcg@10': hits}}}}}
 
@@ -154,7 +154,7 @@ def test_seed_spread_pairs_users_and_averages_runs():
     assert hit['diffs'][0]['mean'] == 0.0 and hit['diffs'][0]['lo'] < 0 < hit['diffs'][0]['hi']  # equal means, different users: the paired CI spans both ways
     assert hit['mean']['mean'] == 0.5 and [r['figure'] for r in rows] == ['hit@10', 'ndcg@10']  # figures neither run has are left out
     assert [c['kept'] for c in seed_spread.checks(a['alignment'])] == [False, True]
-    assert seed_spread.dial_points(a['dial']) == [{'curve': 'history_prior_curve', 'setting': 'history_prior', 'at': 16.0, 'hit@10': 0.1, 'ndcg@10': 0.05, 'l1': 0.2}]
+    assert seed_spread.dial_points(a['dial']) == [{'curve': 'history_prior_curve', 'setting': 'history_prior', 'at': 16.0, 'on': '300 users', 'hit@10': 0.1, 'ndcg@10': 0.05, 'l1': 0.2}]
     base = {'ranking': {'all_users': {'popularity': {'hit@10': {'mean': 0.3}, 'ndcg@10': {'mean': 0.3}}}, 'sample': {}}}
     floors = seed_spread.floor_rows([a, b], 'talkwalk-b', base, n=200)
     assert [f['run'] for f in floors] == ['seed 0', 'seed 0', 'seed 1', 'seed 1', 'mean of the runs', 'mean of the runs']
