@@ -61,12 +61,12 @@ def test_rows(runs:list, methods:list, n:int=1000) -> list:
              'mean': run_mean(runs, m, c, n), 'diffs': [paired_diff(first, r['results'], m, c, n) for r in runs[1:]]} for m in methods for c in TEST_COLS
             if any(r['results']['ranking']['sample'][m].get(c, {}).get('mean') is not None for r in runs)]
 
-def floor_rows(runs:list, method:str, baselines:dict, n:int=1000) -> list:
-    "Per run and for the runs' mean, the method's CI lower bound on the sample against popularity on all test users (the floor) and SASRec on the sample (the aim)."
+def floor_rows(tests:list, labels:list, method:str, baselines:dict) -> list:
+    "From `test_rows`' figures, per run and for the runs' mean: the method's CI lower bound on the sample against popularity on all test users (the floor) and SASRec on the sample (the aim)."
     pop, sas = baselines['ranking']['all_users']['popularity'], baselines['ranking']['sample'].get('sasrec', {})
-    sides = [(r['label'], lambda c, r=r: r['results']['ranking']['sample'][method][c]) for r in runs] + [('mean of the runs', lambda c: run_mean(runs, method, c, n))]
-    return [{'run': label, 'figure': c, 'lo': fig(c)['lo'], 'mean': fig(c)['mean'], 'popularity': pop[c]['mean'], 'sasrec': mean(sas.get(c))}
-            for label, fig in sides for c in FLOOR_COLS]
+    figs = {t['figure']: t['runs'] + [t['mean']] for t in tests if t['method'] == method}
+    return [{'run': label, 'figure': c, 'lo': figs[c][i]['lo'], 'mean': figs[c][i]['mean'], 'popularity': pop[c]['mean'], 'sasrec': mean(sas.get(c))}
+            for i, label in enumerate(labels + ['mean of the runs']) for c in FLOOR_COLS]
 
 def ci(v) -> str:
     "A figure with its CI as the page prints it."
@@ -114,7 +114,7 @@ def main():
     runs, methods = [load_run(s) for s in a.run], [m.strip() for m in a.methods.split(',') if m.strip()]
     base = json.loads(Path(a.baselines).read_text())
     if base['users']['sample'] != runs[0]['results']['users']['sample']: raise SystemExit(f'--baselines {a.baselines}: scored other test users than the runs')
-    tests, floors = test_rows(runs, methods, a.bootstrap), floor_rows(runs, methods[0], base, a.bootstrap)
+    tests = test_rows(runs, methods, a.bootstrap); floors = floor_rows(tests, [r['label'] for r in runs], methods[0], base)
     command = 'python ' + shlex.join(sys.argv).replace(str(Path.cwd()) + '/', '')
     out = Path(a.out_dir)/f'seed_spread_{a.name}'
     write_json_atomic(out.with_suffix('.json'), {'name': a.name, 'command': command, 'machine': machine_info(), 'runs': {r['label']: r['files'] for r in runs},

@@ -156,7 +156,7 @@ def test_seed_spread_pairs_users_and_averages_runs():
     assert [c['kept'] for c in seed_spread.checks(a['alignment'])] == [False, True]
     assert seed_spread.dial_points(a['dial']) == [{'curve': 'history_prior_curve', 'setting': 'history_prior', 'at': 16.0, 'on': '300 users', 'hit@10': 0.1, 'ndcg@10': 0.05, 'l1': 0.2}]
     base = {'ranking': {'all_users': {'popularity': {'hit@10': {'mean': 0.3}, 'ndcg@10': {'mean': 0.3}}}, 'sample': {}}}
-    floors = seed_spread.floor_rows([a, b], 'talkwalk-b', base, n=200)
+    floors = seed_spread.floor_rows(rows, ['seed 0', 'seed 1'], 'talkwalk-b', base)
     assert [f['run'] for f in floors] == ['seed 0', 'seed 0', 'seed 1', 'seed 1', 'mean of the runs', 'mean of the runs']
     assert floors[0]['lo'] == 0 and floors[0]['popularity'] == 0.3 and floors[0]['sasrec'] is None
 
