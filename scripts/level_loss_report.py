@@ -7,12 +7,8 @@ runs/ml-100k-levelloss). Validation curves against training minutes, the test fi
 """
 import argparse, json
 from pathlib import Path
+from talkwalk.metrics import format_ci
 from talkwalk.utils import write_json_atomic, write_text_atomic
-
-def ci(v:dict|None) -> str:
-    "A figure with its 95% CI."
-    if not v or v.get('mean') is None: return '—'
-    return f"{v['mean']:.3f} [{v['lo']:.3f}, {v['hi']:.3f}]"
 
 def curve_rows(name:str, m:dict) -> list:
     "Validation checks of both phases against cumulative training minutes (validation time excluded)."
@@ -39,9 +35,9 @@ def main(a):
     for k, res in results.items():
         for meth in ('talkwalk-a', 'talkwalk-b'):
             s = res['ranking']['sample'].get(meth)
-            if s: test.append(f"| {k} | {meth} | {ci(s.get('hit@10'))} | {ci(s.get('ndcg@10'))} | {ci(s.get('L1'))} | {ci(s.get('valid_format'))} |")
+            if s: test.append(f"| {k} | {meth} | {format_ci(s.get('hit@10'))} | {format_ci(s.get('ndcg@10'))} | {format_ci(s.get('L1'))} | {format_ci(s.get('valid_format'))} |")
     base = results[list(runs)[1]]['ranking']['sample']
-    test += [f"| baseline | {meth} | {ci(base[meth].get('hit@10'))} | {ci(base[meth].get('ndcg@10'))} | {ci(base[meth].get('L1'))} | — |" for meth in ('popularity', 'contrastive-knn') if meth in base]
+    test += [f"| baseline | {meth} | {format_ci(base[meth].get('hit@10'))} | {format_ci(base[meth].get('ndcg@10'))} | {format_ci(base[meth].get('L1'))} | — |" for meth in ('popularity', 'contrastive-knn') if meth in base]
     curve = ['| run | phase | step | training minutes | Hit@10 | NDCG@10 | valid unconstrained |', '|---|---|---|---|---|---|---|']
     for k, m in metrics.items(): curve += curve_rows(k, m)
     thr = ['| run | phase | steps | train s | tokens/s | item targets/s | kept |', '|---|---|---|---|---|---|---|']

@@ -8,13 +8,9 @@ measurement (reports/train_throughput.json) and the codebook widths (reports/cod
 import argparse, json
 from pathlib import Path
 import yaml
+from talkwalk.metrics import format_ci
 from talkwalk.utils import write_json_atomic, write_text_atomic
 from talkwalk.eval_report import carry_note
-
-def ci(v:dict|None, d:int=3) -> str:
-    "A figure with its 95% CI."
-    if not v or v.get('mean') is None: return '—'
-    return f"{v['mean']:.{d}f} [{v['lo']:.{d}f}, {v['hi']:.{d}f}]" if v.get('lo') is not None else f"{v['mean']:.{d}f}"
 
 def side(a:float, b:float) -> str:
     "Where `a` lies against `b`, in a word (equal to three decimals counts as level)."
@@ -74,7 +70,7 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
            '| method | Hit@10 (sample) | NDCG@10 (sample) | L1 (sample) | valid SIDs unconstrained | Hit@10 (all users) | NDCG@10 (all users) |', '|---|---|---|---|---|---|---|']
     for name, s in S.items():
         a = A.get(name, {})
-        out.append(f"| {name} | {ci(s.get('hit@10'))} | {ci(s.get('ndcg@10'))} | {ci(s.get('L1'))} | {ci(s.get('valid_format'), 2)} | {ci(a.get('hit@10'))} | {ci(a.get('ndcg@10'))} |")
+        out.append(f"| {name} | {format_ci(s.get('hit@10'))} | {format_ci(s.get('ndcg@10'))} | {format_ci(s.get('L1'))} | {format_ci(s.get('valid_format'), 2)} | {format_ci(a.get('hit@10'))} | {format_ci(a.get('ndcg@10'))} |")
     for name, why in res.get('not_run', {}).items(): out.append(f'| {name} | {why} | | | | | |')
     out += decoding_lines(res)
     if (sm := run/'baselines'/'sasrec'/'metrics.json').exists():  # how long SASRec trained: a capped run is a weaker baseline, and the reader should know
@@ -120,23 +116,23 @@ def build(run:Path, reports:Path, align_config:str|None=None, script:str='script
         g = gen[best]; out += ['', f"## Targets of issue 14 ({'the served generative variant' if best == 'talkwalk-b' else 'best generative variant on the sample'}: {best})", '',
                                '| target | now | floor | aim | reached |', '|---|---|---|---|---|']
         lo_h, lo_n = g['hit@10']['lo'], g['ndcg@10']['lo']
-        out.append(f"| Hit@10 / NDCG@10 | {ci(g['hit@10'])} / {ci(g['ndcg@10'])} | CI lower bound above popularity's {pop['hit@10']['mean']:.3f} / {pop['ndcg@10']['mean']:.3f} | "
+        out.append(f"| Hit@10 / NDCG@10 | {format_ci(g['hit@10'])} / {format_ci(g['ndcg@10'])} | CI lower bound above popularity's {pop['hit@10']['mean']:.3f} / {pop['ndcg@10']['mean']:.3f} | "
                    + (f"SASRec's {sas['hit@10']['mean']:.3f} / {sas['ndcg@10']['mean']:.3f} (same run)" if sas else "SASRec, not run in this evaluation") + " | "
                    f"{'floor' if lo_h > pop['hit@10']['mean'] and lo_n > pop['ndcg@10']['mean'] else 'no: lower bounds ' + f'{lo_h:.3f} / {lo_n:.3f}'} |")
         if (tk := A.get('text-knn')) and (ts := S.get('text-knn')):  # Amazon Scientific's floor is text kNN's NDCG@10 (all users); the sample's is the like-for-like one
             n = g['ndcg@10']
-            out.append(f"| NDCG@10 against text kNN (Amazon Scientific's floor) | {ci(n)} | above text kNN's {tk['ndcg@10']['mean']:.3f} (all users; {ts['ndcg@10']['mean']:.3f} on the same sample) | "
+            out.append(f"| NDCG@10 against text kNN (Amazon Scientific's floor) | {format_ci(n)} | above text kNN's {tk['ndcg@10']['mean']:.3f} (all users; {ts['ndcg@10']['mean']:.3f} on the same sample) | "
                        + (f"SASRec's {sas['ndcg@10']['mean']:.3f} (all users)" if sas else 'SASRec, not run') + " | "
                        f"mean {side(n['mean'], tk['ndcg@10']['mean'])} all users' text kNN (CI lower bound {n['lo']:.3f}); "
                        f"{side(n['mean'], ts['ndcg@10']['mean'])} the same sample's, CIs {'overlap' if n['lo'] <= ts['ndcg@10']['hi'] and ts['ndcg@10']['lo'] <= n['hi'] else 'apart'} |")
-        out.append(f"| L1 accuracy | {ci(g['L1'])} | 0.30 | 0.80 | {'yes' if g['L1']['mean'] >= 0.3 else 'no'} |")
-        out.append(f"| unconstrained valid-SID rate | {ci(g.get('valid_format'), 2)} | 0.90 | 1.00 | {'yes' if g.get('valid_format', {}).get('mean', 0) >= 0.9 else 'no'} |")
+        out.append(f"| L1 accuracy | {format_ci(g['L1'])} | 0.30 | 0.80 | {'yes' if g['L1']['mean'] >= 0.3 else 'no'} |")
+        out.append(f"| unconstrained valid-SID rate | {format_ci(g.get('valid_format'), 2)} | 0.90 | 1.00 | {'yes' if g.get('valid_format', {}).get('mean', 0) >= 0.9 else 'no'} |")
         for k, v in summary['dense'].items():
             h, p = v['hit@10'], pop['hit@10']['mean']
             ps = S['popularity']['hit@10']['mean']  # popularity on the same sample: the like-for-like comparison
             reached = ('yes, CI lower bound above' if h['lo'] > p else f"no: mean {'above' if h['mean'] > p else 'below'} it, CI lower bound {h['lo']:.3f} below") + \
                       f"; popularity on the same sample {ps:.3f}: mean {'above' if h['mean'] > ps else 'below'}; generative {g['hit@10']['mean']:.3f}: {side(h['mean'], g['hit@10']['mean'])}"
-            out.append(f"| {k} Hit@10 | {ci(h)} | above popularity ({p:.3f}) | above the generative head | {reached} |")
+            out.append(f"| {k} Hit@10 | {format_ci(h)} | above popularity ({p:.3f}) | above the generative head | {reached} |")
     if dense_file := dense_record(run, reports):
         d = json.loads(dense_file.read_text()); c = d['config']
         out += ['', '## The dense head of this run (validation figures: reports/dense.md)', '',

@@ -15,7 +15,7 @@ from .catalog import recency_centroid
 from .prompts import catalogue_attributes
 from .eval_data import EvalConfig, EvalData, load_eval_data, sample_users
 from .eval_methods import EngineMethod, rank_for, run_ranking
-from .metrics import ranking_metrics, hierarchical_accuracy, bootstrap_ci
+from .metrics import ranking_metrics, hierarchical_accuracy, bootstrap_ci, format_ci
 from .eval_steer import steer_suite, summarise_steer
 from .recommender import load_recommender
 
@@ -257,15 +257,10 @@ def merge_dial_reports(res:dict, # a new dial of some of a run's heads
     return {**res, 'heads': heads, 'notes': res['notes'] + [f"{m} head: from the earlier dial of this run at the same protocol ({previous.get('machine')}); not measured again" for m in kept]}
 
 # %% ../nbs/dial.ipynb #f61af9e2
-def _fmt(x:dict|None) -> str:
-    "`mean [lo, hi]` of a summary figure, or a dash."
-    if not x or x.get('mean') is None: return '—'
-    return f"{x['mean']:.3f}" + (f" [{x['lo']:.3f}, {x['hi']:.3f}]" if x.get('lo') is not None else '')
-
 def _steer_cells(p:dict) -> str:
     "A curve point's steering cells: attribute, template / paraphrase / vocabulary, negation, range, Hit@10 of matching requests."
     fam = ' / '.join(f"{(p['by_family'].get(f) or {}).get('mean', float('nan')):.2f}" for f in ('template', 'paraphrase', 'vocabulary'))
-    return f"{_fmt(p['attribute'])} | {fam} | {_fmt(p['negative'])} | {_fmt(p['range'])} | {_fmt(p['hit_has'])}"
+    return f"{format_ci(p['attribute'])} | {fam} | {format_ci(p['negative'])} | {format_ci(p['range'])} | {format_ci(p['hit_has'])}"
 
 def format_dial(res:dict, command:str='') -> str:
     "The dial report in Markdown: per head, the curve and the chosen weight."
@@ -283,24 +278,24 @@ def format_dial(res:dict, command:str='') -> str:
             out += [f"History decay first (`EngineConfig.history_decay`: every item outside the history ranked by cosine to its recency-weighted centroid, {h['decay_curve'][0]['users']:,} validation users, "
                     f"no LLM): default {h['history_decay']:g}. Rule: {h['history_decay_why']}. Wall time {h['decay_wall_s']:.0f} s. What follows runs at that decay.", '',
                     '| decay | Hit@10 | NDCG@10 |', '|---|---|---|']
-            out += [f"| {p['history_decay']:g} | {_fmt(p['hit@10'])} | {_fmt(p['ndcg@10'])} |" for p in h['decay_curve']] + ['']
+            out += [f"| {p['history_decay']:g} | {format_ci(p['hit@10'])} | {format_ci(p['ndcg@10'])} |" for p in h['decay_curve']] + ['']
         for s, (key, name) in PRIORS.items():
             if not h.get(f'{key}_curve'): continue
             out += [f"{name.capitalize()} first (`EngineConfig.{s}`, unsteered ranking of {h[f'{s}_users']} validation users): default {h[s]:g}. "
                     f"Rule: {h[f'{s}_why']}. Wall time {h[f'{key}_wall_s'] / 60:.1f} min. What follows runs at that prior.", '',
                     '| prior | Hit@10 | NDCG@10 | L1 | ms/turn |', '|---|---|---|---|---|']
-            out += [f"| {p[s]:g} | {_fmt(p['hit@10'])} | {_fmt(p['ndcg@10'])} | {_fmt(p['l1'])} | {p['ms_per_turn']:.0f} |" for p in h[f'{key}_curve']] + ['']
+            out += [f"| {p[s]:g} | {format_ci(p['hit@10'])} | {format_ci(p['ndcg@10'])} | {format_ci(p['l1'])} | {p['ms_per_turn']:.0f} |" for p in h[f'{key}_curve']] + ['']
         out += [f'Rule: {h["why"]}. Wall time {h["wall_s"] / 60:.1f} min.', '',
                 '| w | attribute | template / paraphrase / vocabulary | negation | range | Hit@10 (has) | Hit@10 (lacks) | ms/turn (x unguided) |', '|---|---|---|---|---|---|---|---|']
         for p in h['curve']:
             ratio = f" ({p['ms_per_turn'] / base:.2f}x)" if base and p['ms_per_turn'] else ''
-            out.append(f"| {p['guidance']:g} | {_steer_cells(p)} | {_fmt(p['hit_lacks'])} | {p['ms_per_turn']:.0f}{ratio} |")
+            out.append(f"| {p['guidance']:g} | {_steer_cells(p)} | {format_ci(p['hit_lacks'])} | {p['ms_per_turn']:.0f}{ratio} |")
         out.append('')
         if h.get('bonus_curve'):
             out += [f"Attribute bonus at w = {h['guidance']:g}: default {h['attribute_bonus']:g}. Rule: {h['attribute_bonus_why']}. Wall time {h['bonus_wall_s'] / 60:.1f} min.", '',
                     '| bonus | attribute | template / paraphrase / vocabulary | negation | range | Hit@10 (has) | Hit@10 unsteered | ms/turn |', '|---|---|---|---|---|---|---|---|']
             for p in h['bonus_curve']:
-                out.append(f"| {p['attribute_bonus']:g} | {_steer_cells(p)} | {_fmt(p['hit_unsteered'])} | {p['ms_per_turn']:.0f} |")
+                out.append(f"| {p['attribute_bonus']:g} | {_steer_cells(p)} | {format_ci(p['hit_unsteered'])} | {p['ms_per_turn']:.0f} |")
             out.append('')
     return '\n'.join(out + [f'Note: {n}' for n in res['notes']]) + '\n'
 

@@ -8,6 +8,7 @@ import json
 from collections import Counter
 from pathlib import Path
 import numpy as np
+from .metrics import format_ci
 from .utils import write_json_atomic, write_text_atomic, atomic_path
 
 # %% auto #0
@@ -20,17 +21,11 @@ RANK_COLS = ['hit@5', 'hit@10', 'ndcg@5', 'ndcg@10', 'mrr@10', 'mrr@100']
 BEYOND_COLS = ['L1', 'L1-2', 'L1-3', 'valid_format', 'coverage', 'diversity', 'novelty']
 
 # %% ../nbs/eval_report.ipynb #19fc511a
-def _fmt(v, digits:int=3) -> str:
-    "'0.123 [0.100, 0.150]' for a CI dict, '—' where undefined."
-    if not isinstance(v, dict) or v.get('mean') is None: return '—'
-    if v.get('lo') is None: return f"{v['mean']:.{digits}f}"
-    return f"{v['mean']:.{digits}f} [{v['lo']:.{digits}f}, {v['hi']:.{digits}f}]"
-
 def _table(rows:dict, cols:list, names:dict|None=None) -> list:
     "Markdown lines of a method x metric table of CI dicts."
     names = names or {}
     out = ['| method | ' + ' | '.join(names.get(c, c) for c in cols) + ' |', '|---|' + '---|' * len(cols)]
-    return out + [f"| {m} | " + ' | '.join(_fmt(s.get(c)) for c in cols) + ' |' for m, s in rows.items()]
+    return out + [f"| {m} | " + ' | '.join(format_ci(s.get(c)) for c in cols) + ' |' for m, s in rows.items()]
 
 def format_steer(steer:dict, conversation:dict|None=None, go_back:str='go back to what I had before', undo:dict|None=None, # the evaluation's `undo_reading`
                 ) -> list:
@@ -41,32 +36,32 @@ def format_steer(steer:dict, conversation:dict|None=None, go_back:str='go back t
         out += ['**Attribute control**: share of the top 10 carrying the requested attribute (absent from the user\'s history); '
                 '`unsteered` = the same share in the user\'s list for "recommend something".', '',
                 '| method | unsteered | all phrasings | ' + ' | '.join(fams) + ' |', '|---|---|---|' + '---|' * len(fams)]
-        out += [f"| {m} | {_fmt(s['attribute']['unsteered'])} | {_fmt(s['attribute']['steered'])} | " +
-                ' | '.join(_fmt(s['attribute']['by_family'].get(f, {}).get('steered')) for f in fams) + ' |' for m, s in steer.items() if 'attribute' in s]
+        out += [f"| {m} | {format_ci(s['attribute']['unsteered'])} | {format_ci(s['attribute']['steered'])} | " +
+                ' | '.join(format_ci(s['attribute']['by_family'].get(f, {}).get('steered')) for f in fams) + ' |' for m, s in steer.items() if 'attribute' in s]
         kinds = list(dict.fromkeys(k for s in steer.values() for k in s.get('attribute', {}).get('by_kind', {})))
         out += ['', '| method | ' + ' | '.join(f'{k}: steered (unsteered)' for k in kinds) + ' |', '|---|' + '---|' * len(kinds)]
-        out += [f"| {m} | " + ' | '.join(f"{_fmt(s['attribute']['by_kind'][k]['steered'])} ({_fmt(s['attribute']['by_kind'][k]['unsteered'])})"
+        out += [f"| {m} | " + ' | '.join(f"{format_ci(s['attribute']['by_kind'][k]['steered'])} ({format_ci(s['attribute']['by_kind'][k]['unsteered'])})"
                                          if k in s['attribute']['by_kind'] else '—' for k in kinds) + ' |' for m, s in steer.items() if 'attribute' in s]
         out += ['', '**Steering precision** (the requested attribute\'s rise / all movement of same-kind attribute shares; 1 is best) and '
                 '**exploration velocity** (1 - cos between the unsteered and steered lists\' centroids in the contrastive space), per attribute request.', '',
                 '| method | steering precision | exploration velocity |', '|---|---|---|']
-        out += [f"| {m} | {_fmt(s['attribute'].get('precision'))} | {_fmt(s['attribute'].get('velocity'))} |" for m, s in steer.items() if 'attribute' in s]
+        out += [f"| {m} | {format_ci(s['attribute'].get('precision'))} | {format_ci(s['attribute'].get('velocity'))} |" for m, s in steer.items() if 'attribute' in s]
         out += ['', '**Preference sensitivity**: mean pairwise Jaccard overlap of top-10 lists; different attribute requests (low is good), '
                 'the same attribute in different phrasing families (high is good), steered vs the unsteered list.', '',
                 '| method | different requests (low) | paraphrases (high) | with unsteered |', '|---|---|---|---|']
-        out += [f"| {m} | {_fmt(s['sensitivity']['different_requests_overlap'])} | {_fmt(s['sensitivity']['paraphrase_overlap'])} | "
-                f"{_fmt(s['sensitivity']['overlap_with_unsteered'])} |" for m, s in steer.items() if 'sensitivity' in s]
+        out += [f"| {m} | {format_ci(s['sensitivity']['different_requests_overlap'])} | {format_ci(s['sensitivity']['paraphrase_overlap'])} | "
+                f"{format_ci(s['sensitivity']['overlap_with_unsteered'])} |" for m, s in steer.items() if 'sensitivity' in s]
     if any(t in s for s in steer.values() for t in ('negative', 'range')):
         out += ['', '**Constraint following**: share of the top 10 satisfying the constraint (negative: lacks the genre/category the user has most of; '
                 'range: in the named decade), steered (unsteered).', '', '| method | negative | range |', '|---|---|---|']
-        out += [f"| {m} | " + ' | '.join(f"{_fmt(s[t]['steered'])} ({_fmt(s[t]['unsteered'])})" if t in s else '—' for t in ('negative', 'range')) + ' |'
+        out += [f"| {m} | " + ' | '.join(f"{format_ci(s[t]['steered'])} ({format_ci(s[t]['unsteered'])})" if t in s else '—' for t in ('negative', 'range')) + ' |'
                 for m, s in steer.items()]
     if conv := {m: c for m, c in (conversation or {}).items() if c.get('users')}:
         out += ['', f'**Conversation** (engine variants; one three-turn session per steer user: "recommend something" -> steering request -> "{go_back}"): '
                 'share of the requested attribute in each turn\'s top 10, reversibility (1 = back where it started), and the velocity of each move.', '',
                 '| method | users | share turn 1 | share turn 2 (steered) | share turn 3 (go back) | reversibility | velocity of the steer | velocity of going back |',
                 '|---|---|---|---|---|---|---|---|']
-        out += [f"| {m}{'' if 'reversibility_held_out' in c else ' (an earlier evaluation, before undo reading)'} | {c['users']} | " + ' | '.join(_fmt(c.get(x)) for x in ('share_turn0', 'share_turn1', 'share_turn2', 'reversibility', 'velocity_steer', 'velocity_back')) + ' |'
+        out += [f"| {m}{'' if 'reversibility_held_out' in c else ' (an earlier evaluation, before undo reading)'} | {c['users']} | " + ' | '.join(format_ci(c.get(x)) for x in ('share_turn0', 'share_turn1', 'share_turn2', 'reversibility', 'velocity_steer', 'velocity_back')) + ' |'
                 for m, c in conv.items()]
         if held := {m: c for m, c in conv.items() if 'reversibility_held_out' in c}:
             out += ['', 'With undo reading on (`EngineConfig.read_undo`), a request the reader reads as an undo ranks from the session before the undone turn. Reversibility of the same third turn '
@@ -74,7 +69,7 @@ def format_steer(steer:dict, conversation:dict|None=None, go_back:str='go back t
                     f'"{go_back}" with undo reading off (the model reading the request from the conversation alone), and with `EngineConfig.undo_restores` off (the undo\'s state with everything shown excluded: its next ten items, '
                     'where by default the undo shows the list it returns to again); "first list restored" is the share of turn 1\'s items the undo brings back.', '',
                     '| method | reversibility | first list restored | held-out undo phrasings | undo reading off (the model alone) | undo_restores off (next items) |', '|---|---|---|---|---|---|']
-            out += [f"| {m} | " + ' | '.join(_fmt(c.get(x)) for x in ('reversibility', 'restored', 'reversibility_held_out', 'reversibility_undo_off', 'reversibility_next_page')) + ' |' for m, c in held.items()]
+            out += [f"| {m} | " + ' | '.join(format_ci(c.get(x)) for x in ('reversibility', 'restored', 'reversibility_held_out', 'reversibility_undo_off', 'reversibility_next_page')) + ' |' for m, c in held.items()]
         if undo:
             out += ['', f"**Undo reading** (the reader both heads share): \"{go_back}\" read as an undo: {'yes' if undo['go_back'] else 'no'}; held-out undo phrasings read as one: "
                     f"{undo['undo_test']:.2f} (test half; {undo['undo_validation']:.2f} on the validation half); held-out non-undos misread as one: {undo['not_undo_test']:.2f} "
@@ -82,7 +77,7 @@ def format_steer(steer:dict, conversation:dict|None=None, go_back:str='go back t
     if any('cost' in s for s in steer.values()):
         out += ['', '**Cost of steering**: Hit@10 / NDCG@10 on the held-out item when the request names a genre (category) it has, one it lacks, and unsteered.', '',
                 '| method | Hit@10 has | Hit@10 lacks | Hit@10 unsteered | NDCG@10 has | NDCG@10 lacks | NDCG@10 unsteered |', '|---|---|---|---|---|---|---|']
-        out += [f"| {m} | " + ' | '.join(_fmt(s['cost'].get(w, {}).get(c)) for c in ('hit@10', 'ndcg@10') for w in ('has', 'lacks', 'unsteered')) + ' |'
+        out += [f"| {m} | " + ' | '.join(format_ci(s['cost'].get(w, {}).get(c)) for c in ('hit@10', 'ndcg@10') for w in ('has', 'lacks', 'unsteered')) + ' |'
                 for m, s in steer.items() if 'cost' in s]
     return out
 

@@ -10,7 +10,7 @@ from .utils import unit
 
 # %% auto #0
 __all__ = ['target_rank', 'ranking_metrics', 'prefix_accuracy', 'hierarchical_accuracy', 'coverage', 'intra_list_diversity',
-           'self_information', 'latency_summary', 'bootstrap_ci', 'steering_precision', 'attribute_shares',
+           'self_information', 'latency_summary', 'bootstrap_ci', 'format_ci', 'steering_precision', 'attribute_shares',
            'centroid_distance', 'jaccard']
 
 # %% ../nbs/metrics.ipynb #d0feadb2
@@ -86,6 +86,14 @@ def bootstrap_ci(values, # one value per user (NaN: undefined for that user)
     for s in range(0, n, 100):  # chunks keep the index matrix small on large user sets
         means.append(v[rng.integers(0, len(v), (min(100, n - s), len(v)))].mean(1))
     return _ci(v.mean(), np.concatenate(means) if means else np.zeros(0), len(v), alpha)
+
+def format_ci(v:dict|None, # a `bootstrap_ci` figure, `{'mean', 'lo', 'hi'}` (an interval may be absent)
+              digits:int=3) -> str:
+    "A figure as every report prints it: `0.123 [0.100, 0.150]`, the mean alone without an interval, '—' where undefined."
+    if not isinstance(v, dict) or v.get('mean') is None: return '—'
+    if v.get('lo') is None: return f"{v['mean']:.{digits}f}"
+    return f"{v['mean']:.{digits}f} [{v['lo']:.{digits}f}, {v['hi']:.{digits}f}]"
+
 
 # %% ../nbs/metrics.ipynb #5e1e0a05
 def steering_precision(before:np.ndarray, # attribute shares of the unsteered list (one kind of attribute)

@@ -165,3 +165,17 @@ def test_seed_spread_refuses_other_users_and_unknown_methods():
     with pytest.raises(SystemExit, match='other test users'): seed_spread.test_rows([a, _seed_run('seed 1', [1, 0, 1, 0], users=('1', '2', '3', '5'))], ['talkwalk-b'])
     with pytest.raises(SystemExit, match='not in the evaluation'): seed_spread.test_rows([a, _seed_run('seed 1', [0, 0, 0, 0])], ['talkwalk-dense'])
     with pytest.raises(SystemExit, match='expected LABEL'): seed_spread.load_run('seed 0=a.json,b.json')
+
+def test_paired_runs_without_the_seed_mean():
+    """--no-mean (runs that differ in a setting, not in seed alone): no average column or floor row, and every table row as wide as its header."""
+    a, b, c = _seed_run('kept', [1, 0, 1, 0]), _seed_run('l1_weight 3', [1, 1, 1, 0]), _seed_run('seed 1', [1, 1, 0, 0])
+    rows = seed_spread.test_rows([a, b, c], ['talkwalk-b'], n=200, average=False)
+    hit = next(r for r in rows if r['figure'] == 'hit@10')
+    assert hit['mean'] is None and [d['mean'] for d in hit['diffs']] == [0.25, 0.0]  # each later run minus the first, user by user
+    base = {'ranking': {'all_users': {'popularity': {'hit@10': {'mean': 0.3}, 'ndcg@10': {'mean': 0.3}}}, 'sample': {}}}
+    floors = seed_spread.floor_rows(rows, ['kept', 'l1_weight 3', 'seed 1'], 'talkwalk-b', base)
+    assert [f['run'] for f in floors] == ['kept', 'kept', 'l1_weight 3', 'l1_weight 3', 'seed 1', 'seed 1']
+    md = seed_spread.page('toy', [a, b, c], rows, floors, 'cmd', differ='l1_weight')
+    assert md.startswith('# Paired runs: toy') and 'mean of the runs' not in md and 'differ only in `l1_weight`' in md
+    table = md.split('## Test')[1].split('## ')[0].strip().splitlines()[2:]
+    assert len({line.count('|') for line in table}) == 1 and len(table) == 2 + len(rows)  # header, rule, one row per figure
