@@ -74,6 +74,18 @@ $B/python scripts/seed_spread.py --name ml-100k \
   --run "seed 0 (the kept run)=reports/alignment_ml-100k-collab-keptab.json,reports/dial_ml-100k-keptab.json,$R-keptab/eval/results.json" \
   --run "seed 1=reports/alignment_ml-100k-collab-keptab-seed1.json,reports/dial_ml-100k-keptab-seed1.json,$R-keptab-seed1/eval/results.json" \
   --methods talkwalk-b,talkwalk-b-noprior,talkwalk-b-nohistory,talkwalk-b-nodecay --baselines reports/results_ml-100k.json
+# the L1 lever on the training side: the same step-stopped config and seed 0 with first-level SID code targets weighted 3 times in the
+# loss (configs/ranking/ml-100k-alignment-collab-keptab-l1w3.yaml), dial pinned as above, test ranking on the same 300 users, then
+# against both seeds of the unweighted config, user by user (reports/l1_weight_ml-100k.md)
+align_arm keptab-l1w3
+$B/talkwalk dial --run $R-keptab-l1w3 --modes generative --users 20 --weights 0 --history-decays 0.8 --priors 1 --history-priors 16 \
+  --prior-users 300 --bonus-modes generative --bonuses 8 --report reports/dial_ml-100k-keptab-l1w3
+make papermill PROFILE=keptab-l1w3 NOTEBOOKS=nbs/05_eval.ipynb
+$B/python scripts/seed_spread.py --name ml-100k --prefix l1_weight --differ 'l1_weight (and, for the third run, seed)' --no-mean \
+  --run "l1_weight 1, seed 0 (the kept run)=reports/alignment_ml-100k-collab-keptab.json,reports/dial_ml-100k-keptab.json,$R-keptab/eval/results.json" \
+  --run "l1_weight 3, seed 0=reports/alignment_ml-100k-collab-keptab-l1w3.json,reports/dial_ml-100k-keptab-l1w3.json,$R-keptab-l1w3/eval/results.json" \
+  --run "l1_weight 1, seed 1=reports/alignment_ml-100k-collab-keptab-seed1.json,reports/dial_ml-100k-keptab-seed1.json,$R-keptab-seed1/eval/results.json" \
+  --methods talkwalk-b,talkwalk-b-noprior,talkwalk-b-nohistory,talkwalk-b-nodecay --baselines reports/results_ml-100k.json
 # the ablations in one page, from the committed configs and metrics alone (reports/alignment_ablations_ml-100k.md); the first two arms
 # ran on another machine (AMX, bf16) than the next five (no native bf16, float32) and the last six (AVX512-BF16, bf16), so only arms of
 # one machine compare
@@ -90,6 +102,7 @@ $B/python scripts/alignment_ablations.py --arm 'LoRA, loss on every history item
   --arm 'the kept run, stage A alone stopped at step 303 (a_stop_at), AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab-kepta.yaml=reports/alignment_ml-100k-collab-kepta.json' \
   --arm 'the kept run stopped at A 303 and B 405 (a_stop_at, b_stop_at), AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab-keptab.yaml=reports/alignment_ml-100k-collab-keptab.json' \
   --arm 'the kept run stopped at A 303 and B 405, seed 1, AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab-keptab-seed1.yaml=reports/alignment_ml-100k-collab-keptab-seed1.json' \
+  --arm 'the kept run stopped at A 303 and B 405, first-level codes weighted 3 times, AVX512-BF16 machine=configs/ranking/ml-100k-alignment-collab-keptab-l1w3.yaml=reports/alignment_ml-100k-collab-keptab-l1w3.json' \
   --against 'LoRA, 5 history items (A 10 + B 20 min)=LoRA (A 10 + B 20 min)' \
   --against 'LoRA, SID rows at the vocabulary mean (A 10 + B 20 min)=LoRA (A 10 + B 20 min)' \
   --against 'stage A alone (A 30 min)=LoRA (A 10 + B 20 min)' \
@@ -97,7 +110,8 @@ $B/python scripts/alignment_ablations.py --arm 'LoRA, loss on every history item
   --against 'the kept run rebuilt (A 20 + B 45 min), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)' \
   --against 'the kept run, stage A alone stopped at step 303 (a_stop_at), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)' \
   --against 'the kept run stopped at A 303 and B 405 (a_stop_at, b_stop_at), AVX512-BF16 machine=LoRA, loss on every history item (the kept run; A 20 + B 45 min)' \
-  --against 'the kept run stopped at A 303 and B 405, seed 1, AVX512-BF16 machine=the kept run stopped at A 303 and B 405 (a_stop_at, b_stop_at), AVX512-BF16 machine'
+  --against 'the kept run stopped at A 303 and B 405, seed 1, AVX512-BF16 machine=the kept run stopped at A 303 and B 405 (a_stop_at, b_stop_at), AVX512-BF16 machine' \
+  --against 'the kept run stopped at A 303 and B 405, first-level codes weighted 3 times, AVX512-BF16 machine=the kept run stopped at A 303 and B 405 (a_stop_at, b_stop_at), AVX512-BF16 machine'
 # bf16 autocast against float32 on a CPU without native bf16 (AVX512-BF16 / AMX), stage A at batch 2: why the configs now leave bf16 to the hardware
 $B/python scripts/bench_train_step.py --run $R --steps 2 --rounds 1 --batch-size 2 --stages a --out reports/train_throughput_no-native-bf16.json
 $B/talkwalk dial --run $R --modes generative --users 20 --weights 0 --history-decays 1,0.8,0.6,0.5,0.4,0.3 --priors 0,0.25,1 \

@@ -272,20 +272,25 @@ def labelled_loss(model, input_ids:torch.Tensor, labels:torch.Tensor, attention_
                   codes:list|None=None, # `level_codes(tok)`: needed unless `code_loss='vocab'`
                   code_loss:str='vocab', # a SID code target's loss: over the whole vocabulary ('vocab'), over its level's codes only
                                          # ('level': the choice constrained decoding makes), or the sum of both ('both')
+                  l1_weight:float=1.0, # the weight of first-level SID code targets (the coarse choice) in a weighted mean; 1: plain mean
                  ) -> torch.Tensor:
     "Next-token cross-entropy at the labelled positions only (the output matrix is applied there, not at every position)."
     h = model.get_decoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
     sel = labels[:, 1:] != -100; y = labels[:, 1:][sel]
     logits = model.get_output_embeddings()(h[:, :-1][sel]).float()
-    if code_loss == 'vocab' or not codes: return F.cross_entropy(logits, y)
-    if code_loss not in ('level', 'both'): raise ValueError(f"code_loss={code_loss!r}: use 'vocab', 'level' or 'both'")
+    if code_loss not in ('vocab', 'level', 'both'): raise ValueError(f"code_loss={code_loss!r}: use 'vocab', 'level' or 'both'")
+    if l1_weight <= 0: raise ValueError(f'l1_weight={l1_weight}: use a positive weight (1: every target counts the same)')
+    if (code_loss != 'vocab' or l1_weight != 1) and not codes: raise ValueError(f'code_loss={code_loss!r}, l1_weight={l1_weight}: pass codes=level_codes(tok)')
+    if code_loss == 'vocab' and l1_weight == 1: return F.cross_entropy(logits, y)
     loss = F.cross_entropy(logits, y, reduction='none')
-    for ids in codes:
+    for ids in codes if code_loss != 'vocab' else ():
         ids = ids.to(y.device); m = torch.isin(y, ids)
         if not m.any(): continue
         level = F.cross_entropy(logits[m][:, ids], torch.searchsorted(ids, y[m]), reduction='none')  # ids are sorted: the target's column
         loss[m] = level if code_loss == 'level' else loss[m] + level
-    return loss.mean()
+    if l1_weight == 1: return loss.mean()
+    w = torch.where(torch.isin(y, codes[0].to(y.device)), l1_weight, 1.0)
+    return (loss * w).sum() / w.sum()
 
 def pick_bf16(flag:bool|None, # True / False as asked; None: where the hardware does bf16 natively
               device:str) -> bool:
@@ -298,9 +303,10 @@ def pick_bf16(flag:bool|None, # True / False as asked; None: where the hardware 
 
 class SIDTrainer(Trainer):
     "A transformers `Trainer` whose loss is `labelled_loss`, whose evaluation is `validate(model) -> metrics` (constrained decoding on the validation split), counting tokens and item targets."
-    def __init__(self, *args, validate=None, target_ids=(), codes=None, code_loss:str='vocab', **kw):
+    def __init__(self, *args, validate=None, target_ids=(), codes=None, code_loss:str='vocab', l1_weight:float=1.0, **kw):
         super().__init__(*args, **kw)
         self.validate, self.target_ids, self.codes, self.code_loss = validate, torch.tensor(sorted(target_ids), dtype=torch.long), codes, code_loss
+        self.l1_weight = l1_weight
         self.counts = {'tokens': 0, 'labels': 0, 'targets': 0, 'val_seconds': 0.0}
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
@@ -308,7 +314,7 @@ class SIDTrainer(Trainer):
         self.counts['tokens'] += int(inputs['attention_mask'].sum()); self.counts['labels'] += int((lab != -100).sum())
         self.counts['targets'] += int(torch.isin(lab, self.target_ids.to(lab.device)).sum())
         with self.accelerator.autocast():  # labelled_loss calls the decoder, not model.forward, which accelerate wraps in autocast
-            loss = labelled_loss(model, inputs['input_ids'], lab, inputs['attention_mask'], self.codes, self.code_loss)
+            loss = labelled_loss(model, inputs['input_ids'], lab, inputs['attention_mask'], self.codes, self.code_loss, self.l1_weight)
         return (loss, None) if return_outputs else loss
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix='eval'):
@@ -356,6 +362,7 @@ def train_phase(model, encoded:list, pad_id:int,
                 target_ids=(), # token ids that count as one item target (the SID's first level)
                 tokenizer=None, # saved with each checkpoint, so a checkpoint folder loads on its own
                 code_loss:str='vocab', # SID code targets' loss: 'vocab', 'level' or 'both' (`labelled_loss`; 'level'/'both' need `tokenizer`)
+                l1_weight:float=1.0, # first-level SID code targets' weight in the loss (`labelled_loss`; other than 1 needs `tokenizer`)
                 log=None, log_prefix:str='', callbacks=(), desc:str='train') -> dict:
     "Train `model`'s trainable parameters on `encoded` with a transformers `Trainer` (AdamW, warm-up + cosine, length-grouped batches); returns throughput, losses and the validation curve."
     tmp = out_dir is None; out_dir = Path(tempfile.mkdtemp(prefix='talkwalk-train-') if tmp else out_dir)
@@ -371,7 +378,8 @@ def train_phase(model, encoded:list, pad_id:int,
     clock = WallClock(minutes, stop_at)
     trainer = SIDTrainer(model=model, args=args, train_dataset=encoded, eval_dataset=[0] if checking else None,
                          data_collator=partial(collate, pad_id=pad_id), validate=validate, target_ids=target_ids, processing_class=tokenizer,
-                         codes=level_codes(tokenizer) if tokenizer is not None and code_loss != 'vocab' else None, code_loss=code_loss,
+                         codes=level_codes(tokenizer) if tokenizer is not None and (code_loss != 'vocab' or l1_weight != 1) else None,
+                         code_loss=code_loss, l1_weight=l1_weight,
                          callbacks=[clock, LogTo(log, log_prefix), *callbacks])
     for cb in [c for c in trainer.callback_handler.callbacks if isinstance(c, ProgressCallback) or type(c).__name__ == 'NotebookProgressCallback']:
         trainer.remove_callback(cb)  # in Jupyter the Trainer picks its notebook bar, whose on_train_end fails after a resumed run stops at once
@@ -491,6 +499,7 @@ class AlignmentConfig:
     steer_kinds: str = 'attribute,negation,range,composition'  # the steer task's request kinds (`talkwalk.prompts.steer_training_request`)
     max_len: int = 384
     code_loss: str = 'vocab'    # SID code targets' cross-entropy over the whole vocabulary, over their level's codes ('level', what constrained decoding chooses among) or both
+    l1_weight: float = 1.0      # first-level SID code targets' weight in the loss's weighted mean (the coarse choice L1 accuracy scores); 1: every target the same
     batch_size: int = 8
     grad_accum: int = 1        # gradient accumulation steps (an optimiser step sees batch_size * grad_accum examples)
     bf16: bool|None = None     # bf16 autocast (None: where the hardware has fast bf16: AMX CPUs, bf16 GPUs)
@@ -601,7 +610,7 @@ def run_alignment_stage(cfg:AlignmentConfig|None=None, run_dir:str|Path|None=Non
     metrics.setdefault('init', init); trie = TokenTrie(sids, tok); dev = next(model.parameters()).device.type
     sid_ids = sid_code_ids(tok) if cfg.history_loss else None
     encoded = [encode_example(tok, e, cfg.max_len, sid_ids) for e in examples]
-    phase = dict(grad_accum=cfg.grad_accum, eval_every=cfg.eval_every, validate=score, select=cfg.select_metric, bf16=pick_bf16(cfg.bf16, dev), code_loss=cfg.code_loss,
+    phase = dict(grad_accum=cfg.grad_accum, eval_every=cfg.eval_every, validate=score, select=cfg.select_metric, bf16=pick_bf16(cfg.bf16, dev), code_loss=cfg.code_loss, l1_weight=cfg.l1_weight,
                  resume=cfg.resume, target_ids=sid_code_ids(tok, 1))
     if 'stage_a' in metrics and (a_dir/'config.json').exists():  # stage A finished before the interruption
         print(f'resuming after stage A (from {a_dir})'); model, tok = load_llm(str(a_dir), pick_device(cfg.device))

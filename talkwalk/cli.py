@@ -55,7 +55,7 @@ def cmd_align(args):
     from talkwalk.alignment import AlignmentConfig, run_alignment_stage, format_alignment
     cfg, run_dir = stage_config(AlignmentConfig, args, ('dataset', 'model', 'a_steps', 'b_steps', 'stage_b', 'val_users', 'device', 'n_sequence', 'history_loss',
                                                         'a_minutes', 'b_minutes', 'a_stop_at', 'b_stop_at', 'eval_every', 'bf16', 'resume', 'b_mode', 'lora_targets', 'lora_r', 'batch_size',
-                                                        'code_loss', 'init', 'use_unsloth'))
+                                                        'code_loss', 'l1_weight', 'init', 'use_unsloth'))
     metrics = run_alignment_stage(cfg, run_dir)
     print(format_alignment(metrics)); print(f'artifacts: {run_dir/"alignment"}')
     return 0
@@ -284,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument('--lora-targets', dest='lora_targets', choices=['attention', 'all-linear'], default=None, help='LoRA target modules')
     a.add_argument('--lora-r', dest='lora_r', type=int, default=None, help='LoRA rank'); a.add_argument('--batch-size', dest='batch_size', type=int, default=None, help='examples per optimiser step')
     a.add_argument('--code-loss', dest='code_loss', choices=['vocab', 'level', 'both'], default=None, help="SID code targets' loss: over the vocabulary (default), over their level's codes, or both")
+    a.add_argument('--l1-weight', dest='l1_weight', type=float, default=None, help="first-level SID code targets' weight in the loss (default 1: every target the same)")
     a.add_argument('--init', choices=['contrastive', 'mean'], default=None, help='new SID rows from the contrastive space (default) or the vocabulary mean')
     a.add_argument('--unsloth', dest='use_unsloth', action='store_true', default=None, help='load the model with unsloth (CUDA only; the gpu extra)')
     a.set_defaults(func=cmd_align)

@@ -176,3 +176,31 @@ def test_level_loss_is_the_constrained_choice(ml, llm):
     assert level < vocab < both  # fewer choices than the vocabulary: a smaller loss; 'both' adds the level term
     with pytest.raises(ValueError, match="code_loss"):
         labelled_loss(model, ids, labels, mask, codes, "other")
+
+
+def test_l1_weight_counts_first_level_codes_and_reaches_training(ml, llm):
+    """l1_weight: first-level SID code targets count that many times in the loss's weighted mean (computed independently here), and the
+    weight set for a phase is the one its Trainer's loss uses."""
+    from unittest.mock import patch
+    import talkwalk.alignment as al
+    ds, split, sids = ml
+    model, tok, *_ = llm
+    codes = al.level_codes(tok)
+    ids = tok("Recently watched:\n" + sid_string(sids["1"]) + sid_string(sids["2"]), add_special_tokens=False, return_tensors="pt").input_ids
+    labels = ids.clone(); labels[:, :-12] = -100
+    with torch.no_grad():
+        got = al.labelled_loss(model, ids, labels, torch.ones_like(ids), codes, l1_weight=4.0)
+        logits = model(ids).logits[0, :-1].float()
+    y = labels[0, 1:]; keep = y != -100
+    per = torch.nn.functional.cross_entropy(logits[keep], y[keep], reduction="none")
+    w = torch.tensor([4.0 if int(t) in codes[0].tolist() else 1.0 for t in y[keep]])
+    assert int((w == 4).sum()) == 2  # one first-level code per item, two items
+    assert torch.allclose(got, (per * w).sum() / w.sum(), atol=1e-4) and not torch.allclose(got, per.mean(), atol=1e-4)
+    sid_str = {i: sid_string(s) for i, s in sids.items()}
+    enc = [al.encode_example(tok, e) for e in al.make_examples(ds, split, sids, sid_str, PromptStyle(max_history=3), {"next": 2}, seed=0)]
+    seen, loss = [], al.labelled_loss
+    def spy(*a, **kw):
+        seen.append((a[4] is not None, a[6])); return loss(*a, **kw)
+    with patch.object(al, "labelled_loss", spy):
+        al.train_stage_a(copy.deepcopy(model), tok, enc, model.get_input_embeddings().weight.shape[0], steps=1, lr=1e-3, batch_size=2, l1_weight=3.0)
+    assert seen and all(s == (True, 3.0) for s in seen)  # the level codes were passed, and the weight
