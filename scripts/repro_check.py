@@ -54,7 +54,7 @@ def dial_rows(old:dict, new:dict) -> list:
     for curve, (key, cols) in DIAL_CURVES.items():
         at = {p[key]: p for p in b.get(curve, [])}
         rows += [row(f'{curve} at {key} {p[key]:g}: {c}', p.get(c), at[p[key]].get(c)) for p in a.get(curve, []) if p[key] in at for c in cols]
-    return rows + [row(f'chosen {k}', a.get(k), b.get(k)) for _, (k, _) in DIAL_CURVES.items() if k in a or k in b]
+    return rows + [row(f'chosen {k}', a.get(k), b.get(k)) for k, _ in DIAL_CURVES.values() if k in a or k in b]
 
 def results_rows(old:dict, new:dict, methods:list) -> list:
     "The sampled test users' ranking figures of each method, where both evaluations scored the same users; an error where the samples differ."
