@@ -1,7 +1,8 @@
 """reports/seed_spread_<name>.md: how far the training seed alone moves a run's figures. Runs of one config that differ only in
-`seed` (or, with --differ and --prefix, runs that differ in one setting, beside seeds that give the noise to read it against), side by side, from files committed commands wrote: each run's alignment (every validation check, the kept checkpoint), its
-dial's validation points at the settings each dial validated, and the test figures of the named methods on one sample of users, with
-each later run's paired difference from the first (per user, a seeded bootstrap over the shared users) and the issue's floor check
+`seed` (or, with --differ and --prefix, runs that differ in one setting, beside seeds that give the noise to read it against), side
+by side, from files committed commands wrote: each run's alignment (every validation check, the kept checkpoint), its dial's
+validation points at the settings each dial validated, and the test figures of the named methods on one sample of users, with each
+later run's paired difference from the first (per user, a seeded bootstrap over the shared users) and the issue's floor check
 (the CI's lower bound against popularity on all test users) per run. Nothing here is tuned: every side is a fixed run.
 
     python scripts/seed_spread.py --name NAME --run 'LABEL=ALIGNMENT.json,DIAL.json,RESULTS.json' --run ... \\
@@ -105,7 +106,7 @@ def page(name:str, runs:list, tests:list, floors:list, command:str,
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--name', required=True, help='the page: <out-dir>/seed_spread_<name>.md and .json')
+    ap.add_argument('--name', required=True, help='the page: <out-dir>/<prefix>_<name>.md and .json')
     ap.add_argument('--run', action='append', required=True, help="LABEL=ALIGNMENT.json,DIAL.json,RESULTS.json, one per run, the first the reference")
     ap.add_argument('--methods', default='talkwalk-b', help='the evaluation methods compared, comma separated; the first gets the floor check')
     ap.add_argument('--baselines', required=True, help="the committed evaluation of the same sample (reports/results_*.json): popularity on all users, SASRec")
