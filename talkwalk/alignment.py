@@ -567,6 +567,7 @@ def _sha(path:Path) -> str:
 def training_inputs(rd:RunDir, cfg:AlignmentConfig) -> dict:
     "What a checkpoint was trained from: the SID table, the training interactions, the model and the training config."
     train_keys = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ('resume', 'val_users', 'val_seed', 'a_minutes', 'b_minutes', 'a_stop_at', 'b_stop_at', 'device')}
+    if train_keys.get('l1_weight') == 1: del train_keys['l1_weight']  # the loss as it was before the field existed: runs interrupted then still resume
     return {'sids': _sha(rd.path('rqvae', 'lookup')), 'data': _sha(rd.path('data', 'interactions')), 'model': cfg.model or 'SmolLM2-135M-Instruct',
             'config': hashlib.sha1(json.dumps(train_keys, sort_keys=True, default=str).encode()).hexdigest()[:12]}
 
